@@ -1,0 +1,54 @@
+"""Annotated dependency aliases, so route functions stay a few lines long."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.session import unit_of_work
+from ..schemas.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from ..services.paging import PageRequest
+from ..services.sessions import SessionService
+from ..settings import Settings
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _db(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent."""
+    async with unit_of_work(request.app.state.session_factory) as session:
+        yield session
+
+
+def _paging(
+    page: Annotated[int, Query(ge=1, description="Page number")] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")] = DEFAULT_PAGE_SIZE,
+) -> PageRequest:
+    return PageRequest(page=page, size=size)
+
+
+def _listing(
+    page: Annotated[int, Query(ge=1, description="Page number")] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")] = DEFAULT_PAGE_SIZE,
+    reverse: Annotated[bool | None, Query(description="Whether to reverse the order")] = False,
+) -> PageRequest:
+    return PageRequest(page=page, size=size, reverse=bool(reverse))
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DbSession = Annotated[AsyncSession, Depends(_db, scope="function")]
+Paging = Annotated[PageRequest, Depends(_paging)]
+Listing = Annotated[PageRequest, Depends(_listing)]
+
+
+def _session_service(db: DbSession, settings: SettingsDep) -> SessionService:
+    return SessionService(db, observers_limit=settings.session_observers_limit)
+
+
+Sessions = Annotated[SessionService, Depends(_session_service)]

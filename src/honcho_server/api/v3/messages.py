@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+
+from ...schemas.messages import Message, MessageBatchCreate, MessageGet, MessageUpdate
+from ...schemas.pagination import Page
+from ...services import messages
+from ..deps import DbSession, Listing
+
+router = APIRouter(
+    prefix="/workspaces/{workspace_id}/sessions/{session_id}/messages", tags=["messages"]
+)
+
+
+@router.post("", response_model=list[Message], status_code=201)
+@router.post("/", response_model=list[Message], status_code=201, include_in_schema=False)
+async def create_messages_for_session(
+    workspace_id: str, session_id: str, body: MessageBatchCreate, db: DbSession
+) -> list[Message]:
+    return await messages.create_batch(db, workspace_id, session_id, body)
+
+
+@router.post("/list", response_model=Page[Message])
+async def get_messages(
+    workspace_id: str,
+    session_id: str,
+    db: DbSession,
+    paging: Listing,
+    options: Annotated[MessageGet | None, Body()] = None,
+) -> Page[Message]:
+    filters = options.filters if options else None
+    return await messages.list_messages(db, workspace_id, session_id, filters, paging)
+
+
+@router.get("/{message_id}", response_model=Message)
+async def get_message(workspace_id: str, session_id: str, message_id: str, db: DbSession) -> Message:
+    return await messages.get(db, workspace_id, session_id, message_id)
+
+
+@router.put("/{message_id}", response_model=Message)
+async def update_message(
+    workspace_id: str, session_id: str, message_id: str, body: MessageUpdate, db: DbSession
+) -> Message:
+    return await messages.update(db, workspace_id, session_id, message_id, body)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+
+from ...schemas.pagination import Page
+from ...schemas.peers import Peer, PeerCreate, PeerGet, PeerUpdate
+from ...schemas.sessions import Session, SessionGet
+from ...services import peers
+from ..deps import DbSession, Listing
+from .status import created_or_ok
+
+router = APIRouter(prefix="/workspaces/{workspace_id}/peers", tags=["peers"])
+
+
+@router.post("/list", response_model=Page[Peer])
+async def get_peers(
+    workspace_id: str,
+    db: DbSession,
+    paging: Listing,
+    options: Annotated[PeerGet | None, Body()] = None,
+) -> Page[Peer]:
+    return await peers.list_peers(db, workspace_id, options.filters if options else None, paging)
+
+
+@router.post("", response_model=Peer, status_code=200)
+async def get_or_create_peer(
+    workspace_id: str, body: PeerCreate, db: DbSession, response: Response
+) -> Peer:
+    peer, created = await peers.get_or_create(db, workspace_id, body)
+    created_or_ok(response, created)
+    return peer
+
+
+@router.put("/{peer_id}", response_model=Peer)
+async def update_peer(workspace_id: str, peer_id: str, body: PeerUpdate, db: DbSession) -> Peer:
+    return await peers.update(db, workspace_id, peer_id, body)
+
+
+@router.post("/{peer_id}/sessions", response_model=Page[Session])
+async def get_sessions_for_peer(
+    workspace_id: str,
+    peer_id: str,
+    db: DbSession,
+    paging: Listing,
+    options: Annotated[SessionGet | None, Body()] = None,
+) -> Page[Session]:
+    filters = options.filters if options else None
+    return await peers.sessions_of_peer(db, workspace_id, peer_id, filters, paging)

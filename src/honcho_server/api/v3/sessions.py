@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+
+from ...schemas.configuration import SessionPeerConfig
+from ...schemas.pagination import Page
+from ...schemas.peers import Peer
+from ...schemas.sessions import Session, SessionCreate, SessionGet, SessionUpdate
+from ..deps import Listing, Paging, Sessions
+from .status import created_or_ok
+
+router = APIRouter(prefix="/workspaces/{workspace_id}/sessions", tags=["sessions"])
+
+PeerMap = Annotated[dict[str, SessionPeerConfig], Body()]
+
+
+@router.post("/list", response_model=Page[Session])
+async def get_sessions(
+    workspace_id: str,
+    service: Sessions,
+    paging: Listing,
+    options: Annotated[SessionGet | None, Body()] = None,
+) -> Page[Session]:
+    return await service.list(workspace_id, options.filters if options else None, paging)
+
+
+@router.post("", response_model=Session, status_code=200)
+async def get_or_create_session(
+    workspace_id: str, body: SessionCreate, service: Sessions, response: Response
+) -> Session:
+    session, created = await service.get_or_create(workspace_id, body)
+    created_or_ok(response, created)
+    return session
+
+
+@router.put("/{session_id}", response_model=Session)
+async def update_session(
+    workspace_id: str, session_id: str, body: SessionUpdate, service: Sessions
+) -> Session:
+    return await service.update(workspace_id, session_id, body)
+
+
+@router.post("/{session_id}/peers", response_model=Session)
+async def add_peers_to_session(
+    workspace_id: str, session_id: str, peers: PeerMap, service: Sessions
+) -> Session:
+    return await service.add_peers(workspace_id, session_id, peers)
+
+
+@router.put("/{session_id}/peers", response_model=Session)
+async def set_session_peers(
+    workspace_id: str, session_id: str, peers: PeerMap, service: Sessions
+) -> Session:
+    return await service.set_peers(workspace_id, session_id, peers)
+
+
+@router.delete("/{session_id}/peers", response_model=Session)
+async def remove_peers_from_session(
+    workspace_id: str, session_id: str, peers: Annotated[list[str], Body()], service: Sessions
+) -> Session:
+    return await service.remove_peers(workspace_id, session_id, peers)
+
+
+@router.get("/{session_id}/peers", response_model=Page[Peer])
+async def get_session_peers(
+    workspace_id: str, session_id: str, service: Sessions, paging: Paging
+) -> Page[Peer]:
+    return await service.list_peers(workspace_id, session_id, paging)
+
+
+@router.get("/{session_id}/peers/{peer_id}/config", response_model=SessionPeerConfig)
+async def get_peer_config(
+    workspace_id: str, session_id: str, peer_id: str, service: Sessions
+) -> SessionPeerConfig:
+    return await service.get_peer_config(workspace_id, session_id, peer_id)
+
+
+@router.put("/{session_id}/peers/{peer_id}/config", status_code=204)
+async def set_peer_config(
+    workspace_id: str,
+    session_id: str,
+    peer_id: str,
+    config: SessionPeerConfig,
+    service: Sessions,
+) -> Response:
+    await service.set_peer_config(workspace_id, session_id, peer_id, config)
+    return Response(status_code=204)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+
+from ...schemas.pagination import Page
+from ...schemas.workspaces import Workspace, WorkspaceCreate, WorkspaceGet, WorkspaceUpdate
+from ...services import workspaces
+from ..deps import DbSession, Listing
+from .status import created_or_ok
+
+router = APIRouter(prefix="/workspaces", tags=["workspaces"])
+
+
+@router.post("", response_model=Workspace, status_code=200)
+async def get_or_create_workspace(
+    body: WorkspaceCreate, db: DbSession, response: Response
+) -> Workspace:
+    workspace, created = await workspaces.get_or_create(db, body)
+    created_or_ok(response, created)
+    return workspace
+
+
+@router.post("/list", response_model=Page[Workspace])
+async def get_all_workspaces(
+    db: DbSession, paging: Listing, options: Annotated[WorkspaceGet | None, Body()] = None
+) -> Page[Workspace]:
+    return await workspaces.list_workspaces(db, options.filters if options else None, paging)
+
+
+@router.put("/{workspace_id}", response_model=Workspace)
+async def update_workspace(workspace_id: str, body: WorkspaceUpdate, db: DbSession) -> Workspace:
+    return await workspaces.update(db, workspace_id, body)

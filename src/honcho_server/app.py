@@ -1,0 +1,53 @@
+"""The ASGI application: ``create_app(settings, database_url)``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from . import __version__
+from .api import errors
+from .api.health import router as health_router
+from .api.v3 import messages, peers, sessions, workspaces
+from .db.engine import create_engine, create_session_factory
+from .settings import Settings
+
+
+def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
+    """Build the app. ``database_url`` overrides ``settings.database_url`` (embedded mode)."""
+    url = database_url or settings.database_url
+    if url is None:
+        raise ValueError("create_app needs a database URL (start the embedded database first)")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings, url)
+        app.state.engine = engine
+        app.state.session_factory = create_session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Honcho API",
+        summary="The Identity Layer for the Agentic World",
+        version=__version__,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    errors.install(app)
+    app.include_router(health_router)
+    for module in (workspaces, peers, sessions, messages):
+        app.include_router(module.router, prefix="/v3")
+    return app

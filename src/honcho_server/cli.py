@@ -1,0 +1,88 @@
+"""``honcho-server serve | worker | migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from .settings import Settings, load_settings
+
+log = logging.getLogger("honcho_server")
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The database URL to use: ``DATABASE_URL``, or the embedded server (stopped on exit)."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    from .db.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(settings.data_dir / "postgres")
+    url = server.start()
+    log.info("embedded PostgreSQL running in %s", settings.data_dir / "postgres")
+    try:
+        yield url
+    finally:
+        server.stop()
+        log.info("embedded PostgreSQL stopped")
+
+
+def _serve(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .db.migrate import upgrade
+
+    with database(settings) as url:
+        upgrade(url)
+        app = create_app(settings, database_url=url)
+        log.info("serving the Honcho v3 API on http://%s:%d", host, port)
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from .db.migrate import upgrade
+
+    with database(settings) as url:
+        upgrade(url)
+    log.info("database schema is up to date")
+    return 0
+
+
+def _worker(settings: Settings) -> int:
+    log.error(
+        "there is no background work to run yet: the job queue and its worker are not "
+        "implemented in this version"
+    )
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="honcho-server", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API (embedded PostgreSQL if no DATABASE_URL)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    commands.add_parser("worker", help="run the background worker")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port)
+    if args.command == "migrate":
+        return _migrate(settings)
+    return _worker(settings)

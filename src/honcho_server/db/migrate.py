@@ -1,0 +1,58 @@
+"""Apply the Alembic migrations (after checking that pgvector is available)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+PGVECTOR_HELP = (
+    "The PostgreSQL server at {where} does not have the pgvector extension, which honcho-server "
+    "needs. Install it on the database server (Debian/Ubuntu: `apt install "
+    "postgresql-<major>-pgvector`; macOS: `brew install pgvector`; Docker: use the "
+    "`pgvector/pgvector:pg17` image), or unset DATABASE_URL to use the embedded database."
+)
+
+
+class MigrationError(RuntimeError):
+    """The database cannot be brought to the current schema."""
+
+
+def migrations_dir() -> Path:
+    """``migrations/`` of the source tree (or of the working directory, for installed copies)."""
+    for candidate in (Path(__file__).resolve().parents[3] / "migrations", Path.cwd() / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise MigrationError("cannot find the migrations/ directory next to the source tree")
+
+
+async def check_pgvector(url: str) -> None:
+    """Fail with install instructions when the server cannot provide ``vector``."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            available = await conn.scalar(
+                text("SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")
+            )
+    finally:
+        await engine.dispose()
+    if not available:
+        where = url.split("@")[-1]
+        raise MigrationError(PGVECTOR_HELP.format(where=where))
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str) -> None:
+    """Check pgvector, then migrate to head. Call from synchronous code (no running loop)."""
+    asyncio.run(check_pgvector(url))
+    command.upgrade(alembic_config(url), "head")

@@ -1,0 +1,27 @@
+"""Table definitions. Import from here so every table is registered on ``Base.metadata``."""
+
+from .base import Base
+from .conclusion import Conclusion
+from .job import Job
+from .message import Message
+from .peer import Peer
+from .peer_card import PeerCard
+from .session import Session
+from .session_peer import SessionPeer
+from .summary import Summary
+from .webhook import WebhookEndpoint
+from .workspace import Workspace
+
+__all__ = [
+    "Base",
+    "Conclusion",
+    "Job",
+    "Message",
+    "Peer",
+    "PeerCard",
+    "Session",
+    "SessionPeer",
+    "Summary",
+    "WebhookEndpoint",
+    "Workspace",
+]

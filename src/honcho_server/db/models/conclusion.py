@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, JsonObject, created_at_column, json_column
+
+
+class Conclusion(Base):
+    """What ``observer`` has concluded about ``observed`` (``observer == observed``: Honcho's view).
+
+    ``level`` is one of explicit / deductive / inductive / contradiction. Soft-deleted via
+    ``deleted_at``. The embedding column arrives with the embeddings issue.
+    """
+
+    __tablename__ = "conclusions"
+    __table_args__ = (
+        Index(
+            "ix_conclusions_pair",
+            "workspace_name",
+            "observer",
+            "observed",
+            "created_at",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("ix_conclusions_session", "workspace_name", "session_name"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    workspace_name: Mapped[str] = mapped_column(
+        Text, ForeignKey("workspaces.name", ondelete="CASCADE")
+    )
+    observer: Mapped[str] = mapped_column(Text)
+    observed: Mapped[str] = mapped_column(Text)
+    session_name: Mapped[str | None] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(Text, server_default="explicit")
+    content: Mapped[str] = mapped_column(Text)
+    premises: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    source_message_ids: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    times_derived: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    internal_metadata: Mapped[JsonObject] = json_column()
+    created_at: Mapped[datetime] = created_at_column()
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, JsonObject, created_at_column, json_column
+
+
+class Message(Base):
+    """A message. ``id`` (identity) is the ordering key; ``public_id`` is what the API shows."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["workspace_name", "session_name"],
+            ["sessions.workspace_name", "sessions.name"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["workspace_name", "peer_name"],
+            ["peers.workspace_name", "peers.name"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("workspace_name", "session_name", "seq_in_session"),
+        Index("ix_messages_session_order", "workspace_name", "session_name", "id"),
+        Index("ix_messages_peer", "workspace_name", "peer_name", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    public_id: Mapped[str] = mapped_column(Text, unique=True)
+    workspace_name: Mapped[str] = mapped_column(Text)
+    session_name: Mapped[str] = mapped_column(Text)
+    peer_name: Mapped[str] = mapped_column(Text)
+    seq_in_session: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    token_count: Mapped[int] = mapped_column(Integer)
+    metadata_: Mapped[JsonObject] = json_column("metadata")
+    internal_metadata: Mapped[JsonObject] = json_column()
+    created_at: Mapped[datetime] = created_at_column()

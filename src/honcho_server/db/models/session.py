@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, JsonObject, created_at_column, json_column
+
+
+class Session(Base):
+    """A conversation. ``last_seq`` hands out gap-free ``seq_in_session`` numbers."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        UniqueConstraint("workspace_name", "name"),
+        Index("ix_sessions_workspace_created", "workspace_name", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_name: Mapped[str] = mapped_column(
+        Text, ForeignKey("workspaces.name", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    last_seq: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    metadata_: Mapped[JsonObject] = json_column("metadata")
+    internal_metadata: Mapped[JsonObject] = json_column()
+    configuration: Mapped[JsonObject] = json_column()
+    created_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,86 @@
+"""SQL for the ``messages`` table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Message, Session
+from ..filters import MESSAGE_FILTERS, build_filter
+from .paging import fetch_page
+
+T = Message.__table__
+S = Session.__table__
+COLUMNS = (
+    T.c.id,
+    T.c.public_id,
+    T.c.workspace_name,
+    T.c.session_name,
+    T.c.peer_name,
+    T.c.content,
+    T.c.token_count,
+    T.c.metadata,
+    T.c.created_at,
+)
+
+
+def _session_active(workspace: str, session: str) -> Any:
+    """Messages of a deleted (inactive) session read as absent."""
+    return (
+        select(S.c.id)
+        .where(S.c.workspace_name == workspace, S.c.name == session, S.c.is_active)
+        .exists()
+    )
+
+
+class MessageRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def insert_many(self, rows: list[dict[str, Any]]) -> list[Row[Any]]:
+        """Insert messages in one statement; returns them in ``seq_in_session`` (= request) order."""
+        stmt = insert(T).values(rows).returning(*COLUMNS, T.c.seq_in_session)
+        return sorted((await self.db.execute(stmt)).all(), key=lambda r: int(r.seq_in_session))
+
+    async def get(self, workspace: str, session: str, public_id: str) -> Row[Any] | None:
+        stmt = select(*COLUMNS).where(
+            T.c.public_id == public_id,
+            T.c.workspace_name == workspace,
+            T.c.session_name == session,
+            _session_active(workspace, session),
+        )
+        return (await self.db.execute(stmt)).first()
+
+    async def update_metadata(
+        self, workspace: str, session: str, public_id: str, metadata: dict[str, Any]
+    ) -> Row[Any] | None:
+        stmt = (
+            update(T)
+            .where(
+                T.c.public_id == public_id,
+                T.c.workspace_name == workspace,
+                T.c.session_name == session,
+                _session_active(workspace, session),
+            )
+            .values(metadata=metadata)
+            .returning(*COLUMNS)
+        )
+        return (await self.db.execute(stmt)).first()
+
+    async def list(
+        self, workspace: str, session: str, filters: Mapping[str, Any] | None, *, page: int, size: int, reverse: bool
+    ) -> tuple[list[Row[Any]], int]:
+        stmt = select(*COLUMNS).where(
+            T.c.workspace_name == workspace,
+            T.c.session_name == session,
+            _session_active(workspace, session),
+        )
+        where = build_filter(filters, MESSAGE_FILTERS)
+        if where is not None:
+            stmt = stmt.where(where)
+        order = (T.c.id.desc(),) if reverse else (T.c.id,)
+        return await fetch_page(self.db, stmt, order, page=page, size=size)

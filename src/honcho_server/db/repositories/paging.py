@@ -1,0 +1,38 @@
+"""One-query offset pagination: the page's rows and the total in a single round trip."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_TOTAL = "_page_total"
+
+
+async def fetch_page(
+    db: AsyncSession,
+    stmt: Select[Any],
+    order_by: Sequence[Any],
+    *,
+    page: int,
+    size: int,
+) -> tuple[list[Row[Any]], int]:
+    """Rows of ``page`` (1-based) and the total count of ``stmt``'s rows.
+
+    The total rides along as a window count; only a page past the end needs a second query.
+    """
+    paged = (
+        stmt.add_columns(func.count().over().label(_TOTAL))
+        .order_by(*order_by)
+        .limit(size)
+        .offset((page - 1) * size)
+    )
+    rows = list((await db.execute(paged)).all())
+    if rows:
+        return rows, int(rows[0]._mapping[_TOTAL])
+    if page == 1:
+        return [], 0
+    total = await db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    return [], int(total or 0)

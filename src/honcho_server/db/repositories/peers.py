@@ -1,0 +1,85 @@
+"""SQL for the ``peers`` table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Peer
+from ..filters import PEER_FILTERS, build_filter
+from .paging import fetch_page
+
+T = Peer.__table__
+COLUMNS = (T.c.id, T.c.workspace_name, T.c.name, T.c.metadata, T.c.configuration, T.c.created_at)
+
+
+class PeerRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def ensure_many(self, workspace: str, names: Iterable[str]) -> None:
+        """Create any of ``names`` that do not exist yet (message authors, session members).
+
+        Rows go in sorted order so concurrent writers take index locks in the same order.
+        """
+        rows = [{"workspace_name": workspace, "name": n} for n in sorted(set(names))]
+        if rows:
+            await self.db.execute(insert(T).values(rows).on_conflict_do_nothing())
+
+    async def get(self, workspace: str, name: str) -> Row[Any] | None:
+        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.name == name)
+        return (await self.db.execute(stmt)).first()
+
+    async def create_if_missing(
+        self, workspace: str, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
+    ) -> Row[Any] | None:
+        stmt = (
+            insert(T)
+            .values(
+                workspace_name=workspace,
+                name=name,
+                metadata=metadata,
+                configuration=configuration,
+            )
+            .on_conflict_do_nothing()
+            .returning(*COLUMNS)
+        )
+        return (await self.db.execute(stmt)).first()
+
+    async def upsert(
+        self,
+        workspace: str,
+        name: str,
+        metadata: dict[str, Any] | None,
+        configuration: dict[str, Any] | None,
+    ) -> Row[Any]:
+        """Create if missing; non-null metadata / configuration replace the stored ones."""
+        stmt = insert(T).values(
+            workspace_name=workspace,
+            name=name,
+            metadata=metadata or {},
+            configuration=configuration or {},
+        )
+        updates: dict[str, Any] = {"name": stmt.excluded.name}
+        if metadata is not None:
+            updates["metadata"] = stmt.excluded.metadata
+        if configuration is not None:
+            updates["configuration"] = stmt.excluded.configuration
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[T.c.workspace_name, T.c.name], set_=updates
+        )
+        return (await self.db.execute(stmt.returning(*COLUMNS))).one()
+
+    async def list(
+        self, workspace: str, filters: Mapping[str, Any] | None, *, page: int, size: int, reverse: bool
+    ) -> tuple[list[Row[Any]], int]:
+        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace)
+        where = build_filter(filters, PEER_FILTERS)
+        if where is not None:
+            stmt = stmt.where(where)
+        order = (T.c.created_at.desc(), T.c.id.desc()) if reverse else (T.c.created_at, T.c.id)
+        return await fetch_page(self.db, stmt, order, page=page, size=size)

@@ -1,0 +1,120 @@
+"""SQL for the ``sessions`` table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Session, SessionPeer
+from ..filters import SESSION_FILTERS, build_filter
+from .paging import fetch_page
+
+T = Session.__table__
+M = SessionPeer.__table__
+COLUMNS = (
+    T.c.id,
+    T.c.workspace_name,
+    T.c.name,
+    T.c.is_active,
+    T.c.metadata,
+    T.c.configuration,
+    T.c.created_at,
+)
+
+
+class SessionRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def get(self, workspace: str, name: str) -> Row[Any] | None:
+        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.name == name)
+        return (await self.db.execute(stmt)).first()
+
+    async def create_if_missing(
+        self, workspace: str, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
+    ) -> Row[Any] | None:
+        """Insert and return the new session, or ``None`` when one with that name exists."""
+        stmt = (
+            insert(T)
+            .values(
+                workspace_name=workspace,
+                name=name,
+                metadata=metadata,
+                configuration=configuration,
+            )
+            .on_conflict_do_nothing()
+            .returning(*COLUMNS)
+        )
+        return (await self.db.execute(stmt)).first()
+
+    async def update_active(
+        self,
+        workspace: str,
+        name: str,
+        metadata: dict[str, Any] | None,
+        configuration: dict[str, Any] | None,
+    ) -> Row[Any] | None:
+        """Replace metadata / shallow-merge configuration of an active session.
+
+        ``None`` when the session is missing or inactive.
+        """
+        values: dict[str, Any] = {}
+        if metadata is not None:
+            values["metadata"] = metadata
+        if configuration is not None:
+            values["configuration"] = T.c.configuration.op("||")(configuration)
+        where = (T.c.workspace_name == workspace, T.c.name == name, T.c.is_active)
+        if not values:
+            return (await self.db.execute(select(*COLUMNS).where(*where))).first()
+        stmt = update(T).where(*where).values(values).returning(*COLUMNS)
+        return (await self.db.execute(stmt)).first()
+
+    async def reserve_seq(self, workspace: str, name: str, count: int) -> int | None:
+        """Reserve ``count`` sequence numbers; returns the last one, or ``None`` if inactive.
+
+        The row lock this takes serialises writers to one session until commit, which keeps
+        ``seq_in_session`` gap-free and in commit order.
+        """
+        stmt = (
+            update(T)
+            .where(T.c.workspace_name == workspace, T.c.name == name, T.c.is_active)
+            .values(last_seq=T.c.last_seq + count)
+            .returning(T.c.last_seq)
+        )
+        return (await self.db.execute(stmt)).scalar_one_or_none()
+
+    async def list(
+        self, workspace: str, filters: Mapping[str, Any] | None, *, page: int, size: int, reverse: bool
+    ) -> tuple[list[Row[Any]], int]:
+        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.is_active)
+        where = build_filter(filters, SESSION_FILTERS)
+        if where is not None:
+            stmt = stmt.where(where)
+        return await fetch_page(self.db, stmt, _order(reverse), page=page, size=size)
+
+    async def list_for_peer(
+        self, workspace: str, peer: str, filters: Mapping[str, Any] | None, *, page: int, size: int, reverse: bool
+    ) -> tuple[list[Row[Any]], int]:
+        """Sessions the peer has ever been a member of (including ones it left)."""
+        member = (
+            select(M.c.session_name)
+            .where(
+                M.c.workspace_name == workspace,
+                M.c.peer_name == peer,
+                M.c.session_name == T.c.name,
+            )
+            .exists()
+        )
+        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, member)
+        where = build_filter(filters, SESSION_FILTERS)
+        if where is not None:
+            stmt = stmt.where(where)
+        return await fetch_page(self.db, stmt, _order(reverse), page=page, size=size)
+
+
+def _order(reverse: bool) -> tuple[Any, ...]:
+    return (T.c.created_at.desc(), T.c.id.desc()) if reverse else (T.c.created_at, T.c.id)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field
+
+from .common import Filters, Metadata, Name
+
+
+class PeerCreate(BaseModel):
+    id: Name = Field(validation_alias=AliasChoices("id", "name"))
+    metadata: Metadata | None = None
+    configuration: dict[str, Any] | None = None
+
+
+class PeerUpdate(BaseModel):
+    metadata: Metadata | None = None
+    configuration: dict[str, Any] | None = None
+
+
+class PeerGet(BaseModel):
+    filters: Filters | None = None
+
+
+class Peer(BaseModel):
+    id: str
+    workspace_id: str
+    created_at: datetime
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    configuration: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field
+
+from .common import Filters, Metadata, Name
+from .configuration import SessionConfiguration, SessionPeerConfig
+
+
+class SessionCreate(BaseModel):
+    id: Name = Field(validation_alias=AliasChoices("id", "name"))
+    metadata: Metadata | None = None
+    peers: dict[str, SessionPeerConfig] | None = Field(
+        default=None, validation_alias=AliasChoices("peers", "peer_names")
+    )
+    configuration: SessionConfiguration | None = None
+
+
+class SessionUpdate(BaseModel):
+    metadata: Metadata | None = None
+    configuration: SessionConfiguration | None = None
+
+
+class SessionGet(BaseModel):
+    filters: Filters | None = None
+
+
+class Session(BaseModel):
+    id: str
+    is_active: bool
+    workspace_id: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime

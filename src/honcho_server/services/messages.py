@@ -1,0 +1,103 @@
+"""Messages: batch create (with implicit workspace/session/peer creation), list, get, update."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.repositories.members import MemberRepository
+from ..db.repositories.messages import MessageRepository
+from ..db.repositories.peers import PeerRepository
+from ..db.repositories.sessions import SessionRepository
+from ..db.repositories.workspaces import WorkspaceRepository
+from ..errors import NotFound
+from ..ids import new_id, require_valid_name
+from ..schemas.configuration import SessionPeerConfig
+from ..schemas.messages import Message, MessageBatchCreate, MessageUpdate
+from ..schemas.pagination import Page
+from ..tokens import count_many
+from . import views
+from .paging import PageRequest, to_page
+
+# Above this many characters, token counting moves off the event loop.
+_INLINE_TOKENIZE_CHARS = 20_000
+_DEFAULT_MEMBER_CONFIG = SessionPeerConfig().model_dump()
+
+
+async def _token_counts(contents: list[str]) -> list[int]:
+    if sum(len(c) for c in contents) <= _INLINE_TOKENIZE_CHARS:
+        return count_many(contents)
+    return await asyncio.to_thread(count_many, contents)
+
+
+async def create_batch(
+    db: AsyncSession, workspace: str, session: str, body: MessageBatchCreate
+) -> list[Message]:
+    """Store a batch in request order with contiguous ``seq_in_session`` numbers.
+
+    Creates the workspace, the session and every author (as an active member) if needed.
+    """
+    require_valid_name(workspace, "workspace")
+    require_valid_name(session, "session")
+    authors = sorted({require_valid_name(m.peer_id, "peer") for m in body.messages})
+    counts = await _token_counts([m.content for m in body.messages])  # before touching the DB
+
+    await WorkspaceRepository(db).ensure(workspace)
+    sessions = SessionRepository(db)
+    await sessions.create_if_missing(workspace, session, {}, {})
+    await PeerRepository(db).ensure_many(workspace, authors)
+    await MemberRepository(db).join(workspace, session, dict.fromkeys(authors, _DEFAULT_MEMBER_CONFIG))
+    last = await sessions.reserve_seq(workspace, session, len(body.messages))
+    if last is None:
+        raise NotFound(f"Session {session} not found")
+    first = last - len(body.messages) + 1
+    rows: list[dict[str, Any]] = [
+        {
+            "public_id": new_id(),
+            "workspace_name": workspace,
+            "session_name": session,
+            "peer_name": m.peer_id,
+            "seq_in_session": first + i,
+            "content": m.content,
+            "token_count": counts[i],
+            "metadata": m.metadata or {},
+            "created_at": m.created_at if m.created_at is not None else func.now(),
+        }
+        for i, m in enumerate(body.messages)
+    ]
+    return [views.message(r) for r in await MessageRepository(db).insert_many(rows)]
+
+
+async def list_messages(
+    db: AsyncSession,
+    workspace: str,
+    session: str,
+    filters: dict[str, Any] | None,
+    req: PageRequest,
+) -> Page[Message]:
+    result = await MessageRepository(db).list(
+        workspace, session, filters, page=req.page, size=req.size, reverse=req.reverse
+    )
+    return to_page(result, views.message, req)
+
+
+async def get(db: AsyncSession, workspace: str, session: str, message_id: str) -> Message:
+    row = await MessageRepository(db).get(workspace, session, message_id)
+    if row is None:
+        raise NotFound(f"Message with ID {message_id} not found")
+    return views.message(row)
+
+
+async def update(
+    db: AsyncSession, workspace: str, session: str, message_id: str, body: MessageUpdate
+) -> Message:
+    repo = MessageRepository(db)
+    if body.metadata is None:
+        return await get(db, workspace, session, message_id)
+    row = await repo.update_metadata(workspace, session, message_id, body.metadata)
+    if row is None:
+        raise NotFound(f"Message with ID {message_id} not found")
+    return views.message(row)

@@ -1,0 +1,65 @@
+"""Peers: get-or-create, update, list, and the sessions a peer belongs to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.repositories.peers import PeerRepository
+from ..db.repositories.sessions import SessionRepository
+from ..db.repositories.workspaces import WorkspaceRepository
+from ..ids import require_valid_name
+from ..schemas.pagination import Page
+from ..schemas.peers import Peer, PeerCreate, PeerUpdate
+from ..schemas.sessions import Session
+from . import views
+from .paging import PageRequest, to_page
+
+
+async def get_or_create(db: AsyncSession, workspace: str, body: PeerCreate) -> tuple[Peer, bool]:
+    """New peer → 201. Existing peer: non-null metadata/configuration replace the stored ones."""
+    require_valid_name(workspace, "workspace")
+    await WorkspaceRepository(db).ensure(workspace)
+    repo = PeerRepository(db)
+    row = await repo.create_if_missing(
+        workspace, body.id, body.metadata or {}, body.configuration or {}
+    )
+    if row is not None:
+        return views.peer(row), True
+    if body.metadata is None and body.configuration is None:
+        existing = await repo.get(workspace, body.id)
+        if existing is not None:
+            return views.peer(existing), False
+    row = await repo.upsert(workspace, body.id, body.metadata, body.configuration)
+    return views.peer(row), False
+
+
+async def update(db: AsyncSession, workspace: str, name: str, body: PeerUpdate) -> Peer:
+    require_valid_name(workspace, "workspace")
+    require_valid_name(name, "peer")
+    await WorkspaceRepository(db).ensure(workspace)
+    row = await PeerRepository(db).upsert(workspace, name, body.metadata, body.configuration)
+    return views.peer(row)
+
+
+async def list_peers(
+    db: AsyncSession, workspace: str, filters: dict[str, Any] | None, req: PageRequest
+) -> Page[Peer]:
+    result = await PeerRepository(db).list(
+        workspace, filters, page=req.page, size=req.size, reverse=req.reverse
+    )
+    return to_page(result, views.peer, req)
+
+
+async def sessions_of_peer(
+    db: AsyncSession,
+    workspace: str,
+    peer: str,
+    filters: dict[str, Any] | None,
+    req: PageRequest,
+) -> Page[Session]:
+    result = await SessionRepository(db).list_for_peer(
+        workspace, peer, filters, page=req.page, size=req.size, reverse=req.reverse
+    )
+    return to_page(result, views.session, req)

@@ -1,0 +1,59 @@
+"""Database rows → wire schemas (internal names become public ids)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row
+
+from ..schemas.messages import Message
+from ..schemas.peers import Peer
+from ..schemas.sessions import Session
+from ..schemas.workspaces import Workspace
+
+
+def workspace(row: Row[Any]) -> Workspace:
+    m = row._mapping
+    return Workspace(
+        id=m["name"],
+        metadata=m["metadata"],
+        configuration=m["configuration"],
+        created_at=m["created_at"],
+    )
+
+
+def peer(row: Row[Any]) -> Peer:
+    m = row._mapping
+    return Peer(
+        id=m["name"],
+        workspace_id=m["workspace_name"],
+        created_at=m["created_at"],
+        metadata=m["metadata"],
+        configuration=m["configuration"],
+    )
+
+
+def session(row: Row[Any]) -> Session:
+    m = row._mapping
+    return Session(
+        id=m["name"],
+        is_active=m["is_active"],
+        workspace_id=m["workspace_name"],
+        metadata=m["metadata"],
+        configuration=m["configuration"],
+        created_at=m["created_at"],
+    )
+
+
+def message(row: Row[Any]) -> Message:
+    m = row._mapping
+    return Message(
+        id=m["public_id"],
+        content=m["content"],
+        peer_id=m["peer_name"],
+        session_id=m["session_name"],
+        metadata=m["metadata"],
+        created_at=m["created_at"],
+        workspace_id=m["workspace_name"],
+        token_count=m["token_count"],
+    )

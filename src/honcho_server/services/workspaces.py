@@ -1,0 +1,43 @@
+"""Workspaces: get-or-create, update, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.repositories.workspaces import WorkspaceRepository
+from ..ids import require_valid_name
+from ..schemas.pagination import Page
+from ..schemas.workspaces import Workspace, WorkspaceCreate, WorkspaceUpdate
+from . import views
+from .paging import PageRequest, to_page
+
+
+async def get_or_create(db: AsyncSession, body: WorkspaceCreate) -> tuple[Workspace, bool]:
+    """An existing workspace is returned unchanged; the body only seeds a new one."""
+    repo = WorkspaceRepository(db)
+    row = await repo.create_if_missing(body.id, body.metadata, body.configuration.stored())
+    if row is not None:
+        return views.workspace(row), True
+    existing = await repo.get(body.id)
+    if existing is None:  # deleted between the two statements: create it after all
+        row = await repo.upsert(body.id, body.metadata, body.configuration.stored())
+        return views.workspace(row), True
+    return views.workspace(existing), False
+
+
+async def update(db: AsyncSession, name: str, body: WorkspaceUpdate) -> Workspace:
+    require_valid_name(name, "workspace")
+    config = body.configuration.stored() if body.configuration is not None else None
+    row = await WorkspaceRepository(db).upsert(name, body.metadata, config)
+    return views.workspace(row)
+
+
+async def list_workspaces(
+    db: AsyncSession, filters: dict[str, Any] | None, req: PageRequest
+) -> Page[Workspace]:
+    result = await WorkspaceRepository(db).list(
+        filters, page=req.page, size=req.size, reverse=req.reverse
+    )
+    return to_page(result, views.workspace, req)

@@ -1,0 +1,70 @@
+"""All configuration in one validated object, read from the environment (and ``.env``).
+
+Nothing here runs at import time: call :func:`load_settings` (the CLI does) or build a
+:class:`Settings` yourself (the tests do) and pass it explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ASYNC_DRIVER = "postgresql+asyncpg://"
+_SCHEMES = ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://")
+
+
+def normalise_database_url(url: str) -> str:
+    """Any Postgres URL spelling → the ``postgresql+asyncpg://`` form SQLAlchemy needs."""
+    for scheme in _SCHEMES:
+        if url.startswith(scheme):
+            return _ASYNC_DRIVER + url[len(scheme) :]
+    raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.split(':', 1)[0]}://…")
+
+
+class Settings(BaseSettings):
+    """Server settings. Every field is documented in ``.env.example``."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "DB_CONNECTION_URI")
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: Path(user_data_dir("honcho-server")),
+        validation_alias=AliasChoices("HONCHO_DATA_DIR", "data_dir"),
+    )
+    db_pool_size: int = Field(default=20, ge=1, le=500)
+    db_max_overflow: int = Field(default=20, ge=0, le=500)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    log_level: str = "INFO"
+    session_observers_limit: int = Field(default=10, ge=1)
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"]
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return normalise_database_url(value.strip())
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown LOG_LEVEL {value!r}")
+        return level
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+
+def load_settings() -> Settings:
+    """Read settings from the process environment and ``.env``."""
+    return Settings()
