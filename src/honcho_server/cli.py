@@ -41,7 +41,9 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         upgrade(url)
         app = create_app(settings, database_url=url)
         log.info("serving the Honcho v3 API on http://%s:%d", host, port)
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+        uvicorn.run(
+            app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False
+        )
     return 0
 
 
@@ -65,7 +67,9 @@ def _worker(settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="honcho-server", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the API (embedded PostgreSQL if no DATABASE_URL)")
+    serve = commands.add_parser(
+        "serve", help="run the API (embedded PostgreSQL if no DATABASE_URL)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     commands.add_parser("worker", help="run the background worker")

@@ -28,14 +28,18 @@ async def _db(request: Request) -> AsyncIterator[AsyncSession]:
 
 def _paging(
     page: Annotated[int, Query(ge=1, description="Page number")] = 1,
-    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")] = DEFAULT_PAGE_SIZE,
+    size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")
+    ] = DEFAULT_PAGE_SIZE,
 ) -> PageRequest:
     return PageRequest(page=page, size=size)
 
 
 def _listing(
     page: Annotated[int, Query(ge=1, description="Page number")] = 1,
-    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")] = DEFAULT_PAGE_SIZE,
+    size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")
+    ] = DEFAULT_PAGE_SIZE,
     reverse: Annotated[bool | None, Query(description="Whether to reverse the order")] = False,
 ) -> PageRequest:
     return PageRequest(page=page, size=size, reverse=bool(reverse))

@@ -24,7 +24,10 @@ class MigrationError(RuntimeError):
 
 def migrations_dir() -> Path:
     """``migrations/`` of the source tree (or of the working directory, for installed copies)."""
-    for candidate in (Path(__file__).resolve().parents[3] / "migrations", Path.cwd() / "migrations"):
+    for candidate in (
+        Path(__file__).resolve().parents[3] / "migrations",
+        Path.cwd() / "migrations",
+    ):
         if (candidate / "env.py").is_file():
             return candidate
     raise MigrationError("cannot find the migrations/ directory next to the source tree")

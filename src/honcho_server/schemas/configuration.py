@@ -23,9 +23,7 @@ class ReasoningConfiguration(_Section):
     @classmethod
     def _bounded(cls, value: str | None) -> str | None:
         if value and value.strip() and count_tokens(value) > CUSTOM_INSTRUCTIONS_MAX_TOKENS:
-            raise ValueError(
-                f"custom_instructions exceed {CUSTOM_INSTRUCTIONS_MAX_TOKENS} tokens"
-            )
+            raise ValueError(f"custom_instructions exceed {CUSTOM_INSTRUCTIONS_MAX_TOKENS} tokens")
         return value
 
 
@@ -43,7 +41,9 @@ class SummaryConfiguration(_Section):
     def _short_below_long(self) -> SummaryConfiguration:
         short, long = self.messages_per_short_summary, self.messages_per_long_summary
         if short is not None and long is not None and short >= long:
-            raise ValueError("messages_per_short_summary must be less than messages_per_long_summary")
+            raise ValueError(
+                "messages_per_short_summary must be less than messages_per_long_summary"
+            )
         return self
 
 

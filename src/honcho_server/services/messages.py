@@ -49,7 +49,9 @@ async def create_batch(
     sessions = SessionRepository(db)
     await sessions.create_if_missing(workspace, session, {}, {})
     await PeerRepository(db).ensure_many(workspace, authors)
-    await MemberRepository(db).join(workspace, session, dict.fromkeys(authors, _DEFAULT_MEMBER_CONFIG))
+    await MemberRepository(db).join(
+        workspace, session, dict.fromkeys(authors, _DEFAULT_MEMBER_CONFIG)
+    )
     last = await sessions.reserve_seq(workspace, session, len(body.messages))
     if last is None:
         raise NotFound(f"Session {session} not found")
@@ -78,7 +80,7 @@ async def list_messages(
     filters: dict[str, Any] | None,
     req: PageRequest,
 ) -> Page[Message]:
-    result = await MessageRepository(db).list(
+    result = await MessageRepository(db).list_page(
         workspace, session, filters, page=req.page, size=req.size, reverse=req.reverse
     )
     return to_page(result, views.message, req)

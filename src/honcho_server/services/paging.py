@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Row
-
+from ..db.repositories.paging import AnyRow
 from ..schemas.pagination import Page
 
 T = TypeVar("T")
@@ -20,6 +19,8 @@ class PageRequest:
     reverse: bool = False
 
 
-def to_page(result: tuple[list[Row[Any]], int], view: Callable[[Row[Any]], T], req: PageRequest) -> Page[T]:
+def to_page(
+    result: tuple[list[AnyRow], int], view: Callable[[AnyRow], T], req: PageRequest
+) -> Page[T]:
     rows, total = result
     return Page[T].build([view(r) for r in rows], total=total, page=req.page, size=req.size)

@@ -46,7 +46,7 @@ async def update(db: AsyncSession, workspace: str, name: str, body: PeerUpdate) 
 async def list_peers(
     db: AsyncSession, workspace: str, filters: dict[str, Any] | None, req: PageRequest
 ) -> Page[Peer]:
-    result = await PeerRepository(db).list(
+    result = await PeerRepository(db).list_page(
         workspace, filters, page=req.page, size=req.size, reverse=req.reverse
     )
     return to_page(result, views.peer, req)

@@ -69,10 +69,10 @@ class SessionService:
             raise _not_found(name)
         return views.session(row)
 
-    async def list(
+    async def list_sessions(
         self, workspace: str, filters: dict[str, Any] | None, req: PageRequest
     ) -> Page[Session]:
-        result = await self.sessions.list(
+        result = await self.sessions.list_page(
             workspace, filters, page=req.page, size=req.size, reverse=req.reverse
         )
         return to_page(result, views.session, req)
@@ -120,9 +120,7 @@ class SessionService:
         if await PeerRepository(self.db).get(workspace, peer) is None:
             raise NotFound(f"Peer {peer} not found")
         if config.observe_others:
-            self._check_limit(
-                name, 1 + await self.members.count_observers(workspace, name, [peer])
-            )
+            self._check_limit(name, 1 + await self.members.count_observers(workspace, name, [peer]))
         await self.members.merge_config(
             workspace, name, peer, config.model_dump(), config.model_dump(exclude_none=True)
         )
@@ -138,9 +136,7 @@ class SessionService:
     ) -> None:
         if peers:
             await PeerRepository(self.db).ensure_many(workspace, peers)
-            await self.members.join(
-                workspace, name, {p: c.model_dump() for p, c in peers.items()}
-            )
+            await self.members.join(workspace, name, {p: c.model_dump() for p, c in peers.items()})
 
     async def _check_existing_limit(
         self, workspace: str, name: str, peers: Mapping[str, SessionPeerConfig]

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Row
-
+from ..db.repositories.paging import AnyRow
 from ..schemas.messages import Message
 from ..schemas.peers import Peer
 from ..schemas.sessions import Session
 from ..schemas.workspaces import Workspace
 
 
-def workspace(row: Row[Any]) -> Workspace:
+def workspace(row: AnyRow) -> Workspace:
     m = row._mapping
     return Workspace(
         id=m["name"],
@@ -22,7 +19,7 @@ def workspace(row: Row[Any]) -> Workspace:
     )
 
 
-def peer(row: Row[Any]) -> Peer:
+def peer(row: AnyRow) -> Peer:
     m = row._mapping
     return Peer(
         id=m["name"],
@@ -33,7 +30,7 @@ def peer(row: Row[Any]) -> Peer:
     )
 
 
-def session(row: Row[Any]) -> Session:
+def session(row: AnyRow) -> Session:
     m = row._mapping
     return Session(
         id=m["name"],
@@ -45,7 +42,7 @@ def session(row: Row[Any]) -> Session:
     )
 
 
-def message(row: Row[Any]) -> Message:
+def message(row: AnyRow) -> Message:
     m = row._mapping
     return Message(
         id=m["public_id"],

@@ -37,7 +37,7 @@ async def update(db: AsyncSession, name: str, body: WorkspaceUpdate) -> Workspac
 async def list_workspaces(
     db: AsyncSession, filters: dict[str, Any] | None, req: PageRequest
 ) -> Page[Workspace]:
-    result = await WorkspaceRepository(db).list(
+    result = await WorkspaceRepository(db).list_page(
         filters, page=req.page, size=req.size, reverse=req.reverse
     )
     return to_page(result, views.workspace, req)

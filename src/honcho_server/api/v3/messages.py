@@ -35,7 +35,9 @@ async def get_messages(
 
 
 @router.get("/{message_id}", response_model=Message)
-async def get_message(workspace_id: str, session_id: str, message_id: str, db: DbSession) -> Message:
+async def get_message(
+    workspace_id: str, session_id: str, message_id: str, db: DbSession
+) -> Message:
     return await messages.get(db, workspace_id, session_id, message_id)
 
 

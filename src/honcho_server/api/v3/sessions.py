@@ -23,7 +23,7 @@ async def get_sessions(
     paging: Listing,
     options: Annotated[SessionGet | None, Body()] = None,
 ) -> Page[Session]:
-    return await service.list(workspace_id, options.filters if options else None, paging)
+    return await service.list_sessions(workspace_id, options.filters if options else None, paging)
 
 
 @router.post("", response_model=Session, status_code=200)

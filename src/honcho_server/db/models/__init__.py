@@ -1,6 +1,6 @@
 """Table definitions. Import from here so every table is registered on ``Base.metadata``."""
 
-from .base import Base
+from .base import Base, table
 from .conclusion import Conclusion
 from .job import Job
 from .message import Message
@@ -24,4 +24,5 @@ __all__ = [
     "Summary",
     "WebhookEndpoint",
     "Workspace",
+    "table",
 ]

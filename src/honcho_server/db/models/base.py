@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, Table, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -33,3 +33,10 @@ def json_column(name: str | None = None) -> Mapped[JsonObject]:
     if name is None:
         return mapped_column(JSONB, server_default="{}", nullable=False)
     return mapped_column(name, JSONB, server_default="{}", nullable=False)
+
+
+def table(model: type[Base]) -> Table:
+    """The Core ``Table`` of a mapped class, typed as such for query building."""
+    tbl = model.__table__
+    assert isinstance(tbl, Table)
+    return tbl

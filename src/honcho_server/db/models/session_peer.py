@@ -33,7 +33,5 @@ class SessionPeer(Base):
     session_name: Mapped[str] = mapped_column(Text, primary_key=True)
     peer_name: Mapped[str] = mapped_column(Text, primary_key=True)
     configuration: Mapped[JsonObject] = json_column()
-    joined_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -5,24 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Peer, Session, SessionPeer
-from .paging import fetch_page
+from ..models import Peer, Session, SessionPeer, table
+from .paging import AnyRow, fetch_page
 from .peers import COLUMNS as PEER_COLUMNS
 
-M = SessionPeer.__table__
-P = Peer.__table__
-S = Session.__table__
+M = table(SessionPeer)
+P = table(Peer)
+S = table(Session)
 
 
 class MemberRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
-    async def join(self, workspace: str, session: str, configs: Mapping[str, dict[str, Any]]) -> None:
+    async def join(
+        self, workspace: str, session: str, configs: Mapping[str, dict[str, Any]]
+    ) -> None:
         """Add peers with the given configs.
 
         New members are inserted; members that had left rejoin with the given config; active
@@ -94,7 +96,7 @@ class MemberRepository:
 
     async def list_active_peers(
         self, workspace: str, session: str, *, page: int, size: int
-    ) -> tuple[list[Row[Any]], int]:
+    ) -> tuple[list[AnyRow], int]:
         stmt = (
             select(*PEER_COLUMNS)
             .join(M, (M.c.workspace_name == P.c.workspace_name) & (M.c.peer_name == P.c.name))

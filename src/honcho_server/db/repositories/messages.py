@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Message, Session
 from ..filters import MESSAGE_FILTERS, build_filter
-from .paging import fetch_page
+from ..models import Message, Session, table
+from .paging import AnyRow, fetch_page
 
-T = Message.__table__
-S = Session.__table__
+T = table(Message)
+S = table(Session)
 COLUMNS = (
     T.c.id,
     T.c.public_id,
@@ -41,12 +41,12 @@ class MessageRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
-    async def insert_many(self, rows: list[dict[str, Any]]) -> list[Row[Any]]:
-        """Insert messages in one statement; returns them in ``seq_in_session`` (= request) order."""
+    async def insert_many(self, rows: list[dict[str, Any]]) -> list[AnyRow]:
+        """Insert in one statement; returns rows in ``seq_in_session`` (= request) order."""
         stmt = insert(T).values(rows).returning(*COLUMNS, T.c.seq_in_session)
         return sorted((await self.db.execute(stmt)).all(), key=lambda r: int(r.seq_in_session))
 
-    async def get(self, workspace: str, session: str, public_id: str) -> Row[Any] | None:
+    async def get(self, workspace: str, session: str, public_id: str) -> AnyRow | None:
         stmt = select(*COLUMNS).where(
             T.c.public_id == public_id,
             T.c.workspace_name == workspace,
@@ -57,7 +57,7 @@ class MessageRepository:
 
     async def update_metadata(
         self, workspace: str, session: str, public_id: str, metadata: dict[str, Any]
-    ) -> Row[Any] | None:
+    ) -> AnyRow | None:
         stmt = (
             update(T)
             .where(
@@ -71,9 +71,16 @@ class MessageRepository:
         )
         return (await self.db.execute(stmt)).first()
 
-    async def list(
-        self, workspace: str, session: str, filters: Mapping[str, Any] | None, *, page: int, size: int, reverse: bool
-    ) -> tuple[list[Row[Any]], int]:
+    async def list_page(
+        self,
+        workspace: str,
+        session: str,
+        filters: Mapping[str, Any] | None,
+        *,
+        page: int,
+        size: int,
+        reverse: bool,
+    ) -> tuple[list[AnyRow], int]:
         stmt = select(*COLUMNS).where(
             T.c.workspace_name == workspace,
             T.c.session_name == session,

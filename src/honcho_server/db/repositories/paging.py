@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _TOTAL = "_page_total"
+
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 
 async def fetch_page(
@@ -18,7 +20,7 @@ async def fetch_page(
     *,
     page: int,
     size: int,
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[AnyRow], int]:
     """Rows of ``page`` (1-based) and the total count of ``stmt``'s rows.
 
     The total rides along as a window count; only a page past the end needs a second query.
@@ -29,7 +31,7 @@ async def fetch_page(
         .limit(size)
         .offset((page - 1) * size)
     )
-    rows = list((await db.execute(paged)).all())
+    rows: list[AnyRow] = list((await db.execute(paged)).all())
     if rows:
         return rows, int(rows[0]._mapping[_TOTAL])
     if page == 1:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Peer
 from ..filters import PEER_FILTERS, build_filter
-from .paging import fetch_page
+from ..models import Peer, table
+from .paging import AnyRow, fetch_page
 
-T = Peer.__table__
+T = table(Peer)
 COLUMNS = (T.c.id, T.c.workspace_name, T.c.name, T.c.metadata, T.c.configuration, T.c.created_at)
 
 
@@ -30,13 +30,13 @@ class PeerRepository:
         if rows:
             await self.db.execute(insert(T).values(rows).on_conflict_do_nothing())
 
-    async def get(self, workspace: str, name: str) -> Row[Any] | None:
+    async def get(self, workspace: str, name: str) -> AnyRow | None:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.name == name)
         return (await self.db.execute(stmt)).first()
 
     async def create_if_missing(
         self, workspace: str, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
-    ) -> Row[Any] | None:
+    ) -> AnyRow | None:
         stmt = (
             insert(T)
             .values(
@@ -56,7 +56,7 @@ class PeerRepository:
         name: str,
         metadata: dict[str, Any] | None,
         configuration: dict[str, Any] | None,
-    ) -> Row[Any]:
+    ) -> AnyRow:
         """Create if missing; non-null metadata / configuration replace the stored ones."""
         stmt = insert(T).values(
             workspace_name=workspace,
@@ -74,9 +74,15 @@ class PeerRepository:
         )
         return (await self.db.execute(stmt.returning(*COLUMNS))).one()
 
-    async def list(
-        self, workspace: str, filters: Mapping[str, Any] | None, *, page: int, size: int, reverse: bool
-    ) -> tuple[list[Row[Any]], int]:
+    async def list_page(
+        self,
+        workspace: str,
+        filters: Mapping[str, Any] | None,
+        *,
+        page: int,
+        size: int,
+        reverse: bool,
+    ) -> tuple[list[AnyRow], int]:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace)
         where = build_filter(filters, PEER_FILTERS)
         if where is not None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Session, SessionPeer
 from ..filters import SESSION_FILTERS, build_filter
-from .paging import fetch_page
+from ..models import Session, SessionPeer, table
+from .paging import AnyRow, fetch_page
 
-T = Session.__table__
-M = SessionPeer.__table__
+T = table(Session)
+M = table(SessionPeer)
 COLUMNS = (
     T.c.id,
     T.c.workspace_name,
@@ -30,13 +30,13 @@ class SessionRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
-    async def get(self, workspace: str, name: str) -> Row[Any] | None:
+    async def get(self, workspace: str, name: str) -> AnyRow | None:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.name == name)
         return (await self.db.execute(stmt)).first()
 
     async def create_if_missing(
         self, workspace: str, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
-    ) -> Row[Any] | None:
+    ) -> AnyRow | None:
         """Insert and return the new session, or ``None`` when one with that name exists."""
         stmt = (
             insert(T)
@@ -57,7 +57,7 @@ class SessionRepository:
         name: str,
         metadata: dict[str, Any] | None,
         configuration: dict[str, Any] | None,
-    ) -> Row[Any] | None:
+    ) -> AnyRow | None:
         """Replace metadata / shallow-merge configuration of an active session.
 
         ``None`` when the session is missing or inactive.
@@ -85,11 +85,18 @@ class SessionRepository:
             .values(last_seq=T.c.last_seq + count)
             .returning(T.c.last_seq)
         )
-        return (await self.db.execute(stmt)).scalar_one_or_none()
+        last: int | None = (await self.db.execute(stmt)).scalar_one_or_none()
+        return last
 
-    async def list(
-        self, workspace: str, filters: Mapping[str, Any] | None, *, page: int, size: int, reverse: bool
-    ) -> tuple[list[Row[Any]], int]:
+    async def list_page(
+        self,
+        workspace: str,
+        filters: Mapping[str, Any] | None,
+        *,
+        page: int,
+        size: int,
+        reverse: bool,
+    ) -> tuple[list[AnyRow], int]:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.is_active)
         where = build_filter(filters, SESSION_FILTERS)
         if where is not None:
@@ -97,8 +104,15 @@ class SessionRepository:
         return await fetch_page(self.db, stmt, _order(reverse), page=page, size=size)
 
     async def list_for_peer(
-        self, workspace: str, peer: str, filters: Mapping[str, Any] | None, *, page: int, size: int, reverse: bool
-    ) -> tuple[list[Row[Any]], int]:
+        self,
+        workspace: str,
+        peer: str,
+        filters: Mapping[str, Any] | None,
+        *,
+        page: int,
+        size: int,
+        reverse: bool,
+    ) -> tuple[list[AnyRow], int]:
         """Sessions the peer has ever been a member of (including ones it left)."""
         member = (
             select(M.c.session_name)

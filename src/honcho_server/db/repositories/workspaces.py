@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Workspace
 from ..filters import WORKSPACE_FILTERS, build_filter
-from .paging import fetch_page
+from ..models import Workspace, table
+from .paging import AnyRow, fetch_page
 
-T = Workspace.__table__
+T = table(Workspace)
 COLUMNS = (T.c.id, T.c.name, T.c.metadata, T.c.configuration, T.c.created_at)
 
 
@@ -25,12 +25,12 @@ class WorkspaceRepository:
         """Create the workspace if it does not exist (implicit creation)."""
         await self.db.execute(insert(T).values(name=name).on_conflict_do_nothing())
 
-    async def get(self, name: str) -> Row[Any] | None:
+    async def get(self, name: str) -> AnyRow | None:
         return (await self.db.execute(select(*COLUMNS).where(T.c.name == name))).first()
 
     async def create_if_missing(
         self, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
-    ) -> Row[Any] | None:
+    ) -> AnyRow | None:
         """Insert and return the new row, or ``None`` when it already existed."""
         stmt = (
             insert(T)
@@ -42,7 +42,7 @@ class WorkspaceRepository:
 
     async def upsert(
         self, name: str, metadata: dict[str, Any] | None, configuration: dict[str, Any] | None
-    ) -> Row[Any]:
+    ) -> AnyRow:
         """Create if missing; otherwise replace metadata and shallow-merge configuration."""
         stmt = insert(T).values(
             name=name, metadata=metadata or {}, configuration=configuration or {}
@@ -55,9 +55,9 @@ class WorkspaceRepository:
         stmt = stmt.on_conflict_do_update(index_elements=[T.c.name], set_=updates)
         return (await self.db.execute(stmt.returning(*COLUMNS))).one()
 
-    async def list(
+    async def list_page(
         self, filters: Mapping[str, Any] | None, *, page: int, size: int, reverse: bool
-    ) -> tuple[list[Row[Any]], int]:
+    ) -> tuple[list[AnyRow], int]:
         stmt = select(*COLUMNS)
         where = build_filter(filters, WORKSPACE_FILTERS)
         if where is not None:

@@ -1,0 +1,133 @@
+"""Shared fixtures: one embedded PostgreSQL per test run, migrated by Alembic.
+
+Tests isolate themselves by using fresh random workspace ids, exactly as separate tenants
+would, so every request commits for real.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from honcho_server.app import create_app
+from honcho_server.db.embedded import EmbeddedPostgres
+from honcho_server.db.migrate import upgrade
+from honcho_server.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database: ``TEST_DATABASE_URL`` if set, else a fresh embedded server."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        url = Settings(_env_file=None, database_url=external).database_url
+        assert url is not None
+        upgrade(url)
+        yield url
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-pg"))
+    url = server.start()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(_env_file=None, database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture
+def ws() -> str:
+    """A workspace id no other test uses."""
+    return f"ws-{uuid.uuid4().hex[:12]}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early with code {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server at {base_url} did not become healthy in {timeout}s")
+
+
+def start_server(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Run ``honcho-server serve`` (the real CLI) on a free port; returns (process, base URL)."""
+    port = free_port()
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "honcho_server", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base_url, process)
+    except RuntimeError as exc:
+        process.kill()
+        raise RuntimeError(f"{exc}\n{log_path.read_text()[-4000:]}") from exc
+    return process, base_url
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> int:
+    process.terminate()
+    try:
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real uvicorn server (started through the CLI) on the test database."""
+    log_path = tmp_path_factory.mktemp("live") / "server.log"
+    process, base_url = start_server(
+        {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}, log_path
+    )
+    try:
+        yield base_url
+    finally:
+        stop_server(process)
