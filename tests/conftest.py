@@ -7,9 +7,11 @@ would, so every request commits for real.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,8 +29,25 @@ from honcho_server.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def server_tmp_dir() -> Path:
+    """A scratch directory for an embedded PostgreSQL data dir.
+
+    Not under pytest's ``tmp_path``: pytest resets its base directory to mode 0700 whenever a
+    pytest session starts, which would lock out the unprivileged ``honcho-pg`` server user
+    when running as root.
+    """
+    return Path(tempfile.mkdtemp(prefix="honcho-test-"))
+
+
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    path = server_tmp_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url() -> Iterator[str]:
     """A migrated database: ``TEST_DATABASE_URL`` if set, else a fresh embedded server."""
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
@@ -37,13 +56,15 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         upgrade(url)
         yield url
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-pg"))
+    data_dir = server_tmp_dir()
+    server = EmbeddedPostgres(data_dir)
     url = server.start()
     try:
         upgrade(url)
         yield url
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,6 +12,21 @@ from contextlib import contextmanager
 from .settings import Settings, load_settings
 
 log = logging.getLogger("honcho_server")
+
+
+class Stopped(Exception):
+    """SIGINT/SIGTERM arrived: unwind so the embedded database is stopped on the way out."""
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def _install_stop_handlers() -> None:
+    # uvicorn captures these signals while serving and re-raises them once it has shut
+    # down; with these handlers in place that ends in a clean unwind instead of a kill.
+    signal.signal(signal.SIGINT, _raise_stopped)
+    signal.signal(signal.SIGTERM, _raise_stopped)
 
 
 @contextmanager
@@ -85,8 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.command == "serve":
-        return _serve(settings, args.host, args.port)
-    if args.command == "migrate":
-        return _migrate(settings)
-    return _worker(settings)
+    _install_stop_handlers()
+    try:
+        if args.command == "serve":
+            return _serve(settings, args.host, args.port)
+        if args.command == "migrate":
+            return _migrate(settings)
+        return _worker(settings)
+    except Stopped as stop:
+        log.info("stopped by %s", stop)
+        return 0
