@@ -61,10 +61,10 @@ def _create_venv() -> None:
 
 def ensure_env(extras: str) -> None:
     """Create .venv and install the project (editable) with ``extras``, once per change."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py may be run by an older python3)
         sys.exit(f"honcho-server needs Python 3.11 or newer (this is {sys.version.split()[0]})")
     stamp = VENV / ".honcho-stamp"
-    want = hashlib.sha256(((ROOT / "pyproject.toml").read_bytes() + extras.encode())).hexdigest()
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == want and PY.exists():
         return
     if not PY.exists():
