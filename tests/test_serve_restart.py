@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import start_server, stop_server
+from servers import start_server, stop_server
 
 
 def _embedded_env(data_dir: Path) -> dict[str, str]:

@@ -5,14 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.repositories.members import MemberRepository
+from ..db.repositories.ingest import IngestRepository
 from ..db.repositories.messages import MessageRepository
-from ..db.repositories.peers import PeerRepository
-from ..db.repositories.sessions import SessionRepository
-from ..db.repositories.workspaces import WorkspaceRepository
 from ..errors import NotFound
 from ..ids import new_id, require_valid_name
 from ..schemas.configuration import SessionPeerConfig
@@ -45,14 +41,9 @@ async def create_batch(
     authors = sorted({require_valid_name(m.peer_id, "peer") for m in body.messages})
     counts = await _token_counts([m.content for m in body.messages])  # before touching the DB
 
-    await WorkspaceRepository(db).ensure(workspace)
-    sessions = SessionRepository(db)
-    await sessions.create_if_missing(workspace, session, {}, {})
-    await PeerRepository(db).ensure_many(workspace, authors)
-    await MemberRepository(db).join(
-        workspace, session, dict.fromkeys(authors, _DEFAULT_MEMBER_CONFIG)
+    last = await IngestRepository(db).prepare(
+        workspace, session, authors, _DEFAULT_MEMBER_CONFIG, len(body.messages)
     )
-    last = await sessions.reserve_seq(workspace, session, len(body.messages))
     if last is None:
         raise NotFound(f"Session {session} not found")
     first = last - len(body.messages) + 1
@@ -66,7 +57,7 @@ async def create_batch(
             "content": m.content,
             "token_count": counts[i],
             "metadata": m.metadata or {},
-            "created_at": m.created_at if m.created_at is not None else func.now(),
+            "created_at": m.created_at,
         }
         for i, m in enumerate(body.messages)
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import DateTime, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,14 +37,24 @@ def _session_active(workspace: str, session: str) -> Any:
     )
 
 
+# Built once: executed with a list of parameter sets, which SQLAlchemy batches into
+# multi-row INSERTs without recompiling.
+_INSERT = (
+    insert(T)
+    .values(
+        created_at=func.coalesce(bindparam("created_at", type_=DateTime(timezone=True)), func.now())
+    )
+    .returning(*COLUMNS, sort_by_parameter_order=True)
+)
+
+
 class MessageRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[AnyRow]:
-        """Insert in one statement; returns rows in ``seq_in_session`` (= request) order."""
-        stmt = insert(T).values(rows).returning(*COLUMNS, T.c.seq_in_session)
-        return sorted((await self.db.execute(stmt)).all(), key=lambda r: int(r.seq_in_session))
+        """Insert messages (``created_at`` None = now()); returns them in parameter order."""
+        return list((await self.db.execute(_INSERT, rows)).all())
 
     async def get(self, workspace: str, session: str, public_id: str) -> AnyRow | None:
         stmt = select(*COLUMNS).where(
