@@ -37,7 +37,9 @@ def scenarios(ws: str) -> dict[str, Step]:
         return c.post(f"{base}/sessions/s{client % 8}/messages", json=body)
 
     def ingest_batch(c: httpx.AsyncClient, client: int, i: int) -> Awaitable[httpx.Response]:
-        msgs = [{"peer_id": f"user{k % 2}", "content": f"batch {i} item {k} " * 5} for k in range(20)]
+        msgs = [
+            {"peer_id": f"user{k % 2}", "content": f"batch {i} item {k} " * 5} for k in range(20)
+        ]
         return c.post(f"{base}/sessions/b{client}/messages", json={"messages": msgs})
 
     def listing(c: httpx.AsyncClient, client: int, i: int) -> Awaitable[httpx.Response]:
@@ -102,7 +104,12 @@ async def main() -> None:
     steps = scenarios(ws)
     for name in args.only or list(steps):
         for clients in args.clients:
-            report(name, clients, args.seconds, await run(args.url, name, steps[name], clients, args.seconds))
+            report(
+                name,
+                clients,
+                args.seconds,
+                await run(args.url, name, steps[name], clients, args.seconds),
+            )
 
 
 if __name__ == "__main__":
