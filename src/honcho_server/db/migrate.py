@@ -33,13 +33,14 @@ def migrations_dir() -> Path:
     raise MigrationError("cannot find the migrations/ directory next to the source tree")
 
 
-async def check_pgvector(url: str) -> None:
-    """Fail with install instructions when the server cannot provide ``vector``."""
+async def check_pgvector(url: str, extension: str = "vector") -> None:
+    """Fail with install instructions when the server cannot provide ``extension``."""
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
             available = await conn.scalar(
-                text("SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")
+                text("SELECT count(*) FROM pg_available_extensions WHERE name = :name"),
+                {"name": extension},
             )
     finally:
         await engine.dispose()
