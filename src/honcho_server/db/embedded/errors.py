@@ -1,0 +1,7 @@
+"""The error raised by the embedded PostgreSQL server."""
+
+from __future__ import annotations
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """Raised when the embedded server cannot be initialised, started or stopped."""

@@ -1,0 +1,196 @@
+"""The :class:`EmbeddedPostgres` lifecycle: start or reuse the server, stop it when last out."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pathlib
+import threading
+import time
+from urllib.parse import quote
+
+from .accounts import (
+    DEFAULT_SYSTEM_USER,
+    RunAs,
+    ensure_system_user,
+    ensure_traversable,
+    give_to_server_user,
+)
+from .cluster import PG_SUPERUSER, ensure_cluster, ensure_database
+from .commands import Binaries
+from .control import start_server, stop_server
+from .errors import EmbeddedPostgresError
+from .layout import Layout
+from .locks import acquire_flock, flocked
+from .logs import logger
+from .ports import HOST, remember_port
+from .processes import listens_on_loopback, live_postmaster, wait_until_settled
+from .runtime import Runtime, cleanup_old_runtimes, ensure_runtime
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL 18 + pgvector server owned by this process, stored in ``data_dir``.
+
+    Typical use::
+
+        pg = EmbeddedPostgres(pathlib.Path("~/.local/share/honcho").expanduser())
+        url = pg.start()          # postgresql+asyncpg://postgres@127.0.0.1:PORT/honcho
+        atexit.register(pg.stop)  # the caller owns signal / exit handling
+
+    ``start()`` and ``stop()`` are blocking (call them outside the event loop or
+    via ``asyncio.to_thread``); both are idempotent and thread-safe.
+    """
+
+    def __init__(
+        self,
+        data_dir: pathlib.Path,
+        *,
+        database: str = "honcho",
+        system_user: str = DEFAULT_SYSTEM_USER,
+        timeout: float = 60.0,
+    ) -> None:
+        """Describe a server; nothing touches the disk until :meth:`start`.
+
+        Args:
+            data_dir: Directory holding the cluster, logs and binaries (created).
+            database: Database created on start if missing (the URL points at it).
+            system_user: OS user the server runs as when we are root (created).
+            timeout: Seconds allowed for each of initdb/start/stop and lock waits.
+        """
+        if not database or len(database.encode()) > 63 or "\x00" in database:
+            raise ValueError(f"invalid PostgreSQL database name: {database!r}")
+        self._layout = Layout(pathlib.Path(data_dir).expanduser().absolute())
+        self._database = database
+        self._system_user = system_user
+        self._timeout = timeout
+        self._mutex = threading.Lock()
+        self._users_fd: int | None = None
+        self._port: int | None = None
+        self._runtime: Runtime | None = None
+        self._run_as: RunAs | None = None
+
+    @property
+    def url(self) -> str:
+        """SQLAlchemy URL of the database; only valid after :meth:`start`."""
+        if self._port is None:
+            raise EmbeddedPostgresError("embedded PostgreSQL is not started")
+        return (
+            f"postgresql+asyncpg://{PG_SUPERUSER}@{HOST}:{self._port}/"
+            f"{quote(self._database, safe='')}"
+        )
+
+    @property
+    def port(self) -> int:
+        """TCP port the server listens on (127.0.0.1); only valid after :meth:`start`."""
+        if self._port is None:
+            raise EmbeddedPostgresError("embedded PostgreSQL is not started")
+        return self._port
+
+    @property
+    def bin_dir(self) -> pathlib.Path:
+        """Directory of the bundled binaries in use (psql, pg_dump, ...); after start."""
+        if self._runtime is None:
+            raise EmbeddedPostgresError("embedded PostgreSQL is not started")
+        return self._runtime.bin_dir
+
+    def start(self) -> str:
+        """Start (or reuse) the server; ensure the database exists; return :attr:`url`.
+
+        A server already running on this cluster (e.g. left by a crashed process)
+        is reused. A stale ``postmaster.pid`` is handled. Raises
+        :class:`EmbeddedPostgresError` with the relevant log tail on failure.
+        """
+        layout = self._layout
+        with self._mutex:
+            if self._users_fd is not None and self._port is not None:
+                return self.url
+            began = time.monotonic()
+            layout.data_dir.mkdir(parents=True, exist_ok=True)
+            users_fd = acquire_flock(
+                layout.users_lock, fcntl.LOCK_SH, self._timeout, "a stopping server"
+            )
+            try:
+                with flocked(layout.start_lock, fcntl.LOCK_EX, self._timeout, "another start"):
+                    self._prepare_layout()
+                    reused = self._start_locked()
+            except BaseException:
+                os.close(users_fd)
+                self._port = None
+                raise
+            self._users_fd = users_fd
+            logger.info(
+                "embedded PostgreSQL %s on %s:%s (data %s) in %.2fs",
+                "reused" if reused else "started",
+                HOST,
+                self._port,
+                layout.pgdata,
+                time.monotonic() - began,
+            )
+            return self.url
+
+    def stop(self) -> None:
+        """Stop the server (``pg_ctl stop -m fast``) unless other live users remain.
+
+        Safe to call several times, before ``start()``, and from ``atexit``.
+        """
+        with self._mutex:
+            fd = self._users_fd
+            if fd is None:
+                return
+            self._users_fd = None
+            self._port = None
+            try:
+                try:
+                    # Converting our shared lock to exclusive only succeeds when no
+                    # other live EmbeddedPostgres uses this cluster.
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    logger.info("embedded PostgreSQL left running: still used by another process")
+                    return
+                if self._runtime is not None:
+                    stop_server(self._binaries())
+            finally:
+                os.close(fd)
+
+    def _binaries(self) -> Binaries:
+        """The bundled tools as this server runs them (after :meth:`_prepare_layout`)."""
+        assert self._runtime is not None
+        return Binaries(self._layout, self._runtime.bin_dir, self._run_as, self._timeout)
+
+    def _prepare_layout(self) -> None:
+        """Create directories, the server user and the private binaries."""
+        layout = self._layout
+        if os.geteuid() == 0:
+            self._run_as = ensure_system_user(self._system_user)
+            ensure_traversable(layout.data_dir, self._run_as)
+        self._runtime = ensure_runtime(layout.runtime_dir)
+        for directory in (layout.run_dir, layout.log_dir):
+            directory.mkdir(exist_ok=True)
+            give_to_server_user(directory, self._run_as, recursive=True)
+            directory.chmod(0o700)
+
+    def _start_locked(self) -> bool:
+        """Start or reuse the server; caller holds the start lock. True if reused."""
+        assert self._runtime is not None
+        tools = self._binaries()
+        pgdata = self._layout.pgdata
+        info = live_postmaster(pgdata, self._run_as, self._timeout)
+        if info is not None:
+            info = wait_until_settled(info, self._layout, self._run_as, self._timeout)
+        if info is not None:
+            port = info.port
+            if port is None or not listens_on_loopback(info):
+                raise EmbeddedPostgresError(
+                    f"a PostgreSQL server (pid {info.pid}) is running on {pgdata} but "
+                    f"does not listen on {HOST} (listen={info.listen!r}, port={port}); "
+                    f"stop it with: {tools.bin_dir / 'pg_ctl'} -D {pgdata} stop"
+                )
+            logger.info("reusing running PostgreSQL (pid %d) on port %d", info.pid, port)
+        else:
+            ensure_cluster(tools)
+            cleanup_old_runtimes(self._runtime)
+            port = start_server(tools)
+        self._port = port
+        remember_port(self._layout.port_file, port)
+        ensure_database(tools, port, self._database)
+        return info is not None
