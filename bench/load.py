@@ -1,116 +1,159 @@
-"""Load benchmark against a running server: throughput, latency and errors per scenario.
+"""Load benchmark: throughput, latency and errors per scenario, driven by ``wrk``.
 
+    apt-get install wrk        # Debian/Ubuntu; the load generator (a Python client saturates first)
     .venv/bin/python bench/load.py --url http://127.0.0.1:8000 --clients 1 8 64 --seconds 10
 
-Scenarios: ingest (add 1 message), ingest-batch (add 20 messages), list (a page of 50
-messages), get-or-create (peer + session get-or-create), message-get. Each client loops
-for ``--seconds``; the run is bounded in time and only talks to the given (loopback) URL.
+Scenarios (all in a fresh workspace, seeded first): ``ingest`` (1 message per request, 8 sessions),
+``ingest-batch20`` (20 messages per request), ``list`` (newest page of 50 from a session with
+~2,000 messages), ``get-or-create`` (peer / session get-or-create, alternating), ``message-get``.
+Each run is bounded by ``--seconds`` and only talks to the given loopback URL.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import statistics
-import time
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from pathlib import Path
 
-import httpx
+LUA = {
+    "ingest": """
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = '{"messages":[{"peer_id":"user' .. (counter % 16) .. '","content":"message '
+    .. counter .. ' about hiking in the alps and what to pack"}]}'
+  return wrk.format("POST", "{base}/sessions/s" .. (counter % 8) .. "/messages", HEADERS, body)
+end
+""",
+    "ingest-batch20": """
+counter = 0
+local items = {}
+for k = 1, 20 do
+  items[k] = '{"peer_id":"user' .. (k % 2) .. '","content":"batch item ' .. k
+    .. ' with a sentence of ordinary length to count tokens for"}'
+end
+local body = '{"messages":[' .. table.concat(items, ",") .. ']}'
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", "{base}/sessions/b" .. (counter % 8) .. "/messages", HEADERS, body)
+end
+""",
+    "list": """
+request = function()
+  return wrk.format("POST", "{base}/sessions/big/messages/list?size=50&reverse=true", HEADERS, "{}")
+end
+""",
+    "get-or-create": """
+counter = 0
+request = function()
+  counter = counter + 1
+  if counter % 2 == 0 then
+    return wrk.format("POST", "{base}/peers", HEADERS, '{"id":"user' .. (counter % 16) .. '"}')
+  end
+  return wrk.format("POST", "{base}/sessions", HEADERS, '{"id":"s' .. (counter % 8) .. '"}')
+end
+""",
+    "message-get": """
+request = function()
+  return wrk.format("GET", "{base}/sessions/big/messages/{message_id}")
+end
+""",
+}
 
-Step = Callable[[httpx.AsyncClient, int, int], Awaitable[httpx.Response]]
-
-
-@dataclass
-class Result:
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    statuses: dict[int, int] = field(default_factory=dict)
-
-
-def scenarios(ws: str) -> dict[str, Step]:
-    base = f"/v3/workspaces/{ws}"
-
-    def ingest(c: httpx.AsyncClient, client: int, i: int) -> Awaitable[httpx.Response]:
-        body = {"messages": [{"peer_id": f"user{client}", "content": f"message {i} from {client}"}]}
-        return c.post(f"{base}/sessions/s{client % 8}/messages", json=body)
-
-    def ingest_batch(c: httpx.AsyncClient, client: int, i: int) -> Awaitable[httpx.Response]:
-        msgs = [
-            {"peer_id": f"user{k % 2}", "content": f"batch {i} item {k} " * 5} for k in range(20)
-        ]
-        return c.post(f"{base}/sessions/b{client}/messages", json={"messages": msgs})
-
-    def listing(c: httpx.AsyncClient, client: int, i: int) -> Awaitable[httpx.Response]:
-        return c.post(f"{base}/sessions/s{client % 8}/messages/list?size=50&reverse=true", json={})
-
-    def get_or_create(c: httpx.AsyncClient, client: int, i: int) -> Awaitable[httpx.Response]:
-        if i % 2:
-            return c.post(f"{base}/peers", json={"id": f"user{client}"})
-        return c.post(f"{base}/sessions", json={"id": f"s{client % 8}"})
-
-    return {
-        "ingest": ingest,
-        "ingest-batch20": ingest_batch,
-        "list": listing,
-        "get-or-create": get_or_create,
-    }
-
-
-async def run(url: str, name: str, step: Step, clients: int, seconds: float) -> Result:
-    result = Result()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as c:
-        deadline = time.perf_counter() + seconds
-
-        async def worker(client: int) -> None:
-            i = 0
-            while time.perf_counter() < deadline:
-                start = time.perf_counter()
-                try:
-                    r = await step(c, client, i)
-                    result.statuses[r.status_code] = result.statuses.get(r.status_code, 0) + 1
-                    if r.status_code >= 400:
-                        result.errors += 1
-                except httpx.HTTPError:
-                    result.errors += 1
-                result.latencies.append(time.perf_counter() - start)
-                i += 1
-
-        await asyncio.gather(*(worker(k) for k in range(clients)))
-    return result
+COMMON = """
+HEADERS = {["Content-Type"] = "application/json"}
+errors = 0
+response = function(status, headers, body)
+  if status >= 400 then errors = errors + 1 end
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %.3f %.3f %.3f\\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
+"""
 
 
-def report(name: str, clients: int, seconds: float, r: Result) -> None:
-    lat = sorted(r.latencies) or [0.0]
-    p50 = statistics.median(lat) * 1000
-    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-    print(
-        f"{name:16} clients={clients:3}  {len(r.latencies) / seconds:8.1f} req/s  "
-        f"p50={p50:7.1f} ms  p99={p99:7.1f} ms  errors={r.errors}  statuses={r.statuses}",
-        flush=True,
+def post(url: str, body: object) -> object:
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.load(r)
+
+
+def seed(url: str, base: str) -> str:
+    """A session ``big`` with 2,000 messages; returns one message id from it."""
+    first = None
+    for i in range(20):
+        msgs = [{"peer_id": f"user{k % 4}", "content": f"seed {i}-{k} " * 8} for k in range(100)]
+        created = post(f"{url}{base}/sessions/big/messages", {"messages": msgs})
+        assert isinstance(created, list)
+        first = first or created[0]["id"]
+    assert first is not None
+    return str(first)
+
+
+def run(url: str, script: str, clients: int, seconds: float) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(COMMON + script)
+    threads = min(2, clients)
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{clients}",
+            f"-d{int(seconds)}s",
+            "--timeout",
+            "30s",
+            "-s",
+            f.name,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+    Path(f.name).unlink()
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    result = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", out)
+    if not rps or not result:
+        return "wrk failed: " + out[-500:]
+    total, errors, p50, p99, worst = result.groups()
+    return (
+        f"{float(rps.group(1)):9.1f} req/s  p50={float(p50):7.1f} ms  p99={float(p99):7.1f} ms  "
+        f"max={float(worst):7.1f} ms  requests={total}  errors={errors}"
     )
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--only", nargs="*", default=None)
     args = parser.parse_args()
-    ws = f"bench-{uuid.uuid4().hex[:8]}"
-    steps = scenarios(ws)
-    for name in args.only or list(steps):
+    if shutil.which("wrk") is None:
+        sys.exit("bench/load.py needs wrk (apt-get install wrk)")
+    base = f"/v3/workspaces/bench-{uuid.uuid4().hex[:8]}"
+    message_id = seed(args.url, base)
+    print(f"server {args.url}  workspace {base.rsplit('/', 1)[1]}", flush=True)
+    for name in args.only or list(LUA):
+        script = LUA[name].replace("{base}", base).replace("{message_id}", message_id)
         for clients in args.clients:
-            report(
-                name,
-                clients,
-                args.seconds,
-                await run(args.url, name, steps[name], clients, args.seconds),
+            print(
+                f"{name:15} clients={clients:3}  {run(args.url, script, clients, args.seconds)}",
+                flush=True,
             )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
