@@ -13,7 +13,7 @@ from .api import errors
 from .api.health import router as health_router
 from .api.v3 import messages, peers, sessions, workspaces
 from .db.engine import create_engine, create_session_factory
-from .settings import Settings
+from .settings import Settings, load_settings
 
 
 def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
@@ -51,3 +51,9 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     for module in (workspaces, peers, sessions, messages):
         app.include_router(module.router, prefix="/v3")
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """App factory for multi-process serving: each worker reads settings from the environment
+    (``serve`` exports the embedded database's URL as ``DATABASE_URL`` before forking)."""
+    return create_app(load_settings())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -47,7 +48,7 @@ def database(settings: Settings) -> Iterator[str]:
         log.info("embedded PostgreSQL stopped")
 
 
-def _serve(settings: Settings, host: str, port: int) -> int:
+def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
     from .app import create_app
@@ -55,11 +56,22 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 
     with database(settings) as url:
         upgrade(url)
-        app = create_app(settings, database_url=url)
-        log.info("serving the Honcho v3 API on http://%s:%d", host, port)
-        uvicorn.run(
-            app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False
-        )
+        log.info("serving the Honcho v3 API on http://%s:%d (%d worker(s))", host, port, workers)
+        level = settings.log_level.lower()
+        if workers == 1:
+            app = create_app(settings, database_url=url)
+            uvicorn.run(app, host=host, port=port, log_level=level, access_log=False)
+        else:
+            os.environ["DATABASE_URL"] = url  # the worker processes build their own app
+            uvicorn.run(
+                "honcho_server.app:create_app_from_env",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level=level,
+                access_log=False,
+            )
     return 0
 
 
@@ -88,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="API processes (one per core under heavy load)"
+    )
     commands.add_parser("worker", help="run the background worker")
     commands.add_parser("migrate", help="apply database migrations and exit")
     return parser
@@ -104,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _install_stop_handlers()
     try:
         if args.command == "serve":
-            return _serve(settings, args.host, args.port)
+            return _serve(settings, args.host, args.port, args.workers)
         if args.command == "migrate":
             return _migrate(settings)
         return _worker(settings)

@@ -21,12 +21,16 @@ async def fetch_page(
     page: int,
     size: int,
 ) -> tuple[list[AnyRow], int]:
-    """Rows of ``page`` (1-based) and the total count of ``stmt``'s rows.
+    """Rows of ``page`` (1-based) and the total count of ``stmt``'s rows, in one round trip.
 
-    The total rides along as a window count; only a page past the end needs a second query.
+    The total rides along as an uncorrelated scalar subquery, which Postgres evaluates once
+    (an index-only count), while the page itself stops after ``size`` rows. (A window
+    ``count(*) OVER ()`` would read every matching row in full before the LIMIT.) Only a page
+    past the end needs a second query.
     """
+    total = select(func.count()).select_from(stmt.order_by(None).subquery()).scalar_subquery()
     paged = (
-        stmt.add_columns(func.count().over().label(_TOTAL))
+        stmt.add_columns(total.label(_TOTAL))
         .order_by(*order_by)
         .limit(size)
         .offset((page - 1) * size)
