@@ -80,12 +80,14 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
+    os.chdir(ROOT)
     if command == "serve":
         ensure_env("")
-        return subprocess.call([str(BIN / "honcho-server"), "serve", *rest], cwd=ROOT)
+        # exec, so Ctrl-C and SIGTERM reach the server itself (which stops its database)
+        os.execv(BIN / "honcho-server", ["honcho-server", "serve", *rest])
     ensure_env("[dev]")
     if command == "test":
-        return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT)
+        os.execv(PY, [str(PY), "-m", "pytest", *rest])
     code = subprocess.call([str(BIN / "ruff"), "check", "."], cwd=ROOT)
     code |= subprocess.call([str(BIN / "ruff"), "format", "--check", "."], cwd=ROOT)
     return code | subprocess.call([str(BIN / "mypy")], cwd=ROOT)
