@@ -11,7 +11,19 @@ from fastapi.middleware.cors import CORSMiddleware
 from . import __version__
 from .api import errors
 from .api.health import router as health_router
-from .api.v3 import messages, peers, sessions, workspaces
+from .api.v3 import (
+    conclusions,
+    context,
+    messages,
+    peer_cards,
+    peers,
+    scopes,
+    search,
+    sessions,
+    summaries,
+    uploads,
+    workspaces,
+)
 from .db.engine import create_engine, create_session_factory
 from .settings import Settings, load_settings
 
@@ -48,7 +60,20 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(health_router)
-    for module in (workspaces, peers, sessions, messages):
+    routers = (
+        workspaces,
+        peers,
+        peer_cards,
+        sessions,
+        context,
+        summaries,
+        uploads,  # before messages: `/messages/upload` must not match `/messages/{id}`
+        messages,
+        conclusions,
+        search,
+        scopes,
+    )
+    for module in routers:
         app.include_router(module.router, prefix="/v3")
     return app
 

@@ -6,6 +6,7 @@ from .job import Job
 from .message import Message
 from .peer import Peer
 from .peer_card import PeerCard
+from .scope import Scope, ScopeSession
 from .session import Session
 from .session_peer import SessionPeer
 from .summary import Summary
@@ -19,6 +20,8 @@ __all__ = [
     "Message",
     "Peer",
     "PeerCard",
+    "Scope",
+    "ScopeSession",
     "Session",
     "SessionPeer",
     "Summary",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Identity, Text
+from sqlalchemy import BigInteger, DateTime, Identity, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JsonObject, created_at_column, json_column
@@ -19,3 +19,5 @@ class Workspace(Base):
     internal_metadata: Mapped[JsonObject] = json_column()
     configuration: Mapped[JsonObject] = json_column()
     created_at: Mapped[datetime] = created_at_column()
+    # Set by DELETE: the workspace reads as absent until the deletion job removes it.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

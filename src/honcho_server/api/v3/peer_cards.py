@@ -1,0 +1,7 @@
+"""Routes: peer_cards (being implemented)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["peer_cards"])

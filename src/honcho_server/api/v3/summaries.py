@@ -1,0 +1,7 @@
+"""Routes: summaries (being implemented)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["summaries"])

@@ -1,0 +1,7 @@
+"""Routes: uploads (being implemented)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["uploads"])
