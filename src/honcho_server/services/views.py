@@ -6,6 +6,7 @@ from ..db.repositories.paging import AnyRow
 from ..schemas.messages import Message
 from ..schemas.peers import Peer
 from ..schemas.sessions import Session
+from ..schemas.summaries import SUMMARY_TYPES, Summary
 from ..schemas.workspaces import Workspace
 
 
@@ -52,5 +53,16 @@ def message(row: AnyRow) -> Message:
         metadata=m["metadata"],
         created_at=m["created_at"],
         workspace_id=m["workspace_name"],
+        token_count=m["token_count"],
+    )
+
+
+def summary(row: AnyRow) -> Summary:
+    m = row._mapping
+    return Summary(
+        content=m["content"],
+        message_id=m["message_public_id"],
+        summary_type=SUMMARY_TYPES[m["kind"]],
+        created_at=m["created_at"].isoformat().replace("+00:00", "Z"),
         token_count=m["token_count"],
     )
