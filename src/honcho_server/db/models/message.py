@@ -32,7 +32,14 @@ class Message(Base):
             ondelete="CASCADE",
         ),
         UniqueConstraint("workspace_name", "session_name", "seq_in_session"),
-        Index("ix_messages_session_order", "workspace_name", "session_name", "id"),
+        # session context sums token_count from this index alone (migration 0003)
+        Index(
+            "ix_messages_session_tokens",
+            "workspace_name",
+            "session_name",
+            "id",
+            postgresql_include=["token_count"],
+        ),
         Index("ix_messages_peer", "workspace_name", "peer_name", "id"),
     )
 

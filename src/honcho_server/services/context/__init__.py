@@ -1,0 +1,1 @@
+"""The token-budgeted session context: pure budget arithmetic plus one fetch step."""

@@ -1,0 +1,1 @@
+"""Working representations: what an observer knows about an observed peer, as markdown."""
