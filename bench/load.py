@@ -5,7 +5,7 @@
 
 Scenarios (all in a fresh workspace, seeded first): ``ingest`` (1 message per request, 8 sessions),
 ``ingest-batch20`` (20 messages per request), ``list`` (newest page of 50 from a session with
-~2,000 messages), ``get-or-create`` (peer / session get-or-create, alternating), ``message-get``.
+10,000 messages), ``context`` (4,000-token context of that session), ``get-or-create`` (peer / session get-or-create, alternating), ``message-get``.
 Each run is bounded by ``--seconds`` and only talks to the given loopback URL.
 """
 
@@ -60,6 +60,11 @@ request = function()
   return wrk.format("POST", "{base}/sessions", HEADERS, '{"id":"s' .. (counter % 8) .. '"}')
 end
 """,
+    "context": """
+request = function()
+  return wrk.format("GET", "{base}/sessions/big/context?tokens=4000")
+end
+""",
     "message-get": """
 request = function()
   return wrk.format("GET", "{base}/sessions/big/messages/{message_id}")
@@ -91,9 +96,9 @@ def post(url: str, body: object) -> object:
 
 
 def seed(url: str, base: str) -> str:
-    """A session ``big`` with 2,000 messages; returns one message id from it."""
+    """A session ``big`` with 10,000 messages; returns one message id from it."""
     first = None
-    for i in range(20):
+    for i in range(100):
         msgs = [{"peer_id": f"user{k % 4}", "content": f"seed {i}-{k} " * 8} for k in range(100)]
         created = post(f"{url}{base}/sessions/big/messages", {"messages": msgs})
         assert isinstance(created, list)
