@@ -3,9 +3,10 @@
     apt-get install wrk        # Debian/Ubuntu; the load generator (a Python client saturates first)
     .venv/bin/python bench/load.py --url http://127.0.0.1:8000 --clients 1 8 64 --seconds 10
 
-Scenarios (all in a fresh workspace, seeded first): ``ingest`` (1 message per request, 8 sessions),
-``ingest-batch20`` (20 messages per request), ``list`` (newest page of 50 from a session with
-10,000 messages), ``context`` (4,000-token context of that session), ``get-or-create`` (peer / session get-or-create, alternating), ``message-get``.
+Scenarios (all in a fresh workspace, seeded first): ``ingest`` (1 message per request,
+8 sessions), ``ingest-batch20`` (20 messages per request), ``list`` (newest page of 50 from a
+session of 10,000 messages), ``context`` (a 4,000-token context of that session),
+``get-or-create`` (peer / session get-or-create, alternating), ``message-get``.
 Each run is bounded by ``--seconds`` and only talks to the given loopback URL.
 """
 
