@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,7 @@ from .api.v3 import (
 )
 from .db.engine import create_engine, create_session_factory
 from .settings import Settings, load_settings
+from .worker.runner import run_forever
 
 
 def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
@@ -38,10 +40,17 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings, url)
         app.state.engine = engine
-        app.state.session_factory = create_session_factory(engine)
+        app.state.session_factory = factory = create_session_factory(engine)
+        stop = asyncio.Event()
+        worker = None
+        if settings.embedded_worker:  # the background worker, in this process
+            worker = asyncio.create_task(run_forever(factory, stop), name="honcho-worker")
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker  # finishes the job in hand, then returns
             await engine.dispose()
 
     app = FastAPI(

@@ -85,11 +85,25 @@ def _migrate(settings: Settings) -> int:
 
 
 def _worker(settings: Settings) -> int:
-    log.error(
-        "there is no background work to run yet: the job queue and its worker are not "
-        "implemented in this version"
-    )
-    return 2
+    import asyncio
+
+    from .db.engine import create_engine, create_session_factory
+    from .worker.runner import run_forever
+
+    async def work(url: str) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        engine = create_engine(settings, url)
+        try:
+            await run_forever(create_session_factory(engine), stop)
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        asyncio.run(work(url))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, default=1, help="API processes (one per core under heavy load)"
     )
-    commands.add_parser("worker", help="run the background worker")
+    commands.add_parser("worker", help="run only the background worker (scale-out)")
     commands.add_parser("migrate", help="apply database migrations and exit")
     return parser
 

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     log_level: str = "INFO"
     session_observers_limit: int = Field(default=10, ge=1)
+    embedded_worker: bool = True
     cors_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"]
     )

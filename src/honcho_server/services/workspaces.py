@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.workspaces import WorkspaceRepository
+from ..errors import Conflict
 from ..ids import require_valid_name
 from ..schemas.pagination import Page
 from ..schemas.workspaces import Workspace, WorkspaceCreate, WorkspaceUpdate
@@ -24,13 +25,22 @@ async def get_or_create(db: AsyncSession, body: WorkspaceCreate) -> tuple[Worksp
     if existing is None:  # deleted between the two statements: create it after all
         row = await repo.upsert(body.id, body.metadata, body.configuration.stored())
         return views.workspace(row), True
+    _refuse_if_deleting(existing.deleted_at is not None, body.id)
     return views.workspace(existing), False
+
+
+def _refuse_if_deleting(deleting: bool, name: str) -> None:
+    if deleting:
+        raise Conflict(f"Workspace {name} is being deleted; retry once the deletion completes")
 
 
 async def update(db: AsyncSession, name: str, body: WorkspaceUpdate) -> Workspace:
     require_valid_name(name, "workspace")
     config = body.configuration.stored() if body.configuration is not None else None
-    row = await WorkspaceRepository(db).upsert(name, body.metadata, config)
+    repo = WorkspaceRepository(db)
+    existing = await repo.get(name)
+    _refuse_if_deleting(existing is not None and existing.deleted_at is not None, name)
+    row = await repo.upsert(name, body.metadata, config)
     return views.workspace(row)
 
 

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from ...schemas.configuration import SessionPeerConfig
 from ...schemas.pagination import Page
 from ...schemas.peers import Peer
 from ...schemas.sessions import Session, SessionCreate, SessionGet, SessionUpdate
-from ..deps import Listing, Paging, Sessions
+from ...services import lifecycle
+from ..deps import DbSession, Listing, Paging, Sessions
 from .status import created_or_ok
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/sessions", tags=["sessions"])
@@ -40,6 +41,23 @@ async def update_session(
     workspace_id: str, session_id: str, body: SessionUpdate, service: Sessions
 ) -> Session:
     return await service.update(workspace_id, session_id, body)
+
+
+@router.delete("/{session_id}", status_code=202)
+async def delete_session(workspace_id: str, session_id: str, db: DbSession) -> dict[str, str]:
+    """Gone from every read at once; its data is purged by a background job."""
+    await lifecycle.delete_session(db, workspace_id, session_id)
+    return {"message": "Session deleted successfully"}
+
+
+@router.post("/{session_id}/clone", response_model=Session, status_code=201)
+async def clone_session(
+    workspace_id: str,
+    session_id: str,
+    db: DbSession,
+    message_id: Annotated[str | None, Query()] = None,
+) -> Session:
+    return await lifecycle.clone_session(db, workspace_id, session_id, message_id)
 
 
 @router.post("/{session_id}/peers", response_model=Session)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Response
 
 from ...schemas.pagination import Page
 from ...schemas.workspaces import Workspace, WorkspaceCreate, WorkspaceGet, WorkspaceUpdate
-from ...services import workspaces
+from ...services import lifecycle, workspaces
 from ..deps import DbSession, Listing
 from .status import created_or_ok
 
@@ -32,3 +32,10 @@ async def get_all_workspaces(
 @router.put("/{workspace_id}", response_model=Workspace)
 async def update_workspace(workspace_id: str, body: WorkspaceUpdate, db: DbSession) -> Workspace:
     return await workspaces.update(db, workspace_id, body)
+
+
+@router.delete("/{workspace_id}", status_code=202)
+async def delete_workspace(workspace_id: str, db: DbSession) -> dict[str, str]:
+    """Hidden at once (409 while it has active sessions); purged by a background job."""
+    await lifecycle.delete_workspace(db, workspace_id)
+    return {"message": "Workspace deletion accepted"}

@@ -26,7 +26,9 @@ class WorkspaceRepository:
         await self.db.execute(insert(T).values(name=name).on_conflict_do_nothing())
 
     async def get(self, name: str) -> AnyRow | None:
-        return (await self.db.execute(select(*COLUMNS).where(T.c.name == name))).first()
+        """The workspace row (with ``deleted_at``: set while a deletion is pending)."""
+        stmt = select(*COLUMNS, T.c.deleted_at).where(T.c.name == name)
+        return (await self.db.execute(stmt)).first()
 
     async def create_if_missing(
         self, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
@@ -53,12 +55,12 @@ class WorkspaceRepository:
         if configuration is not None:
             updates["configuration"] = T.c.configuration.op("||")(stmt.excluded.configuration)
         stmt = stmt.on_conflict_do_update(index_elements=[T.c.name], set_=updates)
-        return (await self.db.execute(stmt.returning(*COLUMNS))).one()
+        return (await self.db.execute(stmt.returning(*COLUMNS, T.c.deleted_at))).one()
 
     async def list_page(
         self, filters: Mapping[str, Any] | None, *, page: int, size: int, reverse: bool
     ) -> tuple[list[AnyRow], int]:
-        stmt = select(*COLUMNS)
+        stmt = select(*COLUMNS).where(T.c.deleted_at.is_(None))
         where = build_filter(filters, WORKSPACE_FILTERS)
         if where is not None:
             stmt = stmt.where(where)

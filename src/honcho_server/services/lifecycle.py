@@ -1,0 +1,47 @@
+"""Deleting workspaces and sessions (hidden now, purged by a job) and cloning sessions."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.repositories.clone import CloneRepository
+from ..db.repositories.deletion import DeletionRepository
+from ..db.repositories.workspaces import WorkspaceRepository
+from ..errors import Conflict, NotFound
+from ..ids import new_id
+from ..schemas.sessions import Session
+from ..worker import enqueue
+from . import views
+
+
+async def delete_session(db: AsyncSession, workspace: str, session: str) -> None:
+    """Hide the session at once and queue its purge, in one transaction."""
+    if not await DeletionRepository(db).deactivate_session(workspace, session):
+        raise NotFound(f"Session {session} not found")
+    await enqueue.delete_session(db, workspace, session)
+
+
+async def delete_workspace(db: AsyncSession, workspace: str) -> None:
+    repo = DeletionRepository(db)
+    row = await WorkspaceRepository(db).get(workspace)
+    if row is None or row.deleted_at is not None:
+        raise NotFound(f"Workspace {workspace} not found")
+    if await repo.has_active_sessions(workspace):
+        raise Conflict(f"Workspace {workspace} still has active sessions; delete them first")
+    await repo.tombstone_workspace(workspace)
+    await enqueue.delete_workspace(db, workspace)
+
+
+async def clone_session(
+    db: AsyncSession, workspace: str, session: str, message_id: str | None
+) -> Session:
+    repo = CloneRepository(db)
+    upto = None
+    if message_id is not None:
+        upto = await repo.message_internal_id(workspace, session, message_id)
+        if upto is None:
+            raise NotFound(f"Message with ID {message_id} not found in session {session}")
+    row = await repo.clone(workspace, session, new_id(), upto)
+    if row is None:
+        raise NotFound("Session not found")
+    return views.session(row)

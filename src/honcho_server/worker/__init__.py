@@ -1,0 +1,1 @@
+"""Queue mechanics: claim a job, run its handler, record the outcome."""
