@@ -30,12 +30,20 @@ async def _token_counts(contents: list[str]) -> list[int]:
 
 
 async def create_batch(
-    db: AsyncSession, workspace: str, session: str, body: MessageBatchCreate
+    db: AsyncSession,
+    workspace: str,
+    session: str,
+    body: MessageBatchCreate,
+    *,
+    internal_metadata: list[dict[str, Any]] | None = None,
 ) -> list[Message]:
     """Store a batch in request order with contiguous ``seq_in_session`` numbers.
 
     Creates the workspace, the session and every author (as an active member) if needed.
+    ``internal_metadata`` (one object per message) is stored but never returned.
     """
+    if internal_metadata is not None and len(internal_metadata) != len(body.messages):
+        raise ValueError("internal_metadata needs exactly one object per message")
     require_valid_name(workspace, "workspace")
     require_valid_name(session, "session")
     authors = sorted({require_valid_name(m.peer_id, "peer") for m in body.messages})
@@ -57,6 +65,7 @@ async def create_batch(
             "content": m.content,
             "token_count": counts[i],
             "metadata": m.metadata or {},
+            "internal_metadata": internal_metadata[i] if internal_metadata else {},
             "created_at": m.created_at,
         }
         for i, m in enumerate(body.messages)
