@@ -7,6 +7,7 @@ from pydantic import AliasChoices, BaseModel, Field
 
 from .common import Filters, Metadata, Name
 from .configuration import SessionConfiguration, SessionPeerConfig
+from .scopes import ScopeName
 
 
 class SessionCreate(BaseModel):
@@ -16,6 +17,7 @@ class SessionCreate(BaseModel):
         default=None, validation_alias=AliasChoices("peers", "peer_names")
     )
     configuration: SessionConfiguration | None = None
+    scopes: list[ScopeName] | None = Field(default=None, max_length=100)
 
 
 class SessionUpdate(BaseModel):

@@ -19,6 +19,7 @@ from ..schemas.peers import Peer
 from ..schemas.sessions import Session, SessionCreate, SessionUpdate
 from . import views
 from .paging import PageRequest, to_page
+from .scopes import ScopeService
 
 
 def _stored(config: SessionConfiguration | None) -> dict[str, Any] | None:
@@ -54,6 +55,8 @@ class SessionService:
                 raise _not_found(body.id)
             await self._check_existing_limit(workspace, body.id, peers)
         await self._join(workspace, body.id, peers)
+        if body.scopes:
+            await ScopeService(self.db).join_session(workspace, body.id, body.scopes)
         return views.session(row), created
 
     async def update(self, workspace: str, name: str, body: SessionUpdate) -> Session:
