@@ -155,7 +155,7 @@ async def test_nul_in_path_is_4xx_not_500(client: httpx.AsyncClient, ws: str) ->
 async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
     r = await client.get("/v3/nothing-here")
     assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
-    r = await client.delete("/v3/workspaces/list")
+    r = await client.patch("/v3/workspaces/list")
     assert r.status_code == 405 and r.json() == {"detail": "Method Not Allowed"}
 
 

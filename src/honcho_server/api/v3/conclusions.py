@@ -1,7 +1,43 @@
-"""Routes: conclusions (being implemented)."""
+"""Routes: conclusions (create, list, get, soft delete). Semantic ``/query`` is not routed yet."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(tags=["conclusions"])
+from fastapi import APIRouter, Body, Response
+
+from ...schemas.conclusions import Conclusion, ConclusionBatchCreate, ConclusionGet
+from ...schemas.pagination import Page
+from ...services import conclusions
+from ..deps import DbSession, Listing
+
+router = APIRouter(prefix="/workspaces/{workspace_id}/conclusions", tags=["conclusions"])
+
+
+@router.post("", response_model=list[Conclusion], status_code=201)
+async def create_conclusions(
+    workspace_id: str, body: ConclusionBatchCreate, db: DbSession
+) -> list[Conclusion]:
+    return await conclusions.create_batch(db, workspace_id, body)
+
+
+@router.post("/list", response_model=Page[Conclusion])
+async def list_conclusions(
+    workspace_id: str,
+    db: DbSession,
+    paging: Listing,
+    options: Annotated[ConclusionGet | None, Body()] = None,
+) -> Page[Conclusion]:
+    filters = options.filters if options else None
+    return await conclusions.list_conclusions(db, workspace_id, filters, paging)
+
+
+@router.get("/{conclusion_id}", response_model=Conclusion)
+async def get_conclusion(workspace_id: str, conclusion_id: str, db: DbSession) -> Conclusion:
+    return await conclusions.get(db, workspace_id, conclusion_id)
+
+
+@router.delete("/{conclusion_id}", status_code=204, response_class=Response)
+async def delete_conclusion(workspace_id: str, conclusion_id: str, db: DbSession) -> Response:
+    await conclusions.delete(db, workspace_id, conclusion_id)
+    return Response(status_code=204)

@@ -1,0 +1,100 @@
+"""SQL for the ``conclusions`` table. Soft-deleted rows (``deleted_at``) are never read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..filters import CONCLUSION_FILTERS, build_filter
+from ..models import Conclusion, Peer, Session, table
+from .paging import AnyRow, fetch_page
+
+T = table(Conclusion)
+P = table(Peer)
+S = table(Session)
+COLUMNS = (
+    T.c.id,
+    T.c.workspace_name,
+    T.c.observer,
+    T.c.observed,
+    T.c.session_name,
+    T.c.level,
+    T.c.content,
+    T.c.created_at,
+)
+
+# Built once: executed with a list of parameter sets, which SQLAlchemy sends as one
+# multi-row INSERT (for up to 1,000 rows) and returns in parameter order.
+_INSERT = insert(T).returning(*COLUMNS, sort_by_parameter_order=True)
+
+
+def _live(workspace: str) -> tuple[Any, ...]:
+    return (T.c.workspace_name == workspace, T.c.deleted_at.is_(None))
+
+
+class ConclusionRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def existing_peers(self, workspace: str, names: Iterable[str]) -> set[str]:
+        """Which of ``names`` are peers (peers are only ever removed with their workspace)."""
+        stmt = select(P.c.name).where(
+            P.c.workspace_name == workspace, P.c.name.in_(sorted(set(names)))
+        )
+        return set((await self.db.execute(stmt)).scalars().all())
+
+    async def active_sessions(self, workspace: str, names: Iterable[str]) -> set[str]:
+        """Which of ``names`` are active sessions.
+
+        SHARE-locked until commit, so a concurrent session delete cannot deactivate a session
+        (and have its conclusions purged) before these rows are committed.
+        """
+        stmt = (
+            select(S.c.name)
+            .where(
+                S.c.workspace_name == workspace,
+                S.c.name.in_(sorted(set(names))),
+                S.c.is_active,
+            )
+            .with_for_update(read=True)
+        )
+        return set((await self.db.execute(stmt)).scalars().all())
+
+    async def insert_many(self, rows: list[dict[str, Any]]) -> list[AnyRow]:
+        """Insert conclusions; returns them in parameter order."""
+        return list((await self.db.execute(_INSERT, rows)).all())
+
+    async def get(self, workspace: str, conclusion_id: str) -> AnyRow | None:
+        stmt = select(*COLUMNS).where(T.c.id == conclusion_id, *_live(workspace))
+        return (await self.db.execute(stmt)).first()
+
+    async def soft_delete(self, workspace: str, conclusion_id: str) -> bool:
+        """Mark a live conclusion deleted; ``False`` if it is missing or already deleted."""
+        stmt = (
+            update(T)
+            .where(T.c.id == conclusion_id, *_live(workspace))
+            .values(deleted_at=func.now())
+            .returning(T.c.id)
+        )
+        return (await self.db.execute(stmt)).first() is not None
+
+    async def list_page(
+        self,
+        workspace: str,
+        filters: Mapping[str, Any] | None,
+        *,
+        page: int,
+        size: int,
+        reverse: bool,
+    ) -> tuple[list[AnyRow], int]:
+        """Newest first (id breaks ties: a batch shares one ``created_at``); ``reverse`` flips."""
+        stmt = select(*COLUMNS).where(*_live(workspace))
+        where = build_filter(filters, CONCLUSION_FILTERS)
+        if where is not None:
+            stmt = stmt.where(where)
+        order = (T.c.created_at, T.c.id) if reverse else (T.c.created_at.desc(), T.c.id.desc())
+        return await fetch_page(self.db, stmt, order, page=page, size=size)

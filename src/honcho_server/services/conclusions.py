@@ -1,0 +1,104 @@
+"""Conclusions: manual batch creation, listing, lookup and soft deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.repositories.conclusions import ConclusionRepository
+from ..db.repositories.paging import AnyRow
+from ..errors import NotFound
+from ..ids import new_id
+from ..schemas.conclusions import Conclusion, ConclusionBatchCreate, ConclusionCreate
+from ..schemas.pagination import Page
+from .paging import PageRequest, to_page
+
+
+def conclusion(row: AnyRow) -> Conclusion:
+    m = row._mapping
+    return Conclusion(
+        id=m["id"],
+        content=m["content"],
+        observer_id=m["observer"],
+        observed_id=m["observed"],
+        session_id=m["session_name"],
+        level=m["level"],
+        created_at=m["created_at"],
+    )
+
+
+async def create_batch(
+    db: AsyncSession, workspace: str, body: ConclusionBatchCreate
+) -> list[Conclusion]:
+    """Store manual conclusions (level ``explicit``) in request order; nothing is created
+    implicitly: every peer must exist and every session must exist and be active (else 404).
+
+    Manual creation is deliberately permissive: no de-duplication and no session-purity rule
+    (the deriver applies both to what it writes).
+    """
+    items = body.conclusions
+    # Embedding seam: once embeddings land, embed every ``item.content`` here, in one batch
+    # call made before the first query so no database connection is held across it.
+    repo = ConclusionRepository(db)
+    await _require_peers(repo, workspace, items)
+    await _require_sessions(repo, workspace, items)
+    rows = await repo.insert_many([_row(workspace, item) for item in items])
+    return [conclusion(r) for r in rows]
+
+
+def _row(workspace: str, item: ConclusionCreate) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "workspace_name": workspace,
+        "observer": item.observer_id,
+        "observed": item.observed_id,
+        "session_name": item.session_id,
+        "level": "explicit",
+        "content": item.content,
+        "times_derived": 1,
+    }
+
+
+async def _require_peers(
+    repo: ConclusionRepository, workspace: str, items: list[ConclusionCreate]
+) -> None:
+    wanted = [name for item in items for name in (item.observer_id, item.observed_id)]
+    found = await repo.existing_peers(workspace, wanted)
+    missing = next((name for name in wanted if name not in found), None)
+    if missing is not None:
+        raise NotFound(f"Peer {missing} not found in workspace {workspace}")
+
+
+async def _require_sessions(
+    repo: ConclusionRepository, workspace: str, items: list[ConclusionCreate]
+) -> None:
+    wanted = [item.session_id for item in items if item.session_id is not None]
+    if not wanted:
+        return
+    found = await repo.active_sessions(workspace, wanted)
+    missing = next((name for name in wanted if name not in found), None)
+    if missing is not None:
+        raise NotFound(f"Session {missing} not found in workspace {workspace}")
+
+
+async def list_conclusions(
+    db: AsyncSession, workspace: str, filters: dict[str, Any] | None, req: PageRequest
+) -> Page[Conclusion]:
+    result = await ConclusionRepository(db).list_page(
+        workspace, filters, page=req.page, size=req.size, reverse=req.reverse
+    )
+    return to_page(result, conclusion, req)
+
+
+async def get(db: AsyncSession, workspace: str, conclusion_id: str) -> Conclusion:
+    row = await ConclusionRepository(db).get(workspace, conclusion_id)
+    if row is None:
+        raise NotFound(f"Conclusion {conclusion_id} not found")
+    return conclusion(row)
+
+
+async def delete(db: AsyncSession, workspace: str, conclusion_id: str) -> None:
+    """Soft delete: the row disappears from every read at once (purged later)."""
+    if not await ConclusionRepository(db).soft_delete(workspace, conclusion_id):
+        raise NotFound(f"Conclusion {conclusion_id} not found")
