@@ -158,3 +158,22 @@ async def test_clone_copies_everything_up_to_a_message(client: httpx.AsyncClient
         await client.post(f"/v3/workspaces/{ws}/sessions/src/clone", params={"message_id": "nope"})
     ).status_code == 404
     assert (await client.post(f"/v3/workspaces/{ws}/sessions/missing/clone")).status_code == 404
+
+
+async def test_maintenance_purges_old_soft_deleted_conclusions(app: FastAPI, ws: str) -> None:
+    from honcho_server.worker.runner import maintain
+
+    async with app.state.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO workspaces (name) VALUES (:w)"), {"w": ws})
+        await conn.execute(
+            text(
+                "INSERT INTO conclusions (id, workspace_name, observer, observed, content, deleted_at)"
+                " VALUES (:a, :w, 'p', 'p', 'old', now() - interval '6 minutes'),"
+                " (:b, :w, 'p', 'p', 'recent', now() - interval '1 minute'),"
+                " (:c, :w, 'p', 'p', 'live', NULL)"
+            ),
+            {"w": ws, "a": f"{ws}-a", "b": f"{ws}-b", "c": f"{ws}-c"},
+        )
+    await maintain(app.state.session_factory)
+    left = await _rows(app, "SELECT count(*) FROM conclusions WHERE workspace_name = :w", w=ws)
+    assert left == 2  # only the one deleted more than 5 minutes ago is gone

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..db.repositories.deletion import DeletionRepository
 from ..db.repositories.jobs import JobRepository
 from ..db.session import unit_of_work
 from .handlers import handle
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 0.25
 BASE_BACKOFF_SECONDS = 2.0
+MAINTENANCE_EVERY_SECONDS = 300.0
+CONCLUSION_PURGE_AGE = timedelta(minutes=5)
 
 
 def worker_id() -> str:
@@ -64,12 +67,25 @@ async def run_once(factory: async_sessionmaker[AsyncSession], worker: str) -> bo
     return True
 
 
+async def maintain(factory: async_sessionmaker[AsyncSession]) -> None:
+    """Periodic housekeeping: purge conclusions soft-deleted a while ago."""
+    async with unit_of_work(factory) as db:
+        purged = await DeletionRepository(db).purge_deleted_conclusions(CONCLUSION_PURGE_AGE)
+    if purged:
+        log.info("purged %d deleted conclusions", purged)
+
+
 async def run_forever(factory: async_sessionmaker[AsyncSession], stop: asyncio.Event) -> None:
     """Run jobs until ``stop`` is set; poll when idle. A database error is logged, not fatal."""
     worker = worker_id()
     log.info("worker %s started", worker)
+    loop = asyncio.get_running_loop()
+    next_maintenance = loop.time()
     while not stop.is_set():
         try:
+            if loop.time() >= next_maintenance:
+                next_maintenance = loop.time() + MAINTENANCE_EVERY_SECONDS
+                await maintain(factory)
             busy = await run_once(factory, worker)
         except Exception:  # keep the loop alive through database hiccups
             log.exception("worker step failed; retrying")

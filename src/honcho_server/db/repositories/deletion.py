@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,3 +72,8 @@ class DeletionRepository:
             )
         )
         await self.db.execute(delete(W).where(W.c.name == workspace, W.c.deleted_at.is_not(None)))
+
+    async def purge_deleted_conclusions(self, older_than: timedelta) -> int:
+        """Hard-delete conclusions soft-deleted more than ``older_than`` ago."""
+        stmt = delete(C).where(C.c.deleted_at < func.now() - older_than).returning(C.c.id)
+        return len((await self.db.execute(stmt)).all())
