@@ -167,7 +167,8 @@ async def test_maintenance_purges_old_soft_deleted_conclusions(app: FastAPI, ws:
         await conn.execute(text("INSERT INTO workspaces (name) VALUES (:w)"), {"w": ws})
         await conn.execute(
             text(
-                "INSERT INTO conclusions (id, workspace_name, observer, observed, content, deleted_at)"
+                "INSERT INTO conclusions"
+                " (id, workspace_name, observer, observed, content, deleted_at)"
                 " VALUES (:a, :w, 'p', 'p', 'old', now() - interval '6 minutes'),"
                 " (:b, :w, 'p', 'p', 'recent', now() - interval '1 minute'),"
                 " (:c, :w, 'p', 'p', 'live', NULL)"
