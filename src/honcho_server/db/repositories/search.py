@@ -1,0 +1,185 @@
+"""SQL for message search: ranked candidate id lists under one scope condition, then rows.
+
+Every candidate query returns at most ``n`` message ids, best first. Matching is served by
+an index: ``ix_messages_content_fts`` (GIN on ``to_tsvector('english', content)``) for words,
+``ix_messages_content_trgm`` (GIN trigrams) for substrings. The table stores no tsvector, so
+scoring a row means parsing its text again: scores are only computed for a *window* of the
+newest matches, which bounds the cost of a query whatever the number of matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy import text as sql
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..filters import MESSAGE_FILTERS, build_filter
+from ..models import ScopeSession, Session, Workspace, table
+from .messages import COLUMNS, T
+from .paging import AnyRow
+
+S = table(Session)
+W = table(Workspace)
+SS = table(ScopeSession)
+
+# A literal (not a bind parameter), so the expression is the indexed one even in generic plans.
+_CONFIG: ColumnElement[Any] = literal_column("'english'")
+_TSVECTOR = func.to_tsvector(_CONFIG, T.c.content)
+_SCORED_CHARS = 2000  # scores read the start of a long message only
+_MAX_REGEX_CHARS = 200  # longer substrings are not scored (a regex that long is not worth it)
+_NEWEST = (T.c.created_at.desc(), T.c.id.desc())
+
+
+@dataclass(frozen=True)
+class SearchScope:
+    """Which messages a search may return. ``filters`` already carry the forced keys."""
+
+    workspace: str
+    filters: Mapping[str, Any]
+    scope: str | None = None
+
+
+def _scope_condition(scope: SearchScope) -> ColumnElement[bool]:
+    live_workspace = (
+        select(W.c.id).where(W.c.name == scope.workspace, W.c.deleted_at.is_(None)).exists()
+    )
+    conditions = [T.c.workspace_name == scope.workspace, live_workspace, S.c.is_active]
+    where = build_filter(scope.filters, MESSAGE_FILTERS)  # raises InvalidFilter (422)
+    if where is not None:
+        conditions.append(where)
+    if scope.scope is not None:
+        members = select(SS.c.session_name).where(
+            SS.c.workspace_name == scope.workspace, SS.c.scope_name == scope.scope
+        )
+        conditions.append(T.c.session_name.in_(members))
+    return and_(*conditions)
+
+
+class SearchRepository:
+    def __init__(self, db: AsyncSession, scope: SearchScope) -> None:
+        self.db = db
+        self._where = _scope_condition(scope)
+
+    async def plan_each_query(self) -> None:
+        """Plan every statement for its actual values, for the rest of this transaction.
+
+        A cached generic plan cannot see the pattern or the words: it would pick, say, a full
+        trigram-index scan for a pattern with no trigrams (``%?%``), and be 10x slower.
+        """
+        await self.db.execute(sql("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+    async def all_words(self, query: str, n: int, window: int) -> list[int]:
+        """Messages matching every word of ``query`` (web-search syntax); among the newest
+        ``window`` of them, the best ``n`` by cover density."""
+        tsquery = func.websearch_to_tsquery(_CONFIG, query)
+        newest = self._newest_matching(_TSVECTOR.op("@@")(tsquery), window)
+        start = func.left(T.c.content, _SCORED_CHARS)
+        score = func.ts_rank_cd(func.to_tsvector(_CONFIG, start), tsquery)
+        return await self._best(newest, (score.desc(),), n)
+
+    async def any_word(self, words: Sequence[str], n: int, exclude: Sequence[int]) -> list[int]:
+        """Messages matching some of ``words``: most words matched first, then rarer words.
+
+        One index lookup per word; nothing is re-parsed, so every match can be counted.
+        """
+        word = func.unnest(bindparam("words", list(words), ARRAY(Text))).table_valued("word")
+        lexemes = func.plainto_tsquery(_CONFIG, word.render_derived("w").c.word)
+        terms = (  # one per distinct stem; stop words dropped
+            select(lexemes.label("term"))
+            .where(func.numnode(lexemes) > 0)
+            .distinct()
+            .subquery("terms")
+        )
+        hits = (
+            self._base(T.c.id, T.c.created_at)
+            .where(_TSVECTOR.op("@@")(terms.c.term), T.c.id.not_in(exclude))
+            .lateral("hits")
+        )
+        per_term = (
+            select(
+                hits.c.id,
+                hits.c.created_at,
+                func.count().over(partition_by=terms.c.term).label("df"),
+            )
+            .select_from(terms.join(hits, true()))
+            .subquery("per_term")
+        )
+        stmt = (
+            select(per_term.c.id)
+            .group_by(per_term.c.id, per_term.c.created_at)
+            .order_by(
+                func.count().desc(),
+                func.sum(1.0 / per_term.c.df).desc(),
+                per_term.c.created_at.desc(),
+                per_term.c.id.desc(),
+            )
+            .limit(n)
+        )
+        return list((await self.db.scalars(stmt)).all())
+
+    async def substring(self, text: str, n: int, window: int) -> list[int]:
+        """Messages containing ``text`` (case-insensitive); among the newest ``window`` of them,
+        those where it stands as a whole word (or words) first."""
+        newest = self._newest_matching(T.c.content.ilike(_like_pattern(text), escape="\\"), window)
+        if len(text) > _MAX_REGEX_CHARS:
+            return await self._best(newest, (), n)
+        whole = func.left(T.c.content, _SCORED_CHARS).op("~*")(_whole_word_regex(text))
+        return await self._best(newest, (whole.desc(),), n)
+
+    async def newest(self, n: int) -> list[int]:
+        stmt = self._base(T.c.id).order_by(*_NEWEST).limit(n)
+        return list((await self.db.scalars(stmt)).all())
+
+    async def rows(self, ids: Sequence[int]) -> list[AnyRow]:
+        """The rows of ``ids`` (in no particular order)."""
+        if not ids:
+            return []
+        return list((await self.db.execute(select(*COLUMNS).where(T.c.id.in_(ids)))).all())
+
+    def _base(self, *columns: Any) -> Select[Any]:
+        on = and_(S.c.workspace_name == T.c.workspace_name, S.c.name == T.c.session_name)
+        return select(*columns).join(S, on).where(self._where)
+
+    def _newest_matching(self, match: ColumnElement[Any], window: int) -> Any:
+        """Ids of the newest ``window`` in-scope messages satisfying ``match`` (a subquery)."""
+        stmt = self._base(T.c.id, T.c.created_at).where(match)
+        return stmt.order_by(*_NEWEST).limit(window).subquery("newest")
+
+    async def _best(self, newest: Any, order: tuple[Any, ...], n: int) -> list[int]:
+        """The ``n`` best of the ``newest`` window by ``order`` (expressions over ``T``)."""
+        stmt = (
+            select(newest.c.id)
+            .join(T, T.c.id == newest.c.id)
+            .order_by(*order, newest.c.created_at.desc(), newest.c.id.desc())
+            .limit(n)
+        )
+        return list((await self.db.scalars(stmt)).all())
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _whole_word_regex(text: str) -> str:
+    """A Postgres regex matching ``text`` literally, not inside a longer word.
+
+    In Postgres' advanced regexes a backslash before a non-alphanumeric character always means
+    that character, and every metacharacter is ASCII: escaping ASCII punctuation is enough.
+    """
+    literal = "".join(f"\\{c}" if c.isascii() and not c.isalnum() else c for c in text)
+    return f"(^|[^[:alnum:]_]){literal}([^[:alnum:]_]|$)"
