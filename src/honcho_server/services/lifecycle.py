@@ -10,7 +10,7 @@ from ..db.repositories.workspaces import WorkspaceRepository
 from ..errors import Conflict, NotFound
 from ..ids import new_id
 from ..schemas.sessions import Session
-from ..worker import enqueue
+from ..worker.kinds.deletion import enqueue_delete_session, enqueue_delete_workspace
 from . import views
 
 
@@ -18,7 +18,7 @@ async def delete_session(db: AsyncSession, workspace: str, session: str) -> None
     """Hide the session at once and queue its purge, in one transaction."""
     if not await DeletionRepository(db).deactivate_session(workspace, session):
         raise NotFound(f"Session {session} not found")
-    await enqueue.delete_session(db, workspace, session)
+    await enqueue_delete_session(db, workspace, session)
 
 
 async def delete_workspace(db: AsyncSession, workspace: str) -> None:
@@ -29,7 +29,7 @@ async def delete_workspace(db: AsyncSession, workspace: str) -> None:
     if await repo.has_active_sessions(workspace):
         raise Conflict(f"Workspace {workspace} still has active sessions; delete them first")
     await repo.tombstone_workspace(workspace)
-    await enqueue.delete_workspace(db, workspace)
+    await enqueue_delete_workspace(db, workspace)
 
 
 async def clone_session(

@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ..db.repositories.deletion import DeletionRepository
 from ..db.repositories.jobs import JobRepository
 from ..db.session import unit_of_work
-from .handlers import handle
-from .payloads import PAYLOAD
+from .registry import lookup
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +44,10 @@ async def run_once(factory: async_sessionmaker[AsyncSession], worker: str) -> bo
     if job is None:
         return False
     try:
-        payload = PAYLOAD.validate_python(job.payload)
+        kind = lookup(job.kind)
+        payload = kind.payload.model_validate(job.payload)
         async with unit_of_work(factory) as db:
-            await handle(db, job.id, payload)
+            await kind.handler(db, job.id, payload)
             await JobRepository(db).succeed(job.id)
     except Exception as exc:  # every failure is recorded on the job, loudly
         final = job.attempts >= job.max_attempts
