@@ -232,3 +232,56 @@ async def test_context_with_peer_target(client: httpx.AsyncClient, app: FastAPI,
         pc.json()["peer_card"] == ["IDENTITY: dog owner"] and "Rover" in pc.json()["representation"]
     )
     assert (await client.get(f"/v3/workspaces/{ws}/peers/ghost/context")).status_code == 404
+
+
+async def test_scope_and_session_allowlist_options(
+    client: httpx.AsyncClient, app: FastAPI, ws: str
+) -> None:
+    await _add(client, ws, "trip", ["We went to Lisbon"])
+    await _add(client, ws, "work", ["Quarterly report"])
+    assert (
+        await client.post(f"/v3/workspaces/{ws}/scopes", json={"id": "travel"})
+    ).status_code == 201
+    r = await client.post(
+        f"/v3/workspaces/{ws}/scopes/travel/sessions", json={"session_ids": ["trip"]}
+    )
+    assert r.status_code == 204
+    async with unit_of_work(app.state.session_factory) as db:
+        for cid, observer, session, content in [
+            ("k1", "scope.travel", "trip", "p0 visited Lisbon"),
+            ("k2", "p0", "trip", "p0 likes trams"),
+            ("k3", "p0", "work", "p0 writes reports"),
+        ]:
+            await db.execute(
+                text(
+                    "INSERT INTO conclusions (id, workspace_name, observer, observed, session_name,"
+                    " content) VALUES (:id, :w, :o, 'p0', :s, :c)"
+                ),
+                {"id": f"{ws}-{cid}", "w": ws, "o": observer, "s": session, "c": content},
+            )
+    scoped = await _context(client, ws, "trip", peer_target="p0", scope="travel")
+    assert (
+        "Lisbon" in scoped["peer_representation"] and "trams" not in scoped["peer_representation"]
+    )
+    allow = await _context(client, ws, "trip", peer_target="p0", sessions=["trip"])
+    assert "trams" in allow["peer_representation"] and "reports" not in allow["peer_representation"]
+    assert allow["peer_card"] is None
+    base = f"/v3/workspaces/{ws}/sessions/trip/context"
+    for params in (
+        {"peer_target": "p0", "sessions": ["work"]},  # must include this session
+        {"peer_target": "p0", "scope": "travel", "peer_perspective": "p1"},
+        {"scope": "travel"},  # needs peer_target
+        {"peer_target": "p0", "sessions": ["trip"], "limit_to_session": True},
+    ):
+        assert (await client.get(base, params=params)).status_code == 422, params
+    assert (
+        await client.get(base, params={"peer_target": "p0", "scope": "nope"})
+    ).status_code == 404
+
+    rep = f"/v3/workspaces/{ws}/peers/p0/representation"
+    assert "Lisbon" in (await client.post(rep, json={"scope": "travel"})).json()["representation"]
+    by_members = (await client.post(rep, json={"scope": ["travel"]})).json()["representation"]
+    assert "trams" in by_members and "reports" not in by_members
+    assert (
+        await client.post(rep, json={"scope": "travel", "session_id": "trip"})
+    ).status_code == 422

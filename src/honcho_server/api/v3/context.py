@@ -38,9 +38,10 @@ async def get_session_context(
     search_max_distance: MaxDistance = None,
     include_most_frequent: bool = False,
     max_conclusions: MaxConclusions = None,
+    sessions: Annotated[list[str] | None, Query(include_in_schema=False)] = None,
+    scope: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> SessionContext:
-    if peer_perspective is not None and peer_target is None:
-        raise Invalid("peer_perspective requires peer_target")
+    _check_perspective(session_id, peer_target, peer_perspective, limit_to_session, sessions, scope)
     view = None
     if peer_target is not None:
         view = await peer_views.context_peer_view(
@@ -52,9 +53,31 @@ async def get_session_context(
             limit_to_session=limit_to_session,
             include_most_frequent=include_most_frequent,
             max_conclusions=max_conclusions,
+            scope=scope,
+            sessions=list(dict.fromkeys(sessions)) if sessions is not None else None,
         )
     req = ContextRequest(tokens=tokens, summary=summary)
     return await session_context(db, workspace_id, session_id, req, view)
+
+
+def _check_perspective(
+    session: str,
+    target: str | None,
+    perspective: str | None,
+    limit_to_session: bool,
+    sessions: list[str] | None,
+    scope: str | None,
+) -> None:
+    """The combinations of perspective options the context route accepts (422 otherwise)."""
+    if target is None and (perspective is not None or sessions is not None or scope is not None):
+        raise Invalid("peer_perspective, sessions and scope require peer_target")
+    if scope is not None and perspective is not None:
+        raise Invalid("scope and peer_perspective cannot be combined")
+    if sessions is not None:
+        if scope is not None or limit_to_session:
+            raise Invalid("sessions cannot be combined with scope or limit_to_session")
+        if session not in sessions:
+            raise Invalid("sessions must include this session")
 
 
 @router.post(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Conclusion, PeerCard, table
+from ..models import Conclusion, PeerCard, Scope, ScopeSession, table
 from .paging import AnyRow
 
 C = table(Conclusion)
 K = table(PeerCard)
+SC = table(Scope)
+SS = table(ScopeSession)
 COLUMNS = (
     C.c.id,
     C.c.content,
@@ -75,3 +77,17 @@ class RepresentationRepository:
         )
         entries: list[str] | None = (await self.db.execute(stmt)).scalar_one_or_none()
         return entries
+
+    async def scope_exists(self, workspace: str, scope: str) -> bool:
+        stmt = select(SC.c.id).where(SC.c.workspace_name == workspace, SC.c.name == scope)
+        return (await self.db.execute(stmt)).first() is not None
+
+    async def scope_sessions(self, workspace: str, scopes: Sequence[str]) -> list[str]:
+        """The member sessions of the given scopes (their union, oldest membership first)."""
+        stmt = (
+            select(SS.c.session_name)
+            .where(SS.c.workspace_name == workspace, SS.c.scope_name.in_(list(scopes)))
+            .group_by(SS.c.session_name)
+            .order_by(func.min(SS.c.joined_at), SS.c.session_name)
+        )
+        return list((await self.db.execute(stmt)).scalars())

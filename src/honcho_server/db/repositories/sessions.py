@@ -113,7 +113,7 @@ class SessionRepository:
         size: int,
         reverse: bool,
     ) -> tuple[list[AnyRow], int]:
-        """Sessions the peer has ever been a member of (including ones it left)."""
+        """Active sessions the peer has ever been a member of (including ones it left)."""
         member = (
             select(M.c.session_name)
             .where(
@@ -123,7 +123,7 @@ class SessionRepository:
             )
             .exists()
         )
-        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, member)
+        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.is_active, member)
         where = build_filter(filters, SESSION_FILTERS)
         if where is not None:
             stmt = stmt.where(where)

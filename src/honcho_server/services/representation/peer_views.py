@@ -6,11 +6,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.repositories.peers import PeerRepository
 from ...db.repositories.representation import RepresentationRepository
-from ...errors import NotFound
+from ...errors import Invalid, NotFound
 from ...schemas.representation import PeerContext, PeerRepresentationGet
 from ...tokens import count_tokens
 from ..context.service import PeerView
-from .allowlist import parse_session_allowlist
+from .allowlist import MAX_ALLOWLIST, parse_session_allowlist
 from .render import render
 from .working import RepresentationQuery, working_representation
 
@@ -20,16 +20,44 @@ async def _require_peer(db: AsyncSession, workspace: str, peer: str) -> None:
         raise NotFound(f"Peer {peer} not found")
 
 
+SCOPE_PREFIX = "scope."
+
+
+def scope_observer(scope: str) -> str:
+    """The observer name a scope's conclusions are stored under."""
+    return SCOPE_PREFIX + scope
+
+
+async def _scope_allowlist(db: AsyncSession, workspace: str, scopes: list[str]) -> list[str]:
+    sessions = await RepresentationRepository(db).scope_sessions(workspace, scopes)
+    if len(sessions) > MAX_ALLOWLIST:
+        raise Invalid(f"the scopes cover more than {MAX_ALLOWLIST} sessions")
+    return sessions
+
+
+async def require_scope(db: AsyncSession, workspace: str, scope: str) -> None:
+    if not await RepresentationRepository(db).scope_exists(workspace, scope):
+        raise NotFound(f"Scope {scope} not found")
+
+
 async def representation(
     db: AsyncSession, workspace: str, peer: str, body: PeerRepresentationGet
 ) -> str:
     """Markdown of what ``peer`` knows about ``body.target`` (itself if absent); never creates."""
+    observer, sessions = peer, parse_session_allowlist(body.filters, body.session_id)
+    if body.scope is not None:
+        if body.filters or body.session_id is not None:
+            raise Invalid("scope cannot be combined with filters or session_id")
+        if isinstance(body.scope, str):
+            observer = scope_observer(body.scope)  # the scope's own view
+        else:
+            sessions = await _scope_allowlist(db, workspace, body.scope)
     q = RepresentationQuery(
-        observer=peer,
+        observer=observer,
         observed=body.target or peer,
         max_conclusions=body.max_conclusions or 25,
         include_most_frequent=bool(body.include_most_frequent),
-        sessions=parse_session_allowlist(body.filters, body.session_id),
+        sessions=sessions,
     )
     return render(await working_representation(db, workspace, q))
 
@@ -66,21 +94,32 @@ async def context_peer_view(
     limit_to_session: bool,
     include_most_frequent: bool,
     max_conclusions: int | None,
+    scope: str | None = None,
+    sessions: list[str] | None = None,
 ) -> PeerView:
-    """The representation and card a session context includes for ``target``."""
-    observer = perspective or target
-    await _require_peer(db, workspace, observer)
+    """The representation and card a session context includes for ``target``.
+
+    The observer is ``perspective``, else the ``scope``'s peer, else ``target`` itself. An
+    allowlist (``limit_to_session`` or ``sessions``) confines recall and omits the card.
+    """
+    if scope is not None:
+        await require_scope(db, workspace, scope)
+        observer = scope_observer(scope)
+    else:
+        observer = perspective or target
+        await _require_peer(db, workspace, observer)
+    allowlist = [session] if limit_to_session else sessions
     q = RepresentationQuery(
         observer=observer,
         observed=target,
         max_conclusions=max_conclusions or 100,
         include_most_frequent=include_most_frequent,
-        sessions=[session] if limit_to_session else None,
+        sessions=allowlist,
     )
     text = render(await working_representation(db, workspace, q))
     card = (
         None
-        if limit_to_session
+        if allowlist is not None
         else await RepresentationRepository(db).card(workspace, observer, target)
     )
     tokens = count_tokens(text) + (count_tokens("\n".join(card)) if card else 0)
