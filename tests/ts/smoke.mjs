@@ -12,7 +12,18 @@
 import assert from 'node:assert/strict';
 import process from 'node:process';
 
-import { Honcho, HonchoError, Message, NotFoundError, Page, Peer, Session } from '@honcho-ai/sdk';
+import {
+  Conclusion,
+  ConflictError,
+  Honcho,
+  HonchoError,
+  Message,
+  NotFoundError,
+  Page,
+  Peer,
+  Session,
+  SessionContext,
+} from '@honcho-ai/sdk';
 
 const baseURL = process.argv[2] ?? process.env.HONCHO_URL;
 const workspaceId = process.argv[3] ?? process.env.HONCHO_WORKSPACE_ID;
@@ -47,6 +58,33 @@ const sameInstant = (actual, expected, what) =>
     new Date(expected).getTime(),
     `${what}: ${actual} is not the same instant as ${expected}`,
   );
+
+const NANOID = /^[A-Za-z0-9_-]{21}$/;
+const EXPLICIT_HEADER = '## Explicit Observations\n\n';
+// `[YYYY-MM-DD HH:MM:SS] content` — the server's rendering of an explicit conclusion.
+const explicitLine = (conclusion) =>
+  `[${new Date(conclusion.createdAt).toISOString().slice(0, 19).replace('T', ' ')}] ${conclusion.content}`;
+
+async function rejectsWith(fn, ErrorClass, status) {
+  await assert.rejects(fn, (err) => {
+    assert.ok(err instanceof ErrorClass, `expected ${ErrorClass.name}, got ${err?.constructor?.name}: ${err?.message}`);
+    assert.equal(err.status, status);
+    return true;
+  });
+}
+
+// The newest messages whose token counts fit `budget`, oldest first; the walk stops at the
+// first message that would overflow.
+function newestFitting(messages, budget) {
+  const taken = [];
+  let used = 0;
+  for (const m of [...messages].reverse()) {
+    if (used + m.tokenCount > budget) break;
+    used += m.tokenCount;
+    taken.unshift(m);
+  }
+  return taken;
+}
 
 async function collect(page) {
   const out = [];
@@ -362,6 +400,178 @@ async function main() {
     assert.deepEqual(ids((await honcho.peers()).items), ['alice', 'bob', 'carol']);
     const carolMessages = await session.messages({ filters: { peer_id: 'carol' } });
     assert.equal(carolMessages.total, 1);
+  });
+
+  let ownConclusions;
+  let aboutBob;
+
+  await step('conclusions: create for self and about another peer', async () => {
+    ownConclusions = await alice.conclusions.create([
+      { content: 'Alice eats oatmeal for breakfast', sessionId: 's-main' },
+      { content: 'Alice is a morning person' },
+    ]);
+    assert.equal(ownConclusions.length, 2);
+    assert.ok(ownConclusions.every((c) => c instanceof Conclusion));
+    assert.deepEqual(
+      ownConclusions.map((c) => [c.content, c.observerId, c.observedId, c.sessionId, c.level]),
+      [
+        ['Alice eats oatmeal for breakfast', 'alice', 'alice', 's-main', 'explicit'],
+        ['Alice is a morning person', 'alice', 'alice', null, 'explicit'],
+      ],
+    );
+    assert.ok(ownConclusions.every((c) => NANOID.test(c.id)), 'conclusion ids are nanoids');
+    assert.ok(ownConclusions.every((c) => !Number.isNaN(Date.parse(c.createdAt))));
+
+    aboutBob = await alice.conclusionsOf(bob).create({ content: 'Bob approves of oatmeal', sessionId: session });
+    assert.deepEqual(
+      aboutBob.map((c) => [c.content, c.observerId, c.observedId, c.sessionId]),
+      [['Bob approves of oatmeal', 'alice', 'bob', 's-main']],
+    );
+  });
+
+  await step('conclusions: list, get and representation per peer pair', async () => {
+    const own = await alice.conclusions.list();
+    assert.ok(own instanceof Page);
+    assert.equal(own.total, 2);
+    assert.deepEqual(ids(own.items), ids(ownConclusions));
+    const inMain = await alice.conclusions.list({ session: 's-main' });
+    assert.deepEqual(inMain.items.map((c) => c.content), ['Alice eats oatmeal for breakfast']);
+    assert.deepEqual(ids((await alice.conclusionsOf('bob').list()).items), ids(aboutBob));
+    assert.deepEqual((await bob.conclusions.list()).items, []);
+    assert.equal((await alice.conclusions.get(ownConclusions[1].id)).content, 'Alice is a morning person');
+
+    const rep = await alice.representation();
+    assert.ok(rep.startsWith(EXPLICIT_HEADER), `representation: ${JSON.stringify(rep)}`);
+    assert.deepEqual(
+      rep.slice(EXPLICIT_HEADER.length).split('\n').filter(Boolean).sort(),
+      ownConclusions.map(explicitLine).sort(),
+    );
+    assert.equal(await alice.conclusions.representation(), rep);
+    const bobRep = `${EXPLICIT_HEADER}${explicitLine(aboutBob[0])}\n`;
+    assert.equal(await alice.representation({ target: bob }), bobRep);
+    assert.equal(await alice.conclusionsOf(bob).representation(), bobRep);
+    assert.equal(await bob.representation({ target: 'carol' }), '');
+
+    const ctx = await alice.context({ target: 'bob' });
+    assert.deepEqual([ctx.peerId, ctx.targetId, ctx.representation, ctx.peerCard], ['alice', 'bob', bobRep, null]);
+  });
+
+  await step('conclusions: delete', async () => {
+    await alice.conclusions.delete(ownConclusions[0].id);
+    const own = await alice.conclusions.list();
+    assert.deepEqual(ids(own.items), [ownConclusions[1].id]);
+    await rejectsWith(() => alice.conclusions.get(ownConclusions[0].id), NotFoundError, 404);
+    await rejectsWith(() => alice.conclusions.delete(ownConclusions[0].id), NotFoundError, 404);
+    assert.equal(await alice.representation(), `${EXPLICIT_HEADER}${explicitLine(ownConclusions[1])}\n`);
+  });
+
+  let budgeted;
+
+  await step('session context: token budget, chronological, newest last', async () => {
+    const everything = await session.context();
+    assert.ok(everything instanceof SessionContext);
+    assert.equal(everything.sessionId, 's-main');
+    assert.deepEqual(everything.messages.map((m) => m.id), created.map((m) => m.id));
+    assert.equal(everything.summary, null);
+    assert.equal(everything.peerRepresentation, null);
+
+    const lastThree = created.slice(-3).reduce((sum, m) => sum + m.tokenCount, 0);
+    for (const budget of [1, lastThree - 1, lastThree, lastThree + 1, 40]) {
+      const ctx = await session.context({ tokens: budget });
+      const expected = newestFitting(created, budget);
+      assert.deepEqual(ctx.messages.map((m) => m.id), expected.map((m) => m.id), `tokens=${budget}`);
+      const used = ctx.messages.reduce((sum, m) => sum + m.tokenCount, 0);
+      assert.ok(used <= budget, `tokens=${budget}: ${used} used`);
+      if (ctx.messages.length) assert.equal(ctx.messages.at(-1).id, created.at(-1).id, 'newest last');
+      assert.equal(ctx.length, ctx.messages.length);
+    }
+    budgeted = await session.context({ tokens: lastThree, summary: true });
+    assert.deepEqual(budgeted.messages.map((m) => m.content), ['filler 3', 'filler 4', 'filler 5']);
+    assert.deepEqual((await session.context({ tokens: 1 })).messages, []);
+  });
+
+  await step('session context: toOpenAI and toAnthropic', async () => {
+    assert.deepEqual(budgeted.toOpenAI(bob), [
+      { role: 'assistant', name: 'bob', content: 'filler 3' },
+      { role: 'user', name: 'alice', content: 'filler 4' },
+      { role: 'assistant', name: 'bob', content: 'filler 5' },
+    ]);
+    assert.deepEqual(budgeted.toOpenAI('alice'), [
+      { role: 'user', name: 'bob', content: 'filler 3' },
+      { role: 'assistant', name: 'alice', content: 'filler 4' },
+      { role: 'user', name: 'bob', content: 'filler 5' },
+    ]);
+    assert.deepEqual(budgeted.toAnthropic('bob'), [
+      { role: 'assistant', content: 'filler 3' },
+      { role: 'user', content: 'alice: filler 4' },
+      { role: 'assistant', content: 'filler 5' },
+    ]);
+
+    await alice.setCard(['IDENTITY: Alice']);
+    const lastThree = created.slice(-3).reduce((sum, m) => sum + m.tokenCount, 0);
+    const targeted = await session.context({ tokens: 5_000, peerTarget: alice });
+    const rep = `${EXPLICIT_HEADER}${explicitLine(ownConclusions[1])}\n`;
+    assert.equal(targeted.peerRepresentation, rep);
+    assert.deepEqual(targeted.peerCard, ['IDENTITY: Alice']);
+    assert.deepEqual(targeted.messages.map((m) => m.id), created.map((m) => m.id));
+    const openai = targeted.toOpenAI(bob);
+    assert.deepEqual(openai.slice(0, 2), [
+      { role: 'system', content: `<peer_representation>${rep}</peer_representation>` },
+      { role: 'system', content: '<peer_card>IDENTITY: Alice</peer_card>' },
+    ]);
+    assert.equal(openai.length, 2 + created.length);
+    const anthropic = targeted.toAnthropic(bob);
+    assert.deepEqual(anthropic[0], { role: 'user', content: `<peer_representation>${rep}</peer_representation>` });
+    assert.deepEqual(anthropic.at(-1), { role: 'assistant', content: 'filler 5' });
+
+    // Bob's view of alice: his own (empty) representation and no card.
+    const perspective = await session.context({ peerTarget: 'alice', peerPerspective: 'bob', tokens: lastThree });
+    assert.equal(perspective.peerRepresentation, '');
+    assert.equal(perspective.peerCard, null);
+    assert.deepEqual(perspective.messages.map((m) => m.id), created.slice(-3).map((m) => m.id));
+  });
+
+  let copy;
+  let partial;
+
+  await step('clone a session, whole and up to a message', async () => {
+    copy = await session.clone();
+    assert.ok(copy instanceof Session);
+    assert.ok(NANOID.test(copy.id), `clone id ${copy.id}`);
+    assert.notEqual(copy.id, 's-main');
+    assert.equal(copy.isActive, true);
+    assert.deepEqual(copy.metadata, { topic: 'smoke', stage: 2, tags: ['a', 'b'] });
+    const copied = (await copy.messages()).items;
+    assert.deepEqual(
+      copied.map((m) => [m.peerId, m.content, m.tokenCount, m.sessionId]),
+      created.map((m) => [m.peerId, m.content, m.tokenCount, copy.id]),
+    );
+    assert.ok(copied.every((m) => !created.some((o) => o.id === m.id)), 'copies get new ids');
+    sameInstant(copied[2].createdAt, custom, 'custom created_at in the clone');
+    assert.deepEqual(ids(await copy.peers()), ['alice', 'bob']);
+
+    partial = await session.clone(created[3].id);
+    assert.ok(NANOID.test(partial.id) && partial.id !== copy.id);
+    assert.deepEqual(
+      (await partial.messages()).items.map((m) => m.content),
+      created.slice(0, 4).map((m) => m.content),
+    );
+    assert.deepEqual(ids((await honcho.sessions()).items), ids([{ id: 's-main' }, { id: 's-other' }, copy, partial]));
+    await rejectsWith(() => session.clone('no-such-message-id'), NotFoundError, 404);
+  });
+
+  await step('delete sessions: hidden at once; workspace delete needs no active sessions', async () => {
+    const copiedIds = (await copy.messages()).items.map((m) => m.id);
+    await copy.delete();
+    await partial.delete();
+    assert.deepEqual(ids((await honcho.sessions()).items), ['s-main', 's-other']);
+    assert.deepEqual((await copy.messages()).items, []);
+    await rejectsWith(() => copy.getMessage(copiedIds[0]), NotFoundError, 404);
+    await rejectsWith(() => copy.delete(), NotFoundError, 404);
+    await rejectsWith(() => copy.clone(), NotFoundError, 404);
+    assert.equal((await session.messages()).total, 10, 'the source session is untouched');
+    await rejectsWith(() => honcho.deleteWorkspace(workspaceId), ConflictError, 409);
+    assert.deepEqual((await honcho.workspaces({ filters: { id: workspaceId } })).items, [workspaceId]);
   });
 }
 
