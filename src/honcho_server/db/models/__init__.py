@@ -11,6 +11,7 @@ from .session import Session
 from .session_peer import SessionPeer
 from .summary import Summary
 from .webhook import WebhookEndpoint
+from .worker import Worker
 from .workspace import Workspace
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "SessionPeer",
     "Summary",
     "WebhookEndpoint",
+    "Worker",
     "Workspace",
     "table",
 ]

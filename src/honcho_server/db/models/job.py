@@ -32,6 +32,7 @@ class Job(Base):
             postgresql_where=text("status = 'todo' AND dedupe_key IS NOT NULL"),
         ),
         Index("ix_jobs_workspace", "workspace_name", "status"),
+        Index("ix_jobs_doing_heartbeat", "heartbeat_at", postgresql_where=text("status = 'doing'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Integer,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +42,18 @@ class Message(Base):
             postgresql_include=["token_count"],
         ),
         Index("ix_messages_peer", "workspace_name", "peer_name", "id"),
+        # text search (migration 0002): English full text, and trigrams for substrings
+        Index(
+            "ix_messages_content_fts",
+            text("to_tsvector('english', content)"),
+            postgresql_using="gin",
+        ),
+        Index(
+            "ix_messages_content_trgm",
+            "content",
+            postgresql_using="gin",
+            postgresql_ops={"content": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
