@@ -97,7 +97,7 @@ def _worker(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
         engine = create_engine(settings, url)
         try:
-            await run_forever(create_session_factory(engine), stop)
+            await run_forever(create_session_factory(engine), stop, database_url=url)
         finally:
             await engine.dispose()
 

@@ -42,6 +42,20 @@ async def test_delete_session_hides_at_once_and_purges(
 ) -> None:
     msgs = await _seed(client, ws, "doomed")
     await _seed(client, ws, "kept")
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO conclusions (id, workspace_name, observer, observed, session_name,"
+                " content) VALUES (:id, :w, 'p0', 'p0', 'doomed', 'x')"
+            ),
+            {"id": f"{ws}-lock", "w": ws},
+        )
+    # Hold the purge back (it deletes the session's conclusions first) while checking that
+    # the session is already gone from every read and write.
+    blocker = await app.state.engine.connect()
+    await blocker.execute(
+        text("SELECT 1 FROM conclusions WHERE id = :id FOR UPDATE"), {"id": f"{ws}-lock"}
+    )
     r = await client.delete(f"/v3/workspaces/{ws}/sessions/doomed")
     assert r.status_code == 202 and r.json() == {"message": "Session deleted successfully"}
     # gone from every read immediately
@@ -64,6 +78,8 @@ async def test_delete_session_hides_at_once_and_purges(
         json={"messages": [{"peer_id": "p0", "content": "x"}]},
     )
     assert write.status_code == 404
+    await blocker.rollback()
+    await blocker.close()
     # and purged by the worker: rows are really gone, the other session untouched
     await _eventually_zero(
         app,

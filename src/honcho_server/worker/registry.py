@@ -1,8 +1,8 @@
 """Every job kind the worker can run: kind → (payload model, handler).
 
-A handler runs inside the transaction that marks its job succeeded. Handlers that call an
-LLM or an embedder must not hold that transaction across the call: they get a
-``JobContext`` in a later issue; database-only handlers take the open session.
+A handler gets a ``JobContext``: short transactions for database work (never held across
+an LLM, embedding or HTTP call) and ``ctx.completing()`` for the last writes, which commit
+together with the job's success.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from .kinds import deletion
+from .context import JobContext
+from .kinds import deletion, probe
 
-Handler = Callable[[AsyncSession, int, Any], Awaitable[None]]
+Handler = Callable[[JobContext, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class JobKind:
 JOB_KINDS: dict[str, JobKind] = {
     "delete_session": JobKind(deletion.DeleteSession, deletion.delete_session),
     "delete_workspace": JobKind(deletion.DeleteWorkspace, deletion.delete_workspace),
+    "probe": JobKind(probe.Probe, probe.run_probe),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -84,6 +84,46 @@ class JobRepository:
         else:
             values.update(status="todo", scheduled_at=retry_at)
         await self.db.execute(update(J).where(J.c.id == job_id).values(values))
+
+    async def heartbeat(self, job_id: int) -> None:
+        await self.db.execute(
+            update(J).where(J.c.id == job_id, J.c.status == "doing").values(heartbeat_at=func.now())
+        )
+
+    async def release(self, job_id: int) -> None:
+        """Give a claimed job back untouched (graceful shutdown): the attempt does not count."""
+        await self.db.execute(
+            update(J)
+            .where(J.c.id == job_id, J.c.status == "doing")
+            .values(
+                status="todo", attempts=J.c.attempts - 1, worker_id=None, scheduled_at=func.now()
+            )
+        )
+
+    async def requeue_stale(self, older_than: timedelta) -> int:
+        """Jobs whose worker stopped sending heartbeats go back to ``todo`` (or ``failed``
+        when that was their last attempt). Returns how many were recovered."""
+        stmt = text(
+            """
+            UPDATE jobs SET
+                status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'todo' END,
+                finished_at = CASE WHEN attempts >= max_attempts THEN now() END,
+                scheduled_at = now(), worker_id = NULL,
+                last_error = 'worker ' || coalesce(worker_id, '?') || ' stopped responding'
+            WHERE status = 'doing' AND heartbeat_at < now() - CAST(:age AS interval)
+            RETURNING id
+            """
+        )
+        rows = (await self.db.execute(stmt, {"age": older_than})).all()
+        return len(rows)
+
+    async def retry_failed(self, job_ids: list[int] | None = None) -> int:
+        """Put failed jobs back in the queue with fresh attempts (all of them if no ids)."""
+        stmt = update(J).where(J.c.status == "failed")
+        if job_ids is not None:
+            stmt = stmt.where(J.c.id.in_(job_ids))
+        stmt = stmt.values(status="todo", attempts=0, scheduled_at=func.now(), finished_at=None)
+        return len((await self.db.execute(stmt.returning(J.c.id))).all())
 
     async def pending_count(self, workspace: str | None = None) -> int:
         stmt = select(func.count()).where(J.c.status.in_(["todo", "doing"]))

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.repositories.deletion import DeletionRepository
 from ...db.repositories.jobs import JobRepository
+from ..context import JobContext
 
 
 class DeleteSession(BaseModel):
@@ -45,11 +46,13 @@ async def enqueue_delete_workspace(db: AsyncSession, workspace: str) -> None:
     )
 
 
-async def delete_session(db: AsyncSession, job_id: int, payload: DeleteSession) -> None:
-    await DeletionRepository(db).purge_session(
-        payload.workspace, payload.session, except_job=job_id
-    )
+async def delete_session(ctx: JobContext, payload: DeleteSession) -> None:
+    async with ctx.completing() as db:
+        await DeletionRepository(db).purge_session(
+            payload.workspace, payload.session, except_job=ctx.job_id
+        )
 
 
-async def delete_workspace(db: AsyncSession, job_id: int, payload: DeleteWorkspace) -> None:
-    await DeletionRepository(db).purge_workspace(payload.workspace, except_job=job_id)
+async def delete_workspace(ctx: JobContext, payload: DeleteWorkspace) -> None:
+    async with ctx.completing() as db:
+        await DeletionRepository(db).purge_workspace(payload.workspace, except_job=ctx.job_id)

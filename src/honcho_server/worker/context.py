@@ -1,0 +1,47 @@
+"""What a job handler gets: its job, short transactions, and the shared services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..db.repositories.jobs import JobRepository
+from ..db.session import unit_of_work
+
+
+@dataclass
+class WorkerServices:
+    """Long-lived clients handlers may use (embedder, LLM, HTTP), built once per process."""
+
+    embedder: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JobContext:
+    job_id: int
+    attempt: int
+    factory: async_sessionmaker[AsyncSession]
+    services: WorkerServices
+    completed: bool = False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A short transaction. Open one around database work only — never around an LLM,
+        embedding or HTTP call, so no connection is held while waiting on those."""
+        async with unit_of_work(self.factory) as db:
+            yield db
+
+    @asynccontextmanager
+    async def completing(self) -> AsyncIterator[AsyncSession]:
+        """The last transaction: the handler's final writes and the job's success commit
+        together, so a crash can never leave the work done but the job pending (or the
+        reverse)."""
+        async with unit_of_work(self.factory) as db:
+            yield db
+            await JobRepository(db).succeed(self.job_id)
+        self.completed = True
