@@ -124,6 +124,7 @@ async def run_once(
                     async with unit_of_work(factory) as db:
                         await JobRepository(db).release(job.id)
                     log.warning("released job %d (%s) unfinished at shutdown", job.id, job.kind)
+                    return True
         await work
     finally:
         beat.cancel()
