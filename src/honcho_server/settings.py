@@ -7,10 +7,14 @@ Nothing here runs at import time: call :func:`load_settings` (the CLI does) or b
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
 from platformdirs import user_data_dir
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The local embedding model (all-MiniLM-L6-v2) produces vectors of this size.
+LOCAL_EMBEDDING_DIMENSIONS = 384
 
 _ASYNC_DRIVER = "postgresql+asyncpg://"
 _SCHEMES = ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://")
@@ -45,6 +49,26 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"]
     )
+    embedding_provider: Literal["local", "openai"] = "local"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_dimensions: int = Field(default=LOCAL_EMBEDDING_DIMENSIONS, ge=1, le=16_000)
+    embedding_send_dimensions: bool = True
+    embedding_max_input_tokens: int = Field(default=8191, ge=16)
+    embedding_batch_size: int = Field(default=32, ge=1, le=2048)
+    embedding_threads: int = Field(default=2, ge=1, le=64)
+    embed_messages: bool = True
+    webhook_secret: SecretStr | None = None
+    webhook_max_per_workspace: int = Field(
+        default=10,
+        ge=1,
+        validation_alias=AliasChoices(
+            "WEBHOOK_MAX_PER_WORKSPACE", "WEBHOOK_MAX_WORKSPACE_LIMIT", "webhook_max_per_workspace"
+        ),
+    )
+    webhook_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    webhook_allow_private_urls: bool = False  # development and tests only
 
     @field_validator("database_url")
     @classmethod
@@ -60,6 +84,29 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown LOG_LEVEL {value!r}")
         return level
+
+    @field_validator("embedding_base_url")
+    @classmethod
+    def _blank_url_is_unset(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _check_embedding(self) -> Self:
+        if self.embedding_provider == "local":
+            if self.embedding_dimensions != LOCAL_EMBEDDING_DIMENSIONS:
+                raise ValueError(
+                    "EMBEDDING_PROVIDER=local (all-MiniLM-L6-v2) makes 384-dimensional vectors: "
+                    f"set EMBEDDING_DIMENSIONS=384, not {self.embedding_dimensions}, or use "
+                    "EMBEDDING_PROVIDER=openai"
+                )
+        elif self.embedding_base_url is None and self.embedding_api_key is None:
+            raise ValueError(
+                "EMBEDDING_PROVIDER=openai needs EMBEDDING_API_KEY (or EMBEDDING_BASE_URL for an "
+                "OpenAI-compatible server that takes no key)"
+            )
+        return self
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -1,0 +1,147 @@
+"""The default embedder: all-MiniLM-L6-v2 (int8 ONNX) on the CPU, with no key and no network.
+
+Sentence-transformers' recipe: WordPiece tokens (at most 256 with ``[CLS]``/``[SEP]``), the
+transformer's last hidden state, a mean over the real (unpadded) tokens, then L2 normalisation.
+Inference runs on one dedicated thread per embedder, so the event loop never waits for it and
+concurrent callers queue instead of fighting over the CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort  # type: ignore[import-untyped]
+from tokenizers import Tokenizer
+
+from .model_file import default_model_path, verify_model_file
+from .protocol import Span
+
+MODEL_NAME = "all-MiniLM-L6-v2-int8"
+DIMENSIONS = 384
+MAX_SEQUENCE = 256  # tokens, [CLS] and [SEP] included (sentence-transformers' max_seq_length)
+# Inference memory grows with batch size times length squared. A batch stays within the cells of
+# 32 texts of 96 tokens (about 150 MB of working memory): 32 texts of 90 tokens, 4 of 256.
+MAX_ATTENTION_CELLS = 32 * 96 * 96
+
+
+def load_tokenizer() -> Tokenizer:
+    """The vendored WordPiece tokenizer, without the file's truncation and padding."""
+    data = resources.files("honcho_server.embeddings").joinpath("data")
+    text = data.joinpath("tokenizer.json").read_text("utf-8")
+    tokenizer = Tokenizer.from_str(text)
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+class LocalEmbedder:
+    """:class:`~honcho_server.embeddings.Embedder` backed by onnxruntime.
+
+    The model file is hash-checked and loaded on first use (or by :meth:`load`).
+    """
+
+    name = MODEL_NAME
+    dimensions = DIMENSIONS
+    max_input_tokens = MAX_SEQUENCE - 2
+
+    def __init__(
+        self, *, threads: int = 2, batch_size: int = 32, model_path: Path | None = None
+    ) -> None:
+        self._threads = threads
+        self._batch_size = batch_size
+        self._model_path = model_path
+        self._tokenizer = load_tokenizer()
+        self._session: Any = None
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="honcho-embed")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def token_spans(self, text: str) -> list[Span]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if any(not text for text in texts):
+            raise ValueError("cannot embed an empty text")
+        if not texts:
+            return []
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.embed_sync, list(texts))
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def load(self) -> None:
+        """Check the model file's hash and start the inference session (blocking; idempotent)."""
+        with self._lock:
+            if self._session is None:
+                self._session = self._create_session()
+
+    def embed_sync(self, texts: list[str]) -> list[list[float]]:
+        """:meth:`embed` on the calling thread (blocks it for the whole batch)."""
+        self.load()
+        ids = [self._input_ids(text) for text in texts]
+        vectors = np.empty((len(ids), DIMENSIONS), dtype=np.float32)
+        for batch in self._batches(ids):
+            vectors[batch] = self._run([ids[i] for i in batch])
+        result: list[list[float]] = vectors.tolist()
+        return result
+
+    def _batches(self, ids: list[list[int]]) -> list[list[int]]:
+        """Indices of ``ids`` grouped shortest first (little padding), within both limits."""
+        batches: list[list[int]] = []
+        for i in sorted(range(len(ids)), key=lambda i: len(ids[i])):
+            width = len(ids[i])  # the longest so far: the batch's padded width
+            size = len(batches[-1]) + 1 if batches else 0
+            if 0 < size <= self._batch_size and size * width * width <= MAX_ATTENTION_CELLS:
+                batches[-1].append(i)
+            else:
+                batches.append([i])
+        return batches
+
+    def _create_session(self) -> Any:
+        path = self._model_path or default_model_path()
+        verify_model_file(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self._threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # Idle worker threads would otherwise spin on the CPU the API and Postgres need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def _input_ids(self, text: str) -> list[int]:
+        ids: list[int] = self._tokenizer.encode(text).ids  # [CLS] … [SEP]
+        return ids if len(ids) <= MAX_SEQUENCE else [*ids[: MAX_SEQUENCE - 1], ids[-1]]
+
+    def _run(self, batch: list[list[int]]) -> npt.NDArray[np.float32]:
+        width = max(len(ids) for ids in batch)
+        input_ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": 0 * mask}
+        (hidden,) = self._session.run(["last_hidden_state"], feeds)
+        return mean_pool_normalised(np.asarray(hidden, dtype=np.float32), mask)
+
+
+def mean_pool_normalised(
+    hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float32]:
+    """Mean of each row's unmasked token vectors, scaled to unit length."""
+    weights = mask[:, :, None].astype(np.float32)
+    summed = (hidden * weights).sum(axis=1)
+    means = summed / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    pooled: npt.NDArray[np.float32] = means / np.clip(norms, 1e-12, None)
+    return pooled
