@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .context import JobContext
-from .kinds import deletion, probe
+from .kinds import deletion, probe, webhooks
 
 Handler = Callable[[JobContext, Any], Awaitable[None]]
 
@@ -28,6 +28,7 @@ class JobKind:
 JOB_KINDS: dict[str, JobKind] = {
     "delete_session": JobKind(deletion.DeleteSession, deletion.delete_session),
     "delete_workspace": JobKind(deletion.DeleteWorkspace, deletion.delete_workspace),
+    webhooks.KIND: JobKind(webhooks.DeliverWebhook, webhooks.deliver_webhook),
     "probe": JobKind(probe.Probe, probe.run_probe),
 }
 

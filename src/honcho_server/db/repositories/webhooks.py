@@ -1,0 +1,106 @@
+"""SQL for the ``webhook_endpoints`` table (and cancelling deliveries to a removed endpoint)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Text, cast, delete, func, literal, select
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Job, WebhookEndpoint, Workspace, table
+from .paging import AnyRow, fetch_page
+
+T = table(WebhookEndpoint)
+J = table(Job)
+W = table(Workspace)
+COLUMNS = (T.c.id, T.c.workspace_name, T.c.url, T.c.created_at)
+ORDER = (T.c.created_at, T.c.id)
+
+
+def _text(value: str) -> ColumnElement[str]:
+    """A typed text parameter (jsonb_build_object's arguments are untyped otherwise)."""
+    return cast(literal(value), Text)
+
+
+class WebhookRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def lock_workspace(self, workspace: str) -> bool:
+        """Lock a live workspace's row until commit, serialising registrations (so the
+        per-workspace limit holds under concurrency); False if it is missing or being deleted.
+
+        ``FOR NO KEY UPDATE`` still lets other transactions insert rows that reference it.
+        """
+        stmt = (
+            select(W.c.id)
+            .where(W.c.name == workspace, W.c.deleted_at.is_(None))
+            .with_for_update(key_share=True)
+        )
+        return (await self.db.execute(stmt)).first() is not None
+
+    async def get_by_url(self, workspace: str, url: str) -> AnyRow | None:
+        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.url == url)
+        return (await self.db.execute(stmt)).first()
+
+    async def count(self, workspace: str) -> int:
+        stmt = select(func.count()).where(T.c.workspace_name == workspace)
+        return int(await self.db.scalar(stmt) or 0)
+
+    async def create(self, endpoint_id: str, workspace: str, url: str) -> AnyRow:
+        stmt = (
+            insert(T).values(id=endpoint_id, workspace_name=workspace, url=url).returning(*COLUMNS)
+        )
+        return (await self.db.execute(stmt)).one()
+
+    async def list_page(self, workspace: str, *, page: int, size: int) -> tuple[list[AnyRow], int]:
+        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace)
+        return await fetch_page(self.db, stmt, ORDER, page=page, size=size)
+
+    async def all_for_workspace(self, workspace: str) -> list[AnyRow]:
+        """Every endpoint of the workspace (at most the per-workspace limit)."""
+        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace).order_by(*ORDER)
+        return list((await self.db.execute(stmt)).all())
+
+    async def delete(self, workspace: str, endpoint_id: str) -> bool:
+        stmt = (
+            delete(T)
+            .where(T.c.workspace_name == workspace, T.c.id == endpoint_id)
+            .returning(T.c.id)
+        )
+        return (await self.db.execute(stmt)).first() is not None
+
+    async def enqueue_deliveries(
+        self, workspace: str, kind: str, event: dict[str, Any], *, max_attempts: int
+    ) -> int:
+        """Queue one ``kind`` job per endpoint of the workspace, each carrying its endpoint's
+        id and URL and the event, in one statement; returns how many were queued."""
+        payload = func.jsonb_build_object(
+            _text("kind"), _text(kind), _text("endpoint_id"), T.c.id, _text("url"), T.c.url,
+            _text("event"), literal(event, JSONB),
+        )  # fmt: skip
+        rows = select(
+            _text(kind),
+            payload,
+            T.c.workspace_name,
+            literal(max_attempts, Integer),
+        ).where(T.c.workspace_name == workspace)
+        stmt = (
+            insert(J)
+            .from_select(["kind", "payload", "workspace_name", "max_attempts"], rows)
+            .returning(J.c.id)
+        )
+        return len((await self.db.execute(stmt)).all())
+
+    async def cancel_deliveries(self, workspace: str, endpoint_id: str, kind: str) -> None:
+        """Drop deliveries to an endpoint that is gone: waiting ones and failed ones (a
+        delivery in flight finishes its attempt)."""
+        await self.db.execute(
+            delete(J).where(
+                J.c.kind == kind,
+                J.c.workspace_name == workspace,
+                J.c.status.in_(["todo", "failed"]),
+                J.c.payload["endpoint_id"].astext == endpoint_id,
+            )
+        )
