@@ -12,21 +12,25 @@ from fastapi.middleware.cors import CORSMiddleware
 from . import __version__
 from .api import errors
 from .api.health import router as health_router
+from .api.status import router as status_router
 from .api.v3 import (
     conclusions,
     context,
     messages,
     peer_cards,
     peers,
+    queue,
     scopes,
     search,
     sessions,
     summaries,
     uploads,
+    webhooks,
     workspaces,
 )
 from .db.engine import create_engine, create_session_factory
 from .settings import Settings, load_settings
+from .worker.context import WorkerServices
 from .worker.runner import run_forever
 
 
@@ -44,7 +48,12 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         stop = asyncio.Event()
         worker = None
         if settings.embedded_worker:  # the background worker, in this process
-            worker = asyncio.create_task(run_forever(factory, stop), name="honcho-worker")
+            worker = asyncio.create_task(
+                run_forever(
+                    factory, stop, database_url=url, services=WorkerServices(settings=settings)
+                ),
+                name="honcho-worker",
+            )
         try:
             yield
         finally:
@@ -69,6 +78,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(health_router)
+    app.include_router(status_router)
     routers = (
         workspaces,
         peers,
@@ -81,6 +91,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         conclusions,
         search,
         scopes,
+        queue,
+        webhooks,
     )
     for module in routers:
         app.include_router(module.router, prefix="/v3")

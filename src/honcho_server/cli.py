@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from .settings import Settings, load_settings
 
@@ -88,6 +89,7 @@ def _worker(settings: Settings) -> int:
     import asyncio
 
     from .db.engine import create_engine, create_session_factory
+    from .worker.context import WorkerServices
     from .worker.runner import run_forever
 
     async def work(url: str) -> None:
@@ -97,13 +99,83 @@ def _worker(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
         engine = create_engine(settings, url)
         try:
-            await run_forever(create_session_factory(engine), stop, database_url=url)
+            await run_forever(
+                create_session_factory(engine),
+                stop,
+                database_url=url,
+                services=WorkerServices(settings=settings),
+            )
         finally:
             await engine.dispose()
 
     with database(settings) as url:
         asyncio.run(work(url))
     return 0
+
+
+def _status(settings: Settings, as_json: bool) -> int:
+    import asyncio
+
+    from .db.engine import create_engine, create_session_factory
+    from .db.session import unit_of_work
+    from .services.status import describe_embedder, status
+
+    async def read(url: str) -> str:
+        engine = create_engine(settings, url)
+        try:
+            async with unit_of_work(create_session_factory(engine)) as db:
+                report = await status(db, embedder=describe_embedder(settings))
+        finally:
+            await engine.dispose()
+        return report.model_dump_json(indent=2) if as_json else render_status(report)
+
+    with database(settings) as url:
+        print(asyncio.run(read(url)))
+    return 0
+
+
+def _retry(settings: Settings, job_ids: list[int] | None) -> int:
+    import asyncio
+
+    from .db.engine import create_engine, create_session_factory
+    from .db.repositories.jobs import JobRepository
+    from .db.session import unit_of_work
+
+    async def retry(url: str) -> int:
+        engine = create_engine(settings, url)
+        try:
+            async with unit_of_work(create_session_factory(engine)) as db:
+                return await JobRepository(db).retry_failed(job_ids)
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        count = asyncio.run(retry(url))
+    print(f"{count} failed job(s) queued again")
+    return 0
+
+
+def render_status(report: Any) -> str:
+    """The status report as a person reads it in a terminal."""
+    q = report.queue
+    lines = [
+        f"honcho-server {report.version}: {report.status.upper()}",
+        *(f"  ! {p}" for p in report.problems),
+        f"database   ok ({report.database['latency_ms']} ms)",
+        f"embedder   {report.embedder}",
+        f"workers    {sum(w.alive for w in report.workers)} alive of {len(report.workers)}",
+        *(
+            f"  {w.id}  last heartbeat {w.heartbeat_at:%H:%M:%S}{'' if w.alive else '  (stale)'}"
+            for w in report.workers
+        ),
+        f"queue      {q.pending} pending ({q.due} due), {q.running} running, "
+        f"{q.failed} failed, {q.succeeded} done",
+    ]
+    if q.oldest_pending_age_seconds is not None:
+        lines.append(f"  oldest pending job waited {q.oldest_pending_age_seconds:.0f} s")
+    for job in report.failed_jobs:
+        lines.append(f"failed job {job.id} ({job.kind}, {job.attempts} attempts): {job.last_error}")
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("worker", help="run only the background worker (scale-out)")
     commands.add_parser("migrate", help="apply database migrations and exit")
+    status = commands.add_parser("status", help="database, workers, queue and failed jobs")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    retry = commands.add_parser("retry", help="queue failed jobs again (all, or the given ids)")
+    retry.add_argument("job_ids", nargs="*", type=int)
     return parser
 
 
@@ -136,6 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args.host, args.port, args.workers)
         if args.command == "migrate":
             return _migrate(settings)
+        if args.command == "status":
+            return _status(settings, args.json)
+        if args.command == "retry":
+            return _retry(settings, args.job_ids or None)
         return _worker(settings)
     except Stopped as stop:
         log.info("stopped by %s", stop)

@@ -11,14 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.repositories.jobs import JobRepository
 from ..db.session import unit_of_work
+from ..settings import Settings
 
 
 @dataclass
 class WorkerServices:
-    """Long-lived clients handlers may use (embedder, LLM, HTTP), built once per process."""
+    """What handlers share, built once per process: settings and long-lived clients."""
 
+    settings: Settings = field(default_factory=lambda: Settings(_env_file=None))
     embedder: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(seconds=60)  # a running job must heartbeat more often than this
 CONCLUSION_PURGE_AGE = timedelta(minutes=5)
+SUCCEEDED_JOB_RETENTION = timedelta(hours=12)
 
 
 async def requeue_stale_jobs(
@@ -28,8 +29,9 @@ async def requeue_stale_jobs(
 
 
 async def maintain(factory: async_sessionmaker[AsyncSession]) -> None:
-    """Purge conclusions soft-deleted a while ago."""
+    """Purge conclusions soft-deleted a while ago, and jobs that succeeded long ago."""
     async with unit_of_work(factory) as db:
         purged = await DeletionRepository(db).purge_deleted_conclusions(CONCLUSION_PURGE_AGE)
-    if purged:
-        log.info("purged %d deleted conclusions", purged)
+        forgotten = await JobRepository(db).purge_succeeded(SUCCEEDED_JOB_RETENTION)
+    if purged or forgotten:
+        log.info("purged %d deleted conclusions and %d finished jobs", purged, forgotten)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,6 +124,15 @@ class JobRepository:
             stmt = stmt.where(J.c.id.in_(job_ids))
         stmt = stmt.values(status="todo", attempts=0, scheduled_at=func.now(), finished_at=None)
         return len((await self.db.execute(stmt.returning(J.c.id))).all())
+
+    async def purge_succeeded(self, older_than: timedelta) -> int:
+        """Forget jobs that succeeded long ago (failed ones stay until retried or removed)."""
+        stmt = (
+            delete(J)
+            .where(J.c.status == "succeeded", J.c.finished_at < func.now() - older_than)
+            .returning(J.c.id)
+        )
+        return len((await self.db.execute(stmt)).all())
 
     async def pending_count(self, workspace: str | None = None) -> int:
         stmt = select(func.count()).where(J.c.status.in_(["todo", "doing"]))

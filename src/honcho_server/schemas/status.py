@@ -1,0 +1,47 @@
+"""The status view: what is running, what is queued, what failed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class WorkerStatus(BaseModel):
+    id: str
+    started_at: datetime
+    heartbeat_at: datetime
+    alive: bool
+    embedder: str | None = None
+    version: str | None = None
+
+
+class FailedJob(BaseModel):
+    id: int
+    kind: str
+    attempts: int
+    last_error: str | None
+    finished_at: datetime | None
+    workspace_id: str | None
+    session_id: str | None
+
+
+class QueueSummary(BaseModel):
+    pending: int
+    due: int
+    running: int
+    failed: int
+    succeeded: int
+    oldest_pending_age_seconds: float | None
+    by_kind: dict[str, dict[str, int]]
+
+
+class Status(BaseModel):
+    status: str  # "ok" | "degraded"
+    version: str
+    problems: list[str]
+    database: dict[str, float | bool]
+    workers: list[WorkerStatus]
+    queue: QueueSummary
+    failed_jobs: list[FailedJob]
+    embedder: str
