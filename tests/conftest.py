@@ -66,7 +66,10 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url)
+    # Message embedding runs the real model on every message; the shared app leaves it off
+    # so hundreds of unrelated tests don't queue it. Semantic tests turn it on for
+    # themselves (see `semantic_server`).
+    return Settings(_env_file=None, database_url=database_url, embed_messages=False)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +97,22 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     """A real uvicorn server (started through the CLI) on the test database."""
     log_path = tmp_path_factory.mktemp("live") / "server.log"
     process, base_url = start_server(
-        {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}, log_path
+        {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "EMBED_MESSAGES": "false"},
+        log_path,
+    )
+    try:
+        yield base_url
+    finally:
+        stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def semantic_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real server that embeds every message with the local model (the default setup)."""
+    log_path = tmp_path_factory.mktemp("semantic") / "server.log"
+    process, base_url = start_server(
+        {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "EMBED_MESSAGES": "true"},
+        log_path,
     )
     try:
         yield base_url

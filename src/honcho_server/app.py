@@ -29,12 +29,17 @@ from .api.v3 import (
     workspaces,
 )
 from .db.engine import create_engine, create_session_factory
+from .db.session import unit_of_work
+from .embeddings import Embedder, build_embedder
+from .services import embedding_space
 from .settings import Settings, load_settings
 from .worker.context import WorkerServices
 from .worker.runner import run_forever
 
 
-def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, database_url: str | None = None, *, embedder: Embedder | None = None
+) -> FastAPI:
     """Build the app. ``database_url`` overrides ``settings.database_url`` (embedded mode)."""
     url = database_url or settings.database_url
     if url is None:
@@ -45,12 +50,21 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         engine = create_engine(settings, url)
         app.state.engine = engine
         app.state.session_factory = factory = create_session_factory(engine)
+        app.state.embedder = vectors = embedder or build_embedder(settings)
+        async with unit_of_work(factory) as db:  # refuse to mix incomparable vectors
+            await embedding_space.verify(db, vectors.name, vectors.dimensions)
         stop = asyncio.Event()
         worker = None
         if settings.embedded_worker:  # the background worker, in this process
+            services = WorkerServices(settings=settings, embedder=vectors)
             worker = asyncio.create_task(
                 run_forever(
-                    factory, stop, database_url=url, services=WorkerServices(settings=settings)
+                    factory,
+                    stop,
+                    database_url=url,
+                    services=services,
+                    embedder_name=vectors.name,
+                    concurrency=settings.worker_concurrency,
                 ),
                 name="honcho-worker",
             )
@@ -61,6 +75,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
             if worker is not None:
                 await worker  # finishes the job in hand, then returns
             await engine.dispose()
+            if embedder is None:
+                await vectors.aclose()
 
     app = FastAPI(
         title="Honcho API",

@@ -49,14 +49,19 @@ def database(settings: Settings) -> Iterator[str]:
         log.info("embedded PostgreSQL stopped")
 
 
+def upgrade_schema(url: str, settings: Settings) -> None:
+    from .db.migrate import upgrade
+
+    upgrade(url, embedding_dimensions=settings.embedding_dimensions)
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
     from .app import create_app
-    from .db.migrate import upgrade
 
     with database(settings) as url:
-        upgrade(url)
+        upgrade_schema(url, settings)
         log.info("serving the Honcho v3 API on http://%s:%d (%d worker(s))", host, port, workers)
         level = settings.log_level.lower()
         if workers == 1:
@@ -77,10 +82,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
 
 
 def _migrate(settings: Settings) -> int:
-    from .db.migrate import upgrade
-
     with database(settings) as url:
-        upgrade(url)
+        upgrade_schema(url, settings)
     log.info("database schema is up to date")
     return 0
 
@@ -89,6 +92,9 @@ def _worker(settings: Settings) -> int:
     import asyncio
 
     from .db.engine import create_engine, create_session_factory
+    from .db.session import unit_of_work
+    from .embeddings import build_embedder
+    from .services import embedding_space
     from .worker.context import WorkerServices
     from .worker.runner import run_forever
 
@@ -98,14 +104,22 @@ def _worker(settings: Settings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         engine = create_engine(settings, url)
+        embedder = build_embedder(settings)
         try:
+            factory = create_session_factory(engine)
+            async with unit_of_work(factory) as db:
+                await embedding_space.verify(db, embedder.name, embedder.dimensions)
+            services = WorkerServices(settings=settings, embedder=embedder)
             await run_forever(
-                create_session_factory(engine),
+                factory,
                 stop,
                 database_url=url,
-                services=WorkerServices(settings=settings),
+                services=services,
+                embedder_name=embedder.name,
+                concurrency=settings.worker_concurrency,
             )
         finally:
+            await embedder.aclose()
             await engine.dispose()
 
     with database(settings) as url:
@@ -155,6 +169,38 @@ def _retry(settings: Settings, job_ids: list[int] | None) -> int:
     return 0
 
 
+def _reembed(settings: Settings) -> int:
+    import asyncio
+
+    from .db.engine import create_engine, create_session_factory
+    from .db.session import unit_of_work
+    from .embeddings import build_embedder
+    from .services.reembed import reembed
+
+    async def run(url: str) -> tuple[int, int]:
+        engine = create_engine(settings, url)
+        embedder = build_embedder(settings)
+        try:
+            async with unit_of_work(create_session_factory(engine)) as db:
+                return await reembed(db, embedder.name, embedder.dimensions)
+        finally:
+            await embedder.aclose()
+            await engine.dispose()
+
+    with database(settings) as url:
+        upgrade_schema(url, settings)
+        messages, conclusions = asyncio.run(run(url))
+    log.info(
+        "embeddings reset for %s (%d dimensions); %d message and %d conclusion embedding jobs "
+        "queued: a running worker rebuilds them (see `honcho-server status`)",
+        settings.embedding_model if settings.embedding_provider == "openai" else "local model",
+        settings.embedding_dimensions,
+        messages,
+        conclusions,
+    )
+    return 0
+
+
 def render_status(report: Any) -> str:
     """The status report as a person reads it in a terminal."""
     q = report.queue
@@ -193,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply database migrations and exit")
     status = commands.add_parser("status", help="database, workers, queue and failed jobs")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    commands.add_parser(
+        "reembed", help="rebuild every embedding for the configured embedder (model or size change)"
+    )
     retry = commands.add_parser("retry", help="queue failed jobs again (all, or the given ids)")
     retry.add_argument("job_ids", nargs="*", type=int)
     return parser
@@ -214,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _migrate(settings)
         if args.command == "status":
             return _status(settings, args.json)
+        if args.command == "reembed":
+            return _reembed(settings)
         if args.command == "retry":
             return _retry(settings, args.job_ids or None)
         return _worker(settings)

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     session_observers_limit: int = Field(default=10, ge=1)
     embedded_worker: bool = True
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
     cors_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"]
     )

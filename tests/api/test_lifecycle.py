@@ -93,7 +93,8 @@ async def test_delete_session_hides_at_once_and_purges(
     assert (
         await _rows(
             app,
-            "SELECT count(*) FROM jobs WHERE workspace_name = :w AND status = 'succeeded'",
+            "SELECT count(*) FROM jobs WHERE workspace_name = :w AND kind = 'delete_session'"
+            " AND status = 'succeeded'",
             w=ws,
         )
         == 1

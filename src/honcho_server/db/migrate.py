@@ -49,14 +49,21 @@ async def check_pgvector(url: str, extension: str = "vector") -> None:
         raise MigrationError(PGVECTOR_HELP.format(where=where))
 
 
-def alembic_config(url: str) -> Config:
+DEFAULT_EMBEDDING_DIMENSIONS = 384
+
+
+def alembic_config(url: str, embedding_dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["embedding_dimensions"] = embedding_dimensions
     return config
 
 
-def upgrade(url: str) -> None:
-    """Check pgvector, then migrate to head. Call from synchronous code (no running loop)."""
+def upgrade(url: str, embedding_dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS) -> None:
+    """Check pgvector, then migrate to head. Call from synchronous code (no running loop).
+
+    ``embedding_dimensions`` sizes the vector columns when they are first created.
+    """
     asyncio.run(check_pgvector(url))
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url, embedding_dimensions), "head")

@@ -12,6 +12,7 @@ from ..errors import NotFound
 from ..ids import new_id
 from ..schemas.conclusions import Conclusion, ConclusionBatchCreate, ConclusionCreate
 from ..schemas.pagination import Page
+from ..worker.kinds.embedding import enqueue_embed_conclusions
 from .paging import PageRequest, to_page
 
 
@@ -38,12 +39,12 @@ async def create_batch(
     (the deriver applies both to what it writes).
     """
     items = body.conclusions
-    # Embedding seam: once embeddings land, embed every ``item.content`` here, in one batch
-    # call made before the first query so no database connection is held across it.
     repo = ConclusionRepository(db)
     await _require_peers(repo, workspace, items)
     await _require_sessions(repo, workspace, items)
     rows = await repo.insert_many([_row(workspace, item) for item in items])
+    # embedded by a background job queued in this transaction (never in the request path)
+    await enqueue_embed_conclusions(db, workspace, [r.id for r in rows])
     return [conclusion(r) for r in rows]
 
 

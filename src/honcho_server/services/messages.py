@@ -15,6 +15,7 @@ from ..schemas.configuration import SessionPeerConfig
 from ..schemas.messages import Message, MessageBatchCreate, MessageUpdate
 from ..schemas.pagination import Page
 from ..tokens import count_many
+from ..worker.kinds.embedding import enqueue_embed_messages
 from . import views
 from .paging import PageRequest, to_page
 
@@ -36,11 +37,13 @@ async def create_batch(
     body: MessageBatchCreate,
     *,
     internal_metadata: list[dict[str, Any]] | None = None,
+    embed: bool = True,
 ) -> list[Message]:
     """Store a batch in request order with contiguous ``seq_in_session`` numbers.
 
     Creates the workspace, the session and every author (as an active member) if needed.
-    ``internal_metadata`` (one object per message) is stored but never returned.
+    ``internal_metadata`` (one object per message) is stored but never returned. With
+    ``embed``, the messages' embedding is queued in the same transaction.
     """
     if internal_metadata is not None and len(internal_metadata) != len(body.messages):
         raise ValueError("internal_metadata needs exactly one object per message")
@@ -70,7 +73,10 @@ async def create_batch(
         }
         for i, m in enumerate(body.messages)
     ]
-    return [views.message(r) for r in await MessageRepository(db).insert_many(rows)]
+    inserted = await MessageRepository(db).insert_many(rows)
+    if embed:
+        await enqueue_embed_messages(db, workspace, session, [int(r.id) for r in inserted])
+    return [views.message(r) for r in inserted]
 
 
 async def list_messages(

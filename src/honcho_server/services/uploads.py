@@ -67,7 +67,13 @@ def message_template(fields: UploadFields) -> MessageCreate:
 
 
 async def create_from_file(
-    db: AsyncSession, workspace: str, session: str, template: MessageCreate, file: UploadedFile
+    db: AsyncSession,
+    workspace: str,
+    session: str,
+    template: MessageCreate,
+    file: UploadedFile,
+    *,
+    embed: bool = True,
 ) -> list[Message]:
     """One message per chunk of the file's text, stored as the batch route stores them."""
     require_valid_name(workspace, "workspace")
@@ -80,7 +86,12 @@ async def create_from_file(
     for i in range(0, len(batch), MAX_BATCH):  # one transaction: seq numbers stay contiguous
         body = MessageBatchCreate(messages=batch[i : i + MAX_BATCH])
         created += await messages.create_batch(
-            db, workspace, session, body, internal_metadata=file_info[i : i + MAX_BATCH]
+            db,
+            workspace,
+            session,
+            body,
+            internal_metadata=file_info[i : i + MAX_BATCH],
+            embed=embed,
         )
     return created
 

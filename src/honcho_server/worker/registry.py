@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .context import JobContext
-from .kinds import deletion, probe, webhooks
+from .kinds import deletion, embedding, probe, webhooks
 
 Handler = Callable[[JobContext, Any], Awaitable[None]]
 
@@ -30,6 +30,8 @@ JOB_KINDS: dict[str, JobKind] = {
     "delete_workspace": JobKind(deletion.DeleteWorkspace, deletion.delete_workspace),
     webhooks.KIND: JobKind(webhooks.DeliverWebhook, webhooks.deliver_webhook),
     "probe": JobKind(probe.Probe, probe.run_probe),
+    "embed_messages": JobKind(embedding.EmbedMessages, embedding.embed_messages),
+    "embed_conclusions": JobKind(embedding.EmbedConclusions, embedding.embed_conclusions),
 }
 
 

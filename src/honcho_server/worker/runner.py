@@ -100,6 +100,7 @@ async def run_once(
     stop: asyncio.Event | None = None,
     grace: float = SHUTDOWN_GRACE_SECONDS,
     backoff_base: float = BASE_BACKOFF_SECONDS,
+    claimed: asyncio.Event | None = None,
 ) -> bool:
     """Claim and run one job; False when there was nothing to run.
 
@@ -109,6 +110,8 @@ async def run_once(
     job = await _claim(factory, worker)
     if job is None:
         return False
+    if claimed is not None:
+        claimed.set()
     ctx = JobContext(job.id, job.attempts, factory, services or WorkerServices())
     work = asyncio.create_task(_execute(ctx, job, backoff_base))
     beat = asyncio.create_task(_heartbeat(factory, job.id))
@@ -138,48 +141,80 @@ async def run_forever(
     database_url: str | None = None,
     services: WorkerServices | None = None,
     embedder_name: str | None = None,
+    concurrency: int = 4,
 ) -> None:
-    """Run jobs until ``stop``. Wakes on NOTIFY (when ``database_url`` is given), polls as the
-    guarantee, re-queues jobs of dead workers, and keeps its registry heartbeat fresh."""
+    """Run jobs until ``stop``, ``concurrency`` at a time (so one slow job — a webhook to a
+    slow receiver, a long LLM call — never stalls the rest). Wakes on NOTIFY (when
+    ``database_url`` is given), polls as the guarantee, re-queues jobs of dead workers, and
+    keeps its registry heartbeat fresh."""
     worker = worker_id()
     wake = asyncio.Event()
     listener = None
     if database_url is not None:
         listener = asyncio.create_task(listen(database_url, wake, stop), name="job-listener")
-    loop = asyncio.get_running_loop()
-    next_beat = next_sweep = next_maintenance = loop.time()
-    log.info("worker %s started", worker)
+    log.info("worker %s started (%d lanes)", worker, concurrency)
+    lanes = [
+        asyncio.create_task(_lane(factory, stop, wake, worker, services), name=f"lane-{n}")
+        for n in range(max(1, concurrency))
+    ]
     try:
-        while not stop.is_set():
-            wake.clear()  # before claiming, so a job enqueued meanwhile is not missed
-            try:
-                now = loop.time()
-                if now >= next_beat:
-                    next_beat = now + HEARTBEAT_SECONDS
-                    async with unit_of_work(factory) as db:
-                        await WorkerRepository(db).beat(
-                            worker, embedder=embedder_name, version=__version__
-                        )
-                if now >= next_sweep:
-                    next_sweep = now + STALE_SWEEP_SECONDS
-                    await requeue_stale_jobs(factory)
-                if now >= next_maintenance:
-                    next_maintenance = now + MAINTENANCE_EVERY_SECONDS
-                    await maintain(factory)
-                busy = await run_once(factory, worker, services, stop=stop)
-            except Exception:  # keep the loop alive through database hiccups
-                log.exception("worker step failed; retrying")
-                busy = False
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_first_of(wake.wait(), stop.wait()), IDLE_POLL_SECONDS)
+        await _housekeeping(factory, stop, worker, embedder_name)
     finally:
+        await asyncio.gather(*lanes)
         if listener is not None:
             await listener
         with contextlib.suppress(Exception):
             async with unit_of_work(factory) as db:
                 await WorkerRepository(db).leave(worker)
         log.info("worker %s stopped", worker)
+
+
+async def _lane(
+    factory: async_sessionmaker[AsyncSession],
+    stop: asyncio.Event,
+    wake: asyncio.Event,
+    worker: str,
+    services: WorkerServices | None,
+) -> None:
+    """One job at a time until ``stop``; sleeps until woken (or the poll interval) when idle."""
+    while not stop.is_set():
+        wake.clear()
+        try:
+            # A successful claim sets `wake` again, so idle lanes also look for work: a burst
+            # of jobs spreads over the lanes instead of waiting for this one.
+            busy = await run_once(factory, worker, services, stop=stop, claimed=wake)
+        except Exception:  # keep the lane alive through database hiccups
+            log.exception("worker step failed; retrying")
+            busy = False
+        if not busy:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_first_of(wake.wait(), stop.wait()), IDLE_POLL_SECONDS)
+
+
+async def _housekeeping(
+    factory: async_sessionmaker[AsyncSession],
+    stop: asyncio.Event,
+    worker: str,
+    embedder_name: str | None,
+) -> None:
+    """Registry heartbeat, stale-job recovery and maintenance, on their own clocks."""
+    loop = asyncio.get_running_loop()
+    next_sweep = next_maintenance = loop.time()
+    while not stop.is_set():
+        try:
+            async with unit_of_work(factory) as db:
+                await WorkerRepository(db).beat(worker, embedder=embedder_name, version=__version__)
+            now = loop.time()
+            if now >= next_sweep:
+                next_sweep = now + STALE_SWEEP_SECONDS
+                await requeue_stale_jobs(factory)
+            if now >= next_maintenance:
+                next_maintenance = now + MAINTENANCE_EVERY_SECONDS
+                await maintain(factory)
+        except Exception:
+            log.exception("worker housekeeping failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), HEARTBEAT_SECONDS)
 
 
 async def _first_of(*aws: Awaitable[object]) -> None:

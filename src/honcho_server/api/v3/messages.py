@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body
 from ...schemas.messages import Message, MessageBatchCreate, MessageGet, MessageUpdate
 from ...schemas.pagination import Page
 from ...services import messages
-from ..deps import DbSession, Listing
+from ..deps import DbSession, Listing, SettingsDep
 
 router = APIRouter(
     prefix="/workspaces/{workspace_id}/sessions/{session_id}/messages", tags=["messages"]
@@ -17,9 +17,15 @@ router = APIRouter(
 @router.post("", response_model=list[Message], status_code=201)
 @router.post("/", response_model=list[Message], status_code=201, include_in_schema=False)
 async def create_messages_for_session(
-    workspace_id: str, session_id: str, body: MessageBatchCreate, db: DbSession
+    workspace_id: str,
+    session_id: str,
+    body: MessageBatchCreate,
+    db: DbSession,
+    settings: SettingsDep,
 ) -> list[Message]:
-    return await messages.create_batch(db, workspace_id, session_id, body)
+    return await messages.create_batch(
+        db, workspace_id, session_id, body, embed=settings.embed_messages
+    )
 
 
 @router.post("/list", response_model=Page[Message])

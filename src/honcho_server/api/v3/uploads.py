@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 
 from ...schemas.messages import Message
 from ...services import uploads
-from ..deps import DbSession
+from ..deps import DbSession, SettingsDep
 
 router = APIRouter(tags=["messages"])
 
@@ -28,6 +28,7 @@ async def create_messages_with_file(
     file: Annotated[UploadFile, File()],
     peer_id: Annotated[str, Form()],
     db: DbSession,
+    settings: SettingsDep,
     metadata: Annotated[str | None, Form()] = None,
     configuration: Annotated[str | None, Form()] = None,
     created_at: Annotated[str | None, Form()] = None,
@@ -35,7 +36,9 @@ async def create_messages_with_file(
     fields = uploads.UploadFields(peer_id, metadata, configuration, created_at)
     template = uploads.message_template(fields)
     upload = uploads.UploadedFile(file.filename or "", file.content_type, await _read(file))
-    return await uploads.create_from_file(db, workspace_id, session_id, template, upload)
+    return await uploads.create_from_file(
+        db, workspace_id, session_id, template, upload, embed=settings.embed_messages
+    )
 
 
 async def _read(file: UploadFile) -> bytes:

@@ -1,7 +1,8 @@
 """Table definitions. Import from here so every table is registered on ``Base.metadata``."""
 
-from .base import Base, table
+from .base import Base, table, vector_literal
 from .conclusion import Conclusion
+from .embedding import EmbeddingSpace, MessageEmbedding
 from .job import Job
 from .message import Message
 from .peer import Peer
@@ -17,8 +18,10 @@ from .workspace import Workspace
 __all__ = [
     "Base",
     "Conclusion",
+    "EmbeddingSpace",
     "Job",
     "Message",
+    "MessageEmbedding",
     "Peer",
     "PeerCard",
     "Scope",
@@ -30,4 +33,5 @@ __all__ = [
     "Worker",
     "Workspace",
     "table",
+    "vector_literal",
 ]

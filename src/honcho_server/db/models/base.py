@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import DateTime, MetaData, Table, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -40,3 +41,17 @@ def table(model: type[Base]) -> Table:
     tbl = model.__table__
     assert isinstance(tbl, Table)
     return tbl
+
+
+class Vector(UserDefinedType[str]):
+    """pgvector's ``vector``. Values travel as text (``'[0.1,0.2,…]'``); the size of the
+    column is fixed by the migration from the ``EMBEDDING_DIMENSIONS`` setting."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "vector"
+
+
+def vector_literal(values: list[float]) -> str:
+    return "[" + ",".join(f"{v:.7g}" for v in values) + "]"

@@ -6,14 +6,14 @@ from sqlalchemy import DateTime, ForeignKey, Index, Integer, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, JsonObject, created_at_column, json_column
+from .base import Base, JsonObject, Vector, created_at_column, json_column
 
 
 class Conclusion(Base):
     """What ``observer`` has concluded about ``observed`` (``observer == observed``: Honcho's view).
 
     ``level`` is one of explicit / deductive / inductive / contradiction. Soft-deleted via
-    ``deleted_at``. The embedding column arrives with the embeddings issue.
+    ``deleted_at``. ``embedding`` is filled in by a background job after creation.
     """
 
     __tablename__ = "conclusions"
@@ -27,6 +27,12 @@ class Conclusion(Base):
             postgresql_where=text("deleted_at IS NULL"),
         ),
         Index("ix_conclusions_session", "workspace_name", "session_name"),
+        Index(
+            "ix_conclusions_embedding_hnsw",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -44,3 +50,4 @@ class Conclusion(Base):
     internal_metadata: Mapped[JsonObject] = json_column()
     created_at: Mapped[datetime] = created_at_column()
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    embedding: Mapped[str | None] = mapped_column(Vector())  # set by the embedding job

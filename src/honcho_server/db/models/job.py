@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JsonObject, created_at_column, json_column
@@ -18,7 +28,13 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_claim", "status", "scheduled_at", "id"),
+        Index(
+            "ix_jobs_claim",
+            "priority",
+            "scheduled_at",
+            "id",
+            postgresql_where=text("status = 'todo'"),
+        ),
         Index(
             "uq_jobs_lock_key_doing",
             "lock_key",
@@ -43,6 +59,7 @@ class Job(Base):
     lock_key: Mapped[str | None] = mapped_column(Text)
     dedupe_key: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, server_default="todo")
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))  # 0 first
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     max_attempts: Mapped[int] = mapped_column(Integer, server_default=text("5"))
     scheduled_at: Mapped[datetime] = mapped_column(

@@ -13,6 +13,7 @@ from ..models import Job, table
 from .paging import AnyRow
 
 J = table(Job)
+BULK_PRIORITY = 10
 
 # One statement claims the oldest runnable job: due, and not blocked by a running job of the
 # same work unit. SKIP LOCKED lets concurrent workers pass over rows another worker is claiming.
@@ -25,7 +26,7 @@ _CLAIM = text(
         WHERE j.status = 'todo' AND j.scheduled_at <= now()
           AND (j.lock_key IS NULL OR NOT EXISTS (
                 SELECT 1 FROM jobs d WHERE d.lock_key = j.lock_key AND d.status = 'doing'))
-        ORDER BY j.scheduled_at, j.id
+        ORDER BY j.priority, j.scheduled_at, j.id
         FOR UPDATE SKIP LOCKED
         LIMIT 1
     )
@@ -48,10 +49,15 @@ class JobRepository:
         lock_key: str | None = None,
         dedupe_key: str | None = None,
         max_attempts: int = 5,
+        priority: int = 0,
     ) -> None:
-        """Insert a job in the current transaction (it exists only if the caller commits)."""
+        """Insert a job in the current transaction (it exists only if the caller commits).
+
+        Lower ``priority`` runs first; bulk work (embedding) uses ``BULK_PRIORITY``.
+        """
         stmt = insert(J).values(
             kind=kind,
+            priority=priority,
             payload=payload,
             workspace_name=workspace,
             session_name=session,

@@ -1,0 +1,146 @@
+"""SQL for stored vectors: message chunks, conclusions, and the embedding space."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Conclusion, EmbeddingSpace, Message, table, vector_literal
+from .paging import AnyRow
+
+M = table(Message)
+C = table(Conclusion)
+E = table(EmbeddingSpace)
+
+T = TypeVar("T")
+
+_INSERT_CHUNK = text(
+    "INSERT INTO message_embeddings (message_id, chunk_index, workspace_name, session_name,"
+    " peer_name, embedding) VALUES (:message_id, :chunk_index, :workspace, :session, :peer,"
+    " CAST(:embedding AS vector))"
+)
+_SET_CONCLUSION = text(
+    "UPDATE conclusions SET embedding = CAST(:embedding AS vector) WHERE id = :id"
+)
+_COLUMN_TYPE = text(
+    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+    "WHERE attrelid = 'conclusions'::regclass AND attname = 'embedding'"
+)
+
+
+@dataclass(frozen=True)
+class ChunkVector:
+    message_id: int
+    chunk_index: int
+    workspace: str
+    session: str
+    peer: str
+    vector: list[float]
+
+
+class EmbeddingRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def messages(self, ids: Sequence[int]) -> list[AnyRow]:
+        stmt = select(
+            M.c.id, M.c.content, M.c.workspace_name, M.c.session_name, M.c.peer_name
+        ).where(M.c.id.in_(list(ids)))
+        return list((await self.db.execute(stmt.order_by(M.c.id))).all())
+
+    async def replace_message_chunks(
+        self, message_ids: Sequence[int], chunks: list[ChunkVector]
+    ) -> None:
+        """Idempotent: a re-run of the same job replaces what an earlier run wrote."""
+        await self.db.execute(
+            text("DELETE FROM message_embeddings WHERE message_id = ANY(:ids)"),
+            {"ids": list(message_ids)},
+        )
+        if chunks:
+            await self.db.execute(
+                _INSERT_CHUNK,
+                [
+                    {
+                        "message_id": c.message_id,
+                        "chunk_index": c.chunk_index,
+                        "workspace": c.workspace,
+                        "session": c.session,
+                        "peer": c.peer,
+                        "embedding": vector_literal(c.vector),
+                    }
+                    for c in chunks
+                ],
+            )
+
+    async def conclusions(self, ids: Sequence[str]) -> list[AnyRow]:
+        stmt = select(C.c.id, C.c.content).where(C.c.id.in_(list(ids)), C.c.deleted_at.is_(None))
+        return list((await self.db.execute(stmt)).all())
+
+    async def set_conclusion_vectors(self, vectors: dict[str, list[float]]) -> None:
+        if vectors:
+            await self.db.execute(
+                _SET_CONCLUSION,
+                [{"id": cid, "embedding": vector_literal(v)} for cid, v in vectors.items()],
+            )
+
+    async def column_dimensions(self) -> int | None:
+        spec = (await self.db.execute(_COLUMN_TYPE)).scalar_one_or_none()
+        if spec is None or "(" not in spec:
+            return None
+        return int(spec.split("(")[1].rstrip(")"))
+
+    async def space(self) -> AnyRow | None:
+        return (await self.db.execute(select(E.c.model, E.c.dimensions))).first()
+
+    async def set_space(self, model: str, dimensions: int) -> None:
+        await self.db.execute(
+            text(
+                "INSERT INTO embedding_space (id, model, dimensions) VALUES (1, :m, :d) "
+                "ON CONFLICT (id) DO UPDATE SET model = :m, dimensions = :d, updated_at = now()"
+            ),
+            {"m": model, "d": dimensions},
+        )
+
+    async def resize(self, dimensions: int) -> None:
+        """Drop every stored vector and make the columns ``dimensions`` wide (reembed)."""
+        for stmt in (
+            "DELETE FROM message_embeddings",
+            "DROP INDEX IF EXISTS ix_message_embeddings_hnsw",
+            "DROP INDEX IF EXISTS ix_conclusions_embedding_hnsw",
+            f"ALTER TABLE message_embeddings ALTER COLUMN embedding TYPE vector({int(dimensions)})"
+            " USING NULL",
+            f"ALTER TABLE conclusions ALTER COLUMN embedding TYPE vector({int(dimensions)})"
+            " USING NULL",
+            "CREATE INDEX ix_message_embeddings_hnsw ON message_embeddings"
+            " USING hnsw (embedding vector_cosine_ops)",
+            "CREATE INDEX ix_conclusions_embedding_hnsw ON conclusions"
+            " USING hnsw (embedding vector_cosine_ops)",
+        ):
+            await self.db.execute(text(stmt))
+
+    async def message_ids_by_workspace(self, batch: int) -> list[tuple[str, list[int]]]:
+        """Every message id as (workspace, ids) groups of at most ``batch`` (for reembed)."""
+        stmt = select(M.c.workspace_name, M.c.id).order_by(M.c.workspace_name, M.c.id)
+        return _groups([(r[0], int(r[1])) for r in (await self.db.execute(stmt)).all()], batch)
+
+    async def conclusion_ids_by_workspace(self, batch: int) -> list[tuple[str, list[str]]]:
+        stmt = (
+            select(C.c.workspace_name, C.c.id)
+            .where(C.c.deleted_at.is_(None))
+            .order_by(C.c.workspace_name, C.c.id)
+        )
+        return _groups([(r[0], str(r[1])) for r in (await self.db.execute(stmt)).all()], batch)
+
+
+def _groups(pairs: list[tuple[str, T]], batch: int) -> list[tuple[str, list[T]]]:
+    """(workspace, ids) groups of at most ``batch`` ids, from pairs ordered by workspace."""
+    groups: list[tuple[str, list[T]]] = []
+    for workspace, item in pairs:
+        if not groups or groups[-1][0] != workspace or len(groups[-1][1]) >= batch:
+            groups.append((workspace, []))
+        groups[-1][1].append(item)
+    return groups
