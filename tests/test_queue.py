@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,10 +18,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from databases import fresh_database
 from honcho_server.db.engine import create_engine, create_session_factory
-from honcho_server.db.migrate import upgrade
 from honcho_server.db.repositories.jobs import JobRepository
 from honcho_server.db.session import unit_of_work
 from honcho_server.settings import Settings
@@ -50,20 +49,12 @@ class QueueDb:
 @pytest.fixture
 async def queue_db(database_url: str) -> AsyncIterator[QueueDb]:
     """A fresh, migrated database: no other worker (like the test app's) can touch its jobs."""
-    name = f"queue_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = database_url.rsplit("/", 1)[0] + "/" + name
-    await asyncio.to_thread(upgrade, url)
-    engine = create_engine(Settings(_env_file=None, database_url=url), url)
-    try:
-        yield QueueDb(url, create_session_factory(engine))
-    finally:
-        await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with fresh_database(database_url) as url:
+        engine = create_engine(Settings(_env_file=None, database_url=url), url)
+        try:
+            yield QueueDb(url, create_session_factory(engine))
+        finally:
+            await engine.dispose()
 
 
 async def _enqueue(

@@ -1,0 +1,140 @@
+"""Embedding jobs, the embedding-space guard, and `reembed`, on their own databases."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from databases import fresh_database
+from fakes.fixtures import fake_openai, fake_openai_server  # noqa: F401 - fixtures
+from fakes.openai_server import FakeOpenAIServer
+from honcho_server.app import create_app
+from honcho_server.db.engine import create_engine, create_session_factory
+from honcho_server.db.session import unit_of_work
+from honcho_server.embeddings import build_embedder
+from honcho_server.services.embedding_space import EmbeddingSpaceMismatch
+from honcho_server.services.reembed import reembed
+from honcho_server.settings import Settings
+from honcho_server.worker.context import WorkerServices
+from honcho_server.worker.runner import run_once
+
+
+def _settings(url: str, **extra: Any) -> Settings:
+    return Settings(_env_file=None, database_url=url, embedded_worker=False, **extra)
+
+
+@pytest.fixture
+async def db_url(database_url: str) -> AsyncIterator[str]:
+    async with fresh_database(database_url) as url:
+        yield url
+
+
+async def _drain(app: FastAPI, settings: Settings) -> int:
+    services = WorkerServices(settings=settings, embedder=app.state.embedder)
+    ran = 0
+    while await run_once(app.state.session_factory, "test-worker", services):
+        ran += 1
+    return ran
+
+
+async def _scalar(app: FastAPI, sql: str, **params: Any) -> Any:
+    async with app.state.engine.connect() as conn:
+        return (await conn.execute(text(sql), params)).scalar()
+
+
+async def test_messages_and_conclusions_get_embedded_by_jobs(db_url: str) -> None:
+    settings = _settings(db_url, embed_messages=True)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            long_text = " ".join(f"sentence {i} about gardening and tomatoes." for i in range(120))
+            r = await c.post(
+                "/v3/workspaces/w/sessions/s/messages",
+                json={
+                    "messages": [
+                        {"peer_id": "a", "content": "I adopted a golden retriever"},
+                        {"peer_id": "a", "content": "   "},
+                        {"peer_id": "b", "content": long_text},
+                    ]
+                },
+            )
+            assert r.status_code == 201
+            await c.post(
+                "/v3/workspaces/w/conclusions",
+                json={
+                    "conclusions": [
+                        {"content": "a owns a dog", "observer_id": "a", "observed_id": "a"}
+                    ]
+                },
+            )
+            # queued with the data, nothing embedded yet (never in the request path)
+            assert await _scalar(app, "SELECT count(*) FROM message_embeddings") == 0
+            assert await _scalar(app, "SELECT count(*) FROM jobs WHERE status = 'todo'") == 2
+            assert await _drain(app, settings) == 2
+    async with app.router.lifespan_context(app):
+        chunks = await _scalar(
+            app,
+            "SELECT array_agg(chunk_index ORDER BY chunk_index) FROM message_embeddings e"
+            " JOIN messages m ON m.id = e.message_id WHERE m.peer_name = 'b'",
+        )
+        assert len(chunks) > 1 and chunks == list(range(len(chunks)))  # long text: several
+        assert await _scalar(app, "SELECT count(*) FROM message_embeddings") == len(chunks) + 1
+        norm = await _scalar(app, "SELECT vector_norm(embedding) FROM conclusions")
+        assert math.isclose(norm, 1.0, rel_tol=1e-3)
+        # a paraphrase is near the right message
+        nearest = await _scalar(
+            app,
+            "SELECT m.content FROM message_embeddings e JOIN messages m ON m.id = e.message_id"
+            " ORDER BY e.embedding <=> (SELECT embedding FROM conclusions LIMIT 1) LIMIT 1",
+        )
+        assert nearest == "I adopted a golden retriever"
+
+
+async def test_switching_embedder_refuses_to_start_then_reembed_fixes_it(
+    db_url: str,
+    fake_openai: FakeOpenAIServer,  # noqa: F811
+) -> None:
+    local = _settings(db_url)
+    app = create_app(local)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            await c.post(
+                "/v3/workspaces/w/sessions/s/messages",
+                json={"messages": [{"peer_id": "a", "content": "hello there"}]},
+            )
+        await _drain(app, local)
+
+    remote = _settings(
+        db_url,
+        embedding_provider="openai",
+        embedding_base_url=fake_openai.base_url,
+        embedding_api_key="test-key",
+        embedding_model="fake-embed",
+        embedding_dimensions=64,
+    )
+    other = create_app(remote)
+    with pytest.raises(EmbeddingSpaceMismatch, match="reembed"):
+        async with other.router.lifespan_context(other):
+            pass
+
+    embedder = build_embedder(remote)
+    engine = create_engine(remote, db_url)
+    try:
+        async with unit_of_work(create_session_factory(engine)) as db:
+            assert await reembed(db, embedder.name, embedder.dimensions) == (1, 0)
+    finally:
+        await engine.dispose()
+        await embedder.aclose()
+    async with other.router.lifespan_context(other):  # starts now
+        assert await _drain(other, remote) == 1
+        dims = await _scalar(other, "SELECT vector_dims(embedding) FROM message_embeddings")
+        assert dims == 64
+    assert fake_openai.state.requests_to("/v1/embeddings")
