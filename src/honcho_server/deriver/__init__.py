@@ -1,0 +1,1 @@
+"""What the background jobs learn from conversations: conclusions, summaries, peer cards."""
