@@ -70,6 +70,28 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     webhook_allow_private_urls: bool = False  # development and tests only
+    # The LLM behind the deriver, summaries, dialectic chat and dreams. LLM_* set all four;
+    # DERIVER_*, SUMMARY_*, DIALECTIC_* and DREAM_* override them one feature at a time.
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_structured_mode: Literal["auto", "json_schema", "json_object", "text"] = "auto"
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    llm_max_retries: int = Field(default=3, ge=0, le=20)
+    llm_max_output_tokens: int = Field(default=8192, ge=16, le=1_000_000)
+    llm_temperature: float | None = Field(default=None, ge=0, le=2)
+    deriver_base_url: str | None = None
+    deriver_api_key: SecretStr | None = None
+    deriver_model: str | None = None
+    summary_base_url: str | None = None
+    summary_api_key: SecretStr | None = None
+    summary_model: str | None = None
+    dialectic_base_url: str | None = None
+    dialectic_api_key: SecretStr | None = None
+    dialectic_model: str | None = None
+    dream_base_url: str | None = None
+    dream_api_key: SecretStr | None = None
+    dream_model: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -86,9 +108,21 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown LOG_LEVEL {value!r}")
         return level
 
-    @field_validator("embedding_base_url")
+    @field_validator(
+        "embedding_base_url",
+        "llm_base_url",
+        "llm_model",
+        "deriver_base_url",
+        "deriver_model",
+        "summary_base_url",
+        "summary_model",
+        "dialectic_base_url",
+        "dialectic_model",
+        "dream_base_url",
+        "dream_model",
+    )
     @classmethod
-    def _blank_url_is_unset(cls, value: str | None) -> str | None:
+    def _blank_is_unset(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
         return value.strip()

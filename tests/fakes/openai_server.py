@@ -8,27 +8,38 @@ and records every request, so tests can check what the client actually sent.
   (:func:`fake_embedding`), honouring ``dimensions`` and ``encoding_format`` (float/base64), with
   ``usage`` token counts (cl100k_base).
 - ``POST /v1/chat/completions``: answers from a queue of scripted replies
-  (:meth:`FakeOpenAI.queue_chat`); an empty queue is a loud 500.
+  (:meth:`FakeOpenAI.queue_chat`); an empty queue is a loud 500. ``stream=true`` answers in
+  server-sent events, chunk by chunk, as OpenAI does (with a last ``usage`` chunk when
+  ``stream_options.include_usage``). ``response_format`` is checked like OpenAI checks it
+  (``json_object`` needs the word "json" in the messages; a strict ``json_schema`` must close
+  every object and require all its properties), and can be refused with a 400, as many local
+  servers do (:meth:`FakeOpenAI.reject_response_format`). ``reject_max_tokens`` answers
+  ``max_tokens`` the way OpenAI's reasoning models do.
 
-Any endpoint can be made to fail next with :meth:`FakeOpenAI.fail_next`.
+Any endpoint can be made to fail next with :meth:`FakeOpenAI.fail_next`, or slow with
+``latency_seconds`` (and ``chunk_delay_seconds`` between streamed chunks).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import itertools
+import json
+import re
 import socket
 import struct
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from honcho_server.tokens import encoding
 
@@ -64,6 +75,20 @@ class ScriptedError:
 
 
 @dataclass(frozen=True)
+class ScriptedReply:
+    """An assistant answer with more control than a plain string: how it is split when
+    streamed (default: one piece per cl100k token), its finish reason, a refusal."""
+
+    content: str
+    pieces: list[str] | None = None
+    finish_reason: str = "stop"
+    refusal: str | None = None
+
+
+ChatReply = str | ScriptedReply | dict[str, Any] | ScriptedError
+
+
+@dataclass(frozen=True)
 class RecordedRequest:
     method: str
     path: str
@@ -78,16 +103,34 @@ class FakeOpenAI:
     requests: list[RecordedRequest] = field(default_factory=list)
     #: List embeddings last-to-first (each still carries its ``index``), as servers may.
     reverse_embeddings: bool = False
+    #: Seconds every request waits before it is answered.
+    latency_seconds: float = 0.0
+    #: Seconds between streamed chunks.
+    chunk_delay_seconds: float = 0.0
+    #: Refuse ``max_tokens`` (asking for ``max_completion_tokens``), as OpenAI's o-series do.
+    reject_max_tokens: bool = False
+    _rejected_formats: set[str] = field(default_factory=set)
     _failures: dict[str, deque[ScriptedError]] = field(default_factory=dict)
-    _chat_replies: deque[str | dict[str, Any] | ScriptedError] = field(default_factory=deque)
+    _chat_replies: deque[ChatReply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
             self.reverse_embeddings = False
+            self.latency_seconds = 0.0
+            self.chunk_delay_seconds = 0.0
+            self.reject_max_tokens = False
+            self._rejected_formats.clear()
             self._failures.clear()
             self._chat_replies.clear()
+
+    def reject_response_format(self, *types: str) -> None:
+        """Answer 400 to chat requests whose ``response_format`` type is one of ``types``
+        (e.g. ``"json_schema"``, as older llama.cpp builds do), or, with no types, to any
+        request that has a ``response_format`` at all."""
+        with self._lock:
+            self._rejected_formats.update(types or ["*"])
 
     def fail_next(
         self, path: str = EMBEDDINGS, times: int = 1, error: ScriptedError | None = None
@@ -97,8 +140,9 @@ class FakeOpenAI:
             queue = self._failures.setdefault(path, deque())
             queue.extend([error or ScriptedError()] * times)
 
-    def queue_chat(self, *replies: str | dict[str, Any] | ScriptedError) -> None:
-        """Next chat answers: assistant text, a whole response body, or an error."""
+    def queue_chat(self, *replies: ChatReply) -> None:
+        """Next chat answers: assistant text (or a :class:`ScriptedReply`), a whole response
+        body (not streamable), or an error."""
         with self._lock:
             self._chat_replies.extend(replies)
 
@@ -112,9 +156,13 @@ class FakeOpenAI:
             queue = self._failures.get(request.path)
             return queue.popleft() if queue else None
 
-    def _next_chat_reply(self) -> str | dict[str, Any] | ScriptedError | None:
+    def _next_chat_reply(self) -> ChatReply | None:
         with self._lock:
             return self._chat_replies.popleft() if self._chat_replies else None
+
+    def _refuses(self, format_type: str) -> bool:
+        with self._lock:
+            return "*" in self._rejected_formats or format_type in self._rejected_formats
 
 
 class FakeOpenAIServer:
@@ -166,18 +214,27 @@ def create_app(state: FakeOpenAI) -> FastAPI:
     @app.post(EMBEDDINGS)
     async def embeddings(request: Request) -> JSONResponse:
         body, failure = await _receive(state, request)
+        await _pause(state)
         if failure is not None:
             return _error(failure)
         return _embeddings_answer(body, reverse=state.reverse_embeddings)
 
     @app.post(CHAT)
-    async def chat_completions(request: Request) -> JSONResponse:
+    async def chat_completions(request: Request) -> Response:
         body, failure = await _receive(state, request)
-        reply = failure or state._next_chat_reply()
+        if failure is not None:
+            return _error(failure)
+        invalid = _check_chat_request(state, body)
+        if invalid is not None:
+            return invalid
+        reply = state._next_chat_reply()
+        await _pause(state)
         if reply is None:
             return _error(ScriptedError(message="fake server: no chat reply was queued"))
         if isinstance(reply, ScriptedError):
             return _error(reply)
+        if body.get("stream") is True and not isinstance(reply, dict):
+            return _chat_stream(state, body, _scripted(reply))
         return JSONResponse(_chat_answer(body, reply))
 
     return app
@@ -190,6 +247,13 @@ async def _receive(state: FakeOpenAI, request: Request) -> tuple[Any, ScriptedEr
         body = None
     recorded = RecordedRequest(request.method, request.url.path, dict(request.headers), body)
     return body, state._record(recorded)
+
+
+async def _pause(state: FakeOpenAI) -> None:
+    """The configured latency. Taken after the answer is chosen, so a request the client
+    gave up on never takes a reply scripted for a later one."""
+    if state.latency_seconds:
+        await asyncio.sleep(state.latency_seconds)
 
 
 def _error(error: ScriptedError, param: str | None = None) -> JSONResponse:
@@ -253,29 +317,171 @@ def _encode(vector: list[float], fmt: str) -> list[float] | str:
 
 
 _chat_ids = itertools.count(1)
+_SCHEMA_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def _chat_answer(body: Any, reply: str | dict[str, Any]) -> dict[str, Any]:
+def _tokens(text: str) -> int:
+    return len(encoding("cl100k_base").encode_ordinary(text))
+
+
+def _check_chat_request(state: FakeOpenAI, body: Any) -> JSONResponse | None:
+    """The 400 OpenAI (or a stricter local server) would give this request, if any."""
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        return _invalid("you must provide a model parameter", "model")
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        return _invalid("'messages' must be a non-empty array", "messages")
+    if state.reject_max_tokens and "max_tokens" in body:
+        return _invalid(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            "max_tokens",
+        )
+    fmt = body.get("response_format")
+    if fmt is None:
+        return None
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind not in ("text", "json_object", "json_schema"):
+        return _invalid(f"Invalid value for 'response_format.type': {kind!r}", "response_format")
+    if state._refuses(kind):
+        return _invalid(
+            f"response_format type '{kind}' is not supported by this server", "response_format"
+        )
+    if kind == "json_object" and "json" not in json.dumps(body["messages"]).lower():
+        return _invalid(
+            "'messages' must contain the word 'json' in some form, to use 'response_format' "
+            "of type 'json_object'.",
+            "messages",
+        )
+    if kind == "json_schema":
+        problem = _json_schema_problem(fmt.get("json_schema"))
+        if problem is not None:
+            return _invalid(problem, "response_format")
+    return None
+
+
+def _json_schema_problem(spec: Any) -> str | None:
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        return "Missing required parameter: 'response_format.json_schema.name'."
+    if not _SCHEMA_NAME.fullmatch(spec["name"]):
+        return "Invalid 'response_format.json_schema.name': must match ^[a-zA-Z0-9_-]{1,64}$"
+    schema = spec.get("schema")
+    if not isinstance(schema, dict):
+        return "Missing required parameter: 'response_format.json_schema.schema'."
+    if spec.get("strict") is not True:
+        return None
+    for path, node in _subschemas(schema, ()):
+        problem = _strict_problem(node)
+        if problem is not None:
+            return (
+                f"Invalid schema for response_format '{spec['name']}': In context={path}, {problem}"
+            )
+    return None
+
+
+def _strict_problem(node: dict[str, Any]) -> str | None:
+    if "$ref" in node and len(node) > 1:
+        return f"$ref cannot have keywords {sorted(set(node) - {'$ref'})}."
+    if node.get("type") != "object":
+        return None
+    if node.get("additionalProperties") is not False:
+        return "'additionalProperties' is required to be supplied and to be false."
+    if sorted(node.get("required", [])) != sorted(node.get("properties", {})):
+        return "'required' must be an array including every key in properties."
+    return None
+
+
+def _subschemas(
+    node: dict[str, Any], path: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    found = [(path, node)]
+    for key, value in node.items():
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            for name, child in value.items():
+                if isinstance(child, dict):
+                    found += _subschemas(child, (*path, key, name))
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            found += _subschemas(value, (*path, key))
+        elif key in ("anyOf", "oneOf", "allOf") and isinstance(value, list):
+            for index, child in enumerate(value):
+                if isinstance(child, dict):
+                    found += _subschemas(child, (*path, key, str(index)))
+    return found
+
+
+def _scripted(reply: str | ScriptedReply) -> ScriptedReply:
+    return ScriptedReply(reply) if isinstance(reply, str) else reply
+
+
+def _usage(body: dict[str, Any], content: str) -> dict[str, int]:
+    prompt = sum(
+        _tokens(m["content"]) for m in body["messages"] if isinstance(m.get("content"), str)
+    )
+    completion = _tokens(content)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _chat_answer(
+    body: dict[str, Any], reply: str | ScriptedReply | dict[str, Any]
+) -> dict[str, Any]:
     if isinstance(reply, dict):
         return reply
-    model = body.get("model", "") if isinstance(body, dict) else ""
-    completion_tokens = len(encoding("cl100k_base").encode_ordinary(reply))
+    scripted = _scripted(reply)
+    message = {"role": "assistant", "content": scripted.content, "refusal": scripted.refusal}
+    if scripted.refusal is not None:
+        message["content"] = None
     return {
         "id": f"chatcmpl-fake{next(_chat_ids)}",
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": model,
+        "model": body["model"],
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply, "refusal": None},
+                "message": message,
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": scripted.finish_reason,
             }
         ],
-        "usage": {
-            "prompt_tokens": 0,
-            "completion_tokens": completion_tokens,
-            "total_tokens": completion_tokens,
-        },
+        "usage": _usage(body, scripted.content),
     }
+
+
+def _chat_stream(
+    state: FakeOpenAI, body: dict[str, Any], reply: ScriptedReply
+) -> StreamingResponse:
+    options = body.get("stream_options")
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    base = {
+        "id": f"chatcmpl-fake{next(_chat_ids)}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body["model"],
+        "system_fingerprint": None,
+    }
+    pieces = reply.pieces
+    if pieces is None:
+        enc = encoding("cl100k_base")
+        pieces = [enc.decode([token]) for token in enc.encode_ordinary(reply.content)]
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        extra = {"usage": None} if include_usage else {}
+        return {**base, "choices": [choice], **extra}
+
+    async def events() -> AsyncIterator[str]:
+        chunks = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        chunks += [chunk({"content": piece}) for piece in pieces]
+        chunks.append(chunk({}, reply.finish_reason))
+        if include_usage:
+            chunks.append({**base, "choices": [], "usage": _usage(body, "".join(pieces))})
+        for item in chunks:
+            yield f"data: {json.dumps(item)}\n\n"
+            if state.chunk_delay_seconds:
+                await asyncio.sleep(state.chunk_delay_seconds)
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")

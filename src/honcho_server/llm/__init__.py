@@ -1,0 +1,78 @@
+"""The language model behind the deriver, summaries, dialectic chat and dreams.
+
+Configure with ``LLM_BASE_URL``, ``LLM_API_KEY`` and ``LLM_MODEL`` (per feature:
+``DERIVER_*``, ``SUMMARY_*``, ``DIALECTIC_*``, ``DREAM_*``). Use through
+:class:`LLMRegistry`::
+
+    llm = registry.client("deriver")              # LLMNotConfigured: leave the job waiting
+    result = await llm.structured([system(...), user(...)], Conclusions)
+    result.value, result.usage                    # validated model, tokens spent
+
+Works with hosted and local models alike: structured output is asked for the strongest way
+the endpoint supports, and the answer is read tolerantly (thinking, fences, prose, broken
+JSON); see :mod:`.structured` and :mod:`.repair`.
+"""
+
+from .client import LLMClient, OpenAICompatClient
+from .config import (
+    FEATURES,
+    NO_LLM,
+    Feature,
+    FeatureStatus,
+    LLMConfig,
+    StructuredMode,
+    is_configured,
+    llm_config_problem,
+    llm_status,
+    resolve_llm_config,
+)
+from .endpoints import ENDPOINTS, EndpointMemory
+from .errors import (
+    LLMError,
+    LLMNotConfigured,
+    LLMOutputInvalid,
+    LLMRequestRejected,
+    LLMUnavailable,
+)
+from .messages import Message, assistant, system, user
+from .registry import LLMRegistry, build_llm_client, log_llm_configuration
+from .repair import RepairError, extract_json, parse_model
+from .results import Completion, ConcreteMode, Structured, TextStream
+from .usage import Usage
+
+__all__ = [
+    "ENDPOINTS",
+    "FEATURES",
+    "NO_LLM",
+    "Completion",
+    "ConcreteMode",
+    "EndpointMemory",
+    "Feature",
+    "FeatureStatus",
+    "LLMClient",
+    "LLMConfig",
+    "LLMError",
+    "LLMNotConfigured",
+    "LLMOutputInvalid",
+    "LLMRegistry",
+    "LLMRequestRejected",
+    "LLMUnavailable",
+    "Message",
+    "OpenAICompatClient",
+    "RepairError",
+    "Structured",
+    "StructuredMode",
+    "TextStream",
+    "Usage",
+    "assistant",
+    "build_llm_client",
+    "extract_json",
+    "is_configured",
+    "llm_config_problem",
+    "llm_status",
+    "log_llm_configuration",
+    "parse_model",
+    "resolve_llm_config",
+    "system",
+    "user",
+]

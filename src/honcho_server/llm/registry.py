@@ -1,0 +1,57 @@
+"""One client per feature, built from the settings when first needed."""
+
+from __future__ import annotations
+
+import logging
+
+from ..settings import Settings
+from .client import LLMClient, OpenAICompatClient
+from .config import NO_LLM, Feature, FeatureStatus, LLMConfig, llm_status, resolve_llm_config
+from .endpoints import ENDPOINTS, EndpointMemory
+
+log = logging.getLogger(__name__)
+
+
+def build_llm_client(config: LLMConfig, *, memory: EndpointMemory = ENDPOINTS) -> LLMClient:
+    """The client for ``config`` (every supported endpoint speaks the OpenAI chat API)."""
+    return OpenAICompatClient(config, memory=memory)
+
+
+class LLMRegistry:
+    """The process's LLM clients. Create one at startup, share it, :meth:`aclose` at exit.
+
+    :meth:`client` raises :class:`~honcho_server.llm.LLMNotConfigured` (without touching the
+    network) for a feature that has no model: the job should wait, not fail.
+    """
+
+    def __init__(self, settings: Settings, *, memory: EndpointMemory = ENDPOINTS) -> None:
+        self._settings = settings
+        self._memory = memory
+        self._clients: dict[Feature, LLMClient] = {}
+
+    def client(self, feature: Feature) -> LLMClient:
+        if feature not in self._clients:
+            config = resolve_llm_config(self._settings, feature)
+            self._clients[feature] = build_llm_client(config, memory=self._memory)
+        return self._clients[feature]
+
+    def status(self) -> list[FeatureStatus]:
+        return llm_status(self._settings)
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+
+def log_llm_configuration(settings: Settings, logger: logging.Logger = log) -> None:
+    """One line per feature at startup; a plain warning when no LLM is configured at all."""
+    statuses = llm_status(settings)
+    if not any(status.configured for status in statuses):
+        logger.warning(NO_LLM)
+        return
+    for status in statuses:
+        if status.configured:
+            logger.info("LLM for %s", status.describe())
+        else:
+            logger.warning("%s (its jobs wait)", status.describe())
