@@ -59,9 +59,11 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
     from .app import create_app
+    from .llm.registry import log_llm_configuration
 
     with database(settings) as url:
         upgrade_schema(url, settings)
+        log_llm_configuration(settings, log)
         log.info("serving the Honcho v3 API on http://%s:%d (%d worker(s))", host, port, workers)
         level = settings.log_level.lower()
         if workers == 1:
@@ -132,13 +134,15 @@ def _status(settings: Settings, as_json: bool) -> int:
 
     from .db.engine import create_engine, create_session_factory
     from .db.session import unit_of_work
-    from .services.status import describe_embedder, status
+    from .services.status import describe_embedder, describe_llm, status
 
     async def read(url: str) -> str:
         engine = create_engine(settings, url)
         try:
             async with unit_of_work(create_session_factory(engine)) as db:
-                report = await status(db, embedder=describe_embedder(settings))
+                report = await status(
+                    db, embedder=describe_embedder(settings), llm=describe_llm(settings)
+                )
         finally:
             await engine.dispose()
         return report.model_dump_json(indent=2) if as_json else render_status(report)
@@ -209,6 +213,7 @@ def render_status(report: Any) -> str:
         *(f"  ! {p}" for p in report.problems),
         f"database   ok ({report.database['latency_ms']} ms)",
         f"embedder   {report.embedder}",
+        *(f"llm        {line}" for line in report.llm),
         f"workers    {sum(w.alive for w in report.workers)} alive of {len(report.workers)}",
         *(
             f"  {w.id}  last heartbeat {w.heartbeat_at:%H:%M:%S}{'' if w.alive else '  (stale)'}"

@@ -38,6 +38,7 @@ async def test_status_reports_workers_queue_and_failures(
     assert any(w["alive"] for w in body["workers"])
     assert body["queue"]["failed"] >= 1 and "probe" in body["queue"]["by_kind"]
     assert "all-MiniLM-L6-v2" in body["embedder"]
+    assert body["llm"] and body["llm"][0].startswith("no LLM configured")
     async with app.state.engine.begin() as conn:  # leave the shared database tidy
         await conn.execute(
             text("DELETE FROM jobs WHERE kind = 'probe' AND payload->>'note' = :n"), {"n": ws}
@@ -55,6 +56,7 @@ def test_status_command(database_url: str) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "database   ok" in out.stdout and "queue" in out.stdout
+    assert "no LLM configured" in out.stdout
     as_json = subprocess.run(
         [sys.executable, "-m", "honcho_server", "status", "--json"],
         env=env,

@@ -12,4 +12,8 @@ router = APIRouter(tags=["health"])
 @router.get("/status", response_model=Status)
 async def get_status(db: DbSession, settings: SettingsDep) -> Status:
     """Database, workers and their heartbeats, queue depth and age, failed jobs, embedder."""
-    return await status_service.status(db, embedder=status_service.describe_embedder(settings))
+    return await status_service.status(
+        db,
+        embedder=status_service.describe_embedder(settings),
+        llm=status_service.describe_llm(settings),
+    )

@@ -45,3 +45,4 @@ class Status(BaseModel):
     queue: QueueSummary
     failed_jobs: list[FailedJob]
     embedder: str
+    llm: list[str]  # one line per feature: its model and endpoint, or why it has none

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import __version__
 from ..db.repositories.status import StatusRepository
 from ..db.repositories.workers import WorkerRepository
+from ..llm.config import NO_LLM, llm_status
 from ..schemas.status import FailedJob, QueueSummary, Status, WorkerStatus
 from ..settings import Settings
 
@@ -27,7 +28,7 @@ def describe_embedder(settings: Settings) -> str:
     )
 
 
-async def status(db: AsyncSession, *, embedder: str) -> Status:
+async def status(db: AsyncSession, *, embedder: str, llm: list[str] | None = None) -> Status:
     repo = StatusRepository(db)
     started = time.perf_counter()
     await repo.snapshot()
@@ -79,6 +80,7 @@ async def status(db: AsyncSession, *, embedder: str) -> Status:
         queue=queue,
         failed_jobs=failed,
         embedder=embedder,
+        llm=llm or [],
     )
 
 
@@ -92,3 +94,11 @@ def _problems(workers: list[WorkerStatus], queue: QueueSummary) -> list[str]:
     if age is not None and age > BACKLOG_WARNING_SECONDS and queue.due:
         problems.append(f"the oldest pending job has waited {int(age)} s")
     return problems
+
+
+def describe_llm(settings: Settings) -> list[str]:
+    """One line per LLM feature, or the single 'no LLM configured' line."""
+    statuses = llm_status(settings)
+    if not any(s.configured for s in statuses):
+        return [NO_LLM]
+    return [f"{s.feature}: {s.describe()}" for s in statuses]
