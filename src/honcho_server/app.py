@@ -31,6 +31,7 @@ from .api.v3 import (
 from .db.engine import create_engine, create_session_factory
 from .db.session import unit_of_work
 from .embeddings import Embedder, build_embedder
+from .llm import LLMRegistry
 from .services import embedding_space
 from .settings import Settings, load_settings
 from .worker.context import WorkerServices
@@ -55,8 +56,9 @@ def create_app(
             await embedding_space.verify(db, vectors.name, vectors.dimensions)
         stop = asyncio.Event()
         worker = None
+        registry = LLMRegistry(settings)
         if settings.embedded_worker:  # the background worker, in this process
-            services = WorkerServices(settings=settings, embedder=vectors)
+            services = WorkerServices(settings=settings, embedder=vectors, llm=registry)
             worker = asyncio.create_task(
                 run_forever(
                     factory,
@@ -74,6 +76,7 @@ def create_app(
             stop.set()
             if worker is not None:
                 await worker  # finishes the job in hand, then returns
+            await registry.aclose()
             await engine.dispose()
             if embedder is None:
                 await vectors.aclose()

@@ -96,6 +96,7 @@ def _worker(settings: Settings) -> int:
     from .db.engine import create_engine, create_session_factory
     from .db.session import unit_of_work
     from .embeddings import build_embedder
+    from .llm import LLMRegistry
     from .services import embedding_space
     from .worker.context import WorkerServices
     from .worker.runner import run_forever
@@ -107,11 +108,12 @@ def _worker(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
         engine = create_engine(settings, url)
         embedder = build_embedder(settings)
+        registry = LLMRegistry(settings)
         try:
             factory = create_session_factory(engine)
             async with unit_of_work(factory) as db:
                 await embedding_space.verify(db, embedder.name, embedder.dimensions)
-            services = WorkerServices(settings=settings, embedder=embedder)
+            services = WorkerServices(settings=settings, embedder=embedder, llm=registry)
             await run_forever(
                 factory,
                 stop,
@@ -121,6 +123,7 @@ def _worker(settings: Settings) -> int:
                 concurrency=settings.worker_concurrency,
             )
         finally:
+            await registry.aclose()
             await embedder.aclose()
             await engine.dispose()
 

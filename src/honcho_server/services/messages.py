@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.ingest import IngestRepository
 from ..db.repositories.messages import MessageRepository
+from ..deriver.pipeline import enqueue_derivation
 from ..errors import NotFound
 from ..ids import new_id, require_valid_name
 from ..schemas.configuration import SessionPeerConfig
@@ -76,6 +77,7 @@ async def create_batch(
     inserted = await MessageRepository(db).insert_many(rows)
     if embed:
         await enqueue_embed_messages(db, workspace, session, [int(r.id) for r in inserted])
+    await enqueue_derivation(db, workspace, session, body, inserted)
     return [views.message(r) for r in inserted]
 
 

@@ -20,6 +20,7 @@ class WorkerServices:
 
     settings: Settings = field(default_factory=lambda: Settings(_env_file=None))
     embedder: Any = None
+    llm: Any = None  # an LLMRegistry
 
 
 @dataclass

@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..deriver.pipeline import DerivePayload, SummarizePayload
 from .context import JobContext
-from .kinds import deletion, embedding, probe, webhooks
+from .kinds import deletion, derive, embedding, probe, summarize, webhooks
 
 Handler = Callable[[JobContext, Any], Awaitable[None]]
 
@@ -32,6 +33,8 @@ JOB_KINDS: dict[str, JobKind] = {
     "probe": JobKind(probe.Probe, probe.run_probe),
     "embed_messages": JobKind(embedding.EmbedMessages, embedding.embed_messages),
     "embed_conclusions": JobKind(embedding.EmbedConclusions, embedding.embed_conclusions),
+    "derive": JobKind(DerivePayload, derive.derive),
+    "summarize": JobKind(SummarizePayload, summarize.summarize),
 }
 
 

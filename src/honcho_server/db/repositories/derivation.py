@@ -1,0 +1,225 @@
+"""SQL for the deriver: what a derive or summarize job reads and writes.
+
+The derivation watermark — the internal id of the last message of a sender already derived
+in a session — lives in the session's ``internal_metadata`` under ``derived_upto``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Text, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .paging import AnyRow
+
+_STATE = text(
+    """
+    SELECT
+        (SELECT configuration FROM workspaces WHERE name = :ws) AS workspace_config,
+        s.configuration AS session_config,
+        s.internal_metadata AS session_internal,
+        s.is_active,
+        s.last_seq,
+        (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                    'peer', sp.peer_name, 'config', sp.configuration,
+                    'active', sp.left_at IS NULL, 'peer_config', p.configuration)), '[]')
+           FROM session_peers sp
+           JOIN peers p ON p.workspace_name = sp.workspace_name AND p.name = sp.peer_name
+          WHERE sp.workspace_name = :ws AND sp.session_name = :session) AS members
+    FROM sessions s
+    WHERE s.workspace_name = :ws AND s.name = :session
+    """
+)
+
+_MESSAGE_COLUMNS = (
+    "id, public_id, peer_name, seq_in_session, content, token_count, created_at, "
+    "coalesce((internal_metadata->>'skip_reasoning')::boolean, false) AS skip_reasoning"
+)
+
+_WATERMARK = text(
+    """
+    UPDATE sessions
+       SET internal_metadata = jsonb_set(
+               internal_metadata, '{derived_upto}',
+               coalesce(internal_metadata->'derived_upto', '{}'::jsonb)
+                   || jsonb_build_object(CAST(:peer AS text), CAST(:upto AS bigint)))
+     WHERE workspace_name = :ws AND name = :session
+    """
+)
+
+_POSTPONE = text(
+    """
+    UPDATE jobs SET status = 'todo', attempts = greatest(attempts - 1, 0), worker_id = NULL,
+                    scheduled_at = now() + make_interval(secs => :seconds), last_error = :reason
+     WHERE id = :id AND status = 'doing'
+       AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.status = 'todo' AND o.id <> :id
+                          AND o.dedupe_key = (SELECT dedupe_key FROM jobs WHERE id = :id))
+    RETURNING id
+    """
+)
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    peer: str
+    config: dict[str, Any]
+    active: bool
+    peer_config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SessionState:
+    workspace_config: dict[str, Any]
+    session_config: dict[str, Any]
+    internal: dict[str, Any]
+    active: bool
+    last_seq: int
+    members: list[MemberRow]
+
+    def watermark(self, peer: str) -> int:
+        upto = self.internal.get("derived_upto") or {}
+        return int(upto.get(peer) or 0)
+
+
+class DerivationRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def session_state(self, workspace: str, session: str) -> SessionState | None:
+        """Configurations, watermarks and members of a session in one round trip."""
+        row = (await self.db.execute(_STATE, {"ws": workspace, "session": session})).first()
+        if row is None:
+            return None
+        members = row.members if isinstance(row.members, list) else json.loads(row.members)
+        return SessionState(
+            workspace_config=row.workspace_config or {},
+            session_config=row.session_config or {},
+            internal=row.session_internal or {},
+            active=bool(row.is_active),
+            last_seq=int(row.last_seq),
+            members=[
+                MemberRow(m["peer"], m["config"] or {}, bool(m["active"]), m["peer_config"] or {})
+                for m in members
+            ],
+        )
+
+    async def mark_skipped(self, message_ids: Sequence[int]) -> None:
+        """Messages whose resolved reasoning was off when they arrived: never derived."""
+        if message_ids:
+            await self.db.execute(
+                text(
+                    "UPDATE messages SET internal_metadata = internal_metadata"
+                    " || '{\"skip_reasoning\": true}'::jsonb WHERE id = ANY(:ids)"
+                ),
+                {"ids": list(message_ids)},
+            )
+
+    async def pending_messages(
+        self, workspace: str, session: str, peer: str, after_id: int, limit: int
+    ) -> list[AnyRow]:
+        """The sender's messages after the watermark, oldest first."""
+        stmt = text(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE workspace_name = :ws"
+            " AND session_name = :session AND peer_name = :peer AND id > :after"
+            " ORDER BY id LIMIT :limit"
+        )
+        params = {"ws": workspace, "session": session, "peer": peer, "after": after_id}
+        return list((await self.db.execute(stmt, params | {"limit": limit})).all())
+
+    async def context_before(
+        self, workspace: str, session: str, upto_id: int, exclude: Sequence[int], limit: int
+    ) -> list[AnyRow]:
+        """Up to ``limit`` session messages (any sender) up to ``upto_id``, oldest first."""
+        stmt = text(
+            f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages WHERE workspace_name = :ws"
+            " AND session_name = :session AND id <= :upto AND NOT (id = ANY(:exclude))"
+            " ORDER BY id DESC LIMIT :limit) m ORDER BY id"
+        )
+        params = {"ws": workspace, "session": session, "upto": upto_id, "limit": limit}
+        return list((await self.db.execute(stmt, params | {"exclude": list(exclude)})).all())
+
+    async def messages_by_seq(
+        self, workspace: str, session: str, first: int, last: int
+    ) -> list[AnyRow]:
+        stmt = text(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE workspace_name = :ws"
+            " AND session_name = :session AND seq_in_session BETWEEN :first AND :last"
+            " ORDER BY seq_in_session"
+        )
+        params = {"ws": workspace, "session": session, "first": first, "last": last}
+        return list((await self.db.execute(stmt, params)).all())
+
+    async def summaries(self, workspace: str, session: str) -> dict[str, AnyRow]:
+        """The stored summaries of a session by kind, with the seq they cover up to."""
+        stmt = text(
+            "SELECT s.kind, s.content, coalesce(m.seq_in_session, 0) AS covered_seq"
+            " FROM summaries s LEFT JOIN messages m ON m.id = s.message_id"
+            " WHERE s.workspace_name = :ws AND s.session_name = :session"
+        )
+        rows = (await self.db.execute(stmt, {"ws": workspace, "session": session})).all()
+        return {r.kind: r for r in rows}
+
+    async def known(self, workspace: str, observer: str, observed: str, limit: int) -> list[str]:
+        """The newest live explicit conclusions of a collection, oldest first."""
+        stmt = text(
+            "SELECT content FROM (SELECT content, created_at FROM conclusions"
+            " WHERE workspace_name = :ws AND observer = :observer AND observed = :observed"
+            " AND level = 'explicit' AND deleted_at IS NULL"
+            " ORDER BY created_at DESC LIMIT :limit) c ORDER BY created_at"
+        )
+        params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}
+        return [r.content for r in (await self.db.execute(stmt, params)).all()]
+
+    async def matching(
+        self, workspace: str, observer: str, observed: str, contents: Sequence[str]
+    ) -> list[AnyRow]:
+        """Live conclusions of a collection whose lower-cased content is among ``contents``
+        (already trimmed and lower-cased); callers re-check the exact key."""
+        stmt = text(
+            "SELECT id, level, content, session_name FROM conclusions"
+            " WHERE workspace_name = :ws AND observer = :observer AND observed = :observed"
+            " AND deleted_at IS NULL AND lower(btrim(content)) = ANY(:contents)"
+        ).bindparams(bindparam("contents", type_=ARRAY(Text)))
+        params = {"ws": workspace, "observer": observer, "observed": observed}
+        return list((await self.db.execute(stmt, params | {"contents": list(contents)})).all())
+
+    async def reinforce(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self.db.execute(
+                text(
+                    "UPDATE conclusions SET times_derived = times_derived + 1 WHERE id = ANY(:ids)"
+                ),
+                {"ids": list(ids)},
+            )
+
+    async def insert(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        stmt = text(
+            "INSERT INTO conclusions (id, workspace_name, observer, observed, session_name,"
+            " level, content, premises, source_message_ids, internal_metadata)"
+            " VALUES (:id, :workspace_name, :observer, :observed, :session_name, :level,"
+            " :content, :premises, :source_message_ids, :internal_metadata)"
+        ).bindparams(
+            bindparam("premises", type_=ARRAY(Text)),
+            bindparam("source_message_ids", type_=ARRAY(Text)),
+            bindparam("internal_metadata", type_=JSONB),
+        )
+        await self.db.execute(stmt, list(rows))
+
+    async def set_watermark(self, workspace: str, session: str, peer: str, upto: int) -> None:
+        params = {"ws": workspace, "session": session, "peer": peer, "upto": upto}
+        await self.db.execute(_WATERMARK, params)
+
+    async def postpone(self, job_id: int, seconds: float, reason: str) -> bool:
+        """Put a running job back in the queue for later without spending its attempt.
+
+        False (nothing changed) when another job of the same unit is already waiting: that
+        one will do the work, so this one may simply finish."""
+        params = {"id": job_id, "seconds": seconds, "reason": reason[:4000]}
+        return (await self.db.execute(_POSTPONE, params)).first() is not None

@@ -1,0 +1,169 @@
+"""Deriver orchestration: what to queue when messages arrive, and the pure steps of a run.
+
+At message creation (in the same transaction) one ``derive`` job is queued per (session,
+sender) whose messages have reasoning on and who is observed, and one ``summarize`` job per
+session whose new messages reach a summary threshold. Both carry a ``dedupe_key`` equal to
+their ``lock_key``, so a burst of messages collapses into one pending job per work unit, and
+a unit runs one job at a time. Jobs read the current state when they run (a watermark per
+sender, the stored summaries), so one job covers everything that arrived before it ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.repositories.derivation import DerivationRepository, MemberRow, SessionState
+from ..db.repositories.jobs import JobRepository
+from ..db.repositories.paging import AnyRow
+from ..llm import Message
+from ..schemas.messages import MessageBatchCreate
+from .config import Defaults, Resolved, resolve
+from .observers import Member, observers_of
+from .prompts import ChatMessage, Line
+
+DERIVE_KIND: Literal["derive"] = "derive"
+SUMMARIZE_KIND: Literal["summarize"] = "summarize"
+MAX_NEW_TOKENS = 4_000  # new messages per derive run; the rest goes to a follow-up run
+MAX_NEW_MESSAGES = 200
+CONTEXT_MESSAGES = 20
+KNOWN_CONCLUSIONS = 50
+
+
+class DerivePayload(BaseModel):
+    kind: Literal["derive"] = DERIVE_KIND
+    workspace: str
+    session: str
+    observed: str
+    observers: list[str]
+
+
+class SummarizePayload(BaseModel):
+    kind: Literal["summarize"] = SUMMARIZE_KIND
+    workspace: str
+    session: str
+    seq: int  # the message that reached the threshold (the job summarises up to the latest)
+
+
+def derive_key(workspace: str, session: str, observed: str) -> str:
+    return f"derive:{workspace}/{session}/{observed}"
+
+
+def summarize_key(workspace: str, session: str) -> str:
+    return f"summarize:{workspace}/{session}"
+
+
+def members(state: SessionState) -> list[Member]:
+    return [Member(m.peer, m.config, m.active) for m in state.members]
+
+
+def peer_config(state: SessionState, peer: str) -> dict[str, Any] | None:
+    row: MemberRow | None = next((m for m in state.members if m.peer == peer), None)
+    return row.peer_config if row else None
+
+
+def observers(state: SessionState, sender: str) -> list[str]:
+    return observers_of(sender, peer_config(state, sender), members(state))
+
+
+def session_config(state: SessionState) -> Resolved:
+    """The configuration of the session itself (no message level)."""
+    return resolve(Defaults(), state.workspace_config, state.session_config, None)
+
+
+async def enqueue_derive(db: AsyncSession, payload: DerivePayload) -> None:
+    key = derive_key(payload.workspace, payload.session, payload.observed)
+    await JobRepository(db).enqueue(
+        payload.kind,
+        payload.model_dump(),
+        workspace=payload.workspace,
+        session=payload.session,
+        lock_key=key,
+        dedupe_key=key,
+    )
+
+
+async def enqueue_summarize(db: AsyncSession, payload: SummarizePayload) -> None:
+    key = summarize_key(payload.workspace, payload.session)
+    await JobRepository(db).enqueue(
+        payload.kind,
+        payload.model_dump(),
+        workspace=payload.workspace,
+        session=payload.session,
+        lock_key=key,
+        dedupe_key=key,
+    )
+
+
+def crosses(first: int, last: int, every: int) -> bool:
+    """Whether some seq in ``[first, last]`` is a multiple of ``every``."""
+    return every > 0 and last // every > (first - 1) // every
+
+
+async def enqueue_derivation(
+    db: AsyncSession,
+    workspace: str,
+    session: str,
+    body: MessageBatchCreate,
+    inserted: Sequence[AnyRow],
+) -> None:
+    """Queue the deriver's work for a stored batch, in the transaction that stores it.
+
+    One extra read (configurations and members); messages whose resolved reasoning is off
+    are marked so no later run derives them.
+    """
+    repo = DerivationRepository(db)
+    state = await repo.session_state(workspace, session)
+    if state is None or not inserted:
+        return
+    skipped: list[int] = []
+    senders: list[str] = []
+    for spec, row in zip(body.messages, inserted, strict=True):
+        message_cfg = spec.configuration.model_dump() if spec.configuration else None
+        on = resolve(Defaults(), state.workspace_config, state.session_config, message_cfg)
+        if not on.reasoning_enabled:
+            skipped.append(int(row.id))
+        elif row.peer_name not in senders:
+            senders.append(row.peer_name)
+    await repo.mark_skipped(skipped)
+    for sender in senders:
+        watchers = observers(state, sender)
+        if watchers:
+            payload = DerivePayload(
+                workspace=workspace, session=session, observed=sender, observers=watchers
+            )
+            await enqueue_derive(db, payload)
+    cfg = session_config(state)
+    first = state.last_seq - len(inserted) + 1
+    if cfg.summary_enabled and (
+        crosses(first, state.last_seq, cfg.messages_per_short_summary)
+        or crosses(first, state.last_seq, cfg.messages_per_long_summary)
+    ):
+        payload_s = SummarizePayload(workspace=workspace, session=session, seq=state.last_seq)
+        await enqueue_summarize(db, payload_s)
+
+
+# ---- pure steps of a run -----------------------------------------------------------------
+
+
+def take_by_tokens(rows: Sequence[AnyRow], budget: int = MAX_NEW_TOKENS) -> list[AnyRow]:
+    """The longest prefix of ``rows`` within ``budget`` tokens (always at least one)."""
+    out: list[AnyRow] = []
+    total = 0
+    for row in rows:
+        total += int(row.token_count)
+        if out and total > budget:
+            break
+        out.append(row)
+    return out
+
+
+def lines(rows: Sequence[AnyRow]) -> list[Line]:
+    return [Line(r.peer_name, r.content, r.created_at) for r in rows]
+
+
+def to_llm(messages: Sequence[ChatMessage]) -> list[Message]:
+    return [Message(m.role, m.content) for m in messages]
