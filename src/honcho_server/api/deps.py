@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.session import unit_of_work
+from ..embeddings import Embedder
 from ..schemas.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..services.paging import PageRequest
 from ..services.sessions import SessionService
@@ -18,6 +19,11 @@ from ..settings import Settings
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def _embedder(request: Request) -> Embedder:
+    embedder: Embedder = request.app.state.embedder
+    return embedder
 
 
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
@@ -46,6 +52,7 @@ def _listing(
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
+EmbedderDep = Annotated[Embedder, Depends(_embedder)]
 DbSession = Annotated[AsyncSession, Depends(_db, scope="function")]
 Paging = Annotated[PageRequest, Depends(_paging)]
 Listing = Annotated[PageRequest, Depends(_listing)]

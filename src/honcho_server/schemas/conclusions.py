@@ -15,6 +15,7 @@ Level = Literal["explicit", "deductive", "inductive", "contradiction"]
 MAX_CONTENT_CHARS = 65_535
 MAX_CONTENT_TOKENS = 8_192  # what the embedder accepts (o200k_base)
 MAX_BATCH = 100
+MAX_TOP_K = 100
 
 
 def _clean_content(value: str) -> str:
@@ -54,6 +55,19 @@ class ConclusionBatchCreate(BaseModel):
 
 class ConclusionGet(BaseModel):
     filters: Filters | None = None
+
+
+class ConclusionQuery(BaseModel):
+    """Semantic search of one (observer, observed) collection (``filters`` name the pair)."""
+
+    query: Annotated[str, AfterValidator(lambda v: v.replace("\x00", ""))] = Field(
+        description="Semantic search query"
+    )
+    top_k: int = Field(default=10, ge=1, le=MAX_TOP_K, description="Number of results to return")
+    distance: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Maximum cosine distance threshold for results"
+    )
+    filters: Filters | None = Field(default=None, description="Additional filters to apply")
 
 
 class Conclusion(BaseModel):

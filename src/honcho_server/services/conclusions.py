@@ -1,4 +1,4 @@
-"""Conclusions: manual batch creation, listing, lookup and soft deletion."""
+"""Conclusions: manual batch creation, listing, semantic query, lookup and soft deletion."""
 
 from __future__ import annotations
 
@@ -6,14 +6,28 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.repositories.conclusions import ConclusionRepository
+from ..db.repositories.conclusions import ConclusionRepository, filter_condition
 from ..db.repositories.paging import AnyRow
-from ..errors import NotFound
+from ..embeddings import Embedder
+from ..errors import Invalid, NotFound
 from ..ids import new_id
-from ..schemas.conclusions import Conclusion, ConclusionBatchCreate, ConclusionCreate
+from ..schemas.conclusions import (
+    Conclusion,
+    ConclusionBatchCreate,
+    ConclusionCreate,
+    ConclusionQuery,
+)
 from ..schemas.pagination import Page
 from ..worker.kinds.embedding import enqueue_embed_conclusions
+from . import semantic
 from .paging import PageRequest, to_page
+
+_PAIR_KEYS = (("observer", "observer_id"), ("observed", "observed_id"))
+PAIR_REQUIRED = (
+    "filters must name the collection to search: an observer and an observed peer, e.g. "
+    '{"filters": {"observer_id": "alice", "observed_id": "bob"}} '
+    '(the keys "observer" and "observed" work too)'
+)
 
 
 def conclusion(row: AnyRow) -> Conclusion:
@@ -90,6 +104,32 @@ async def list_conclusions(
         workspace, filters, page=req.page, size=req.size, reverse=req.reverse
     )
     return to_page(result, conclusion, req)
+
+
+async def query(
+    db: AsyncSession, embedder: Embedder, workspace: str, body: ConclusionQuery
+) -> list[Conclusion]:
+    """The ``top_k`` conclusions of one (observer, observed) collection nearest the query.
+
+    Everything is checked, then the query embedded, before the first statement: no
+    connection is held while the model runs. Conclusions not embedded yet are absent.
+    """
+    _require_pair(body.filters)
+    where = filter_condition(body.filters)  # the whole object applies (e.g. ``level``)
+    if not body.query.strip():
+        raise Invalid("query must not be empty")
+    vector = await semantic.embed_query(embedder, body.query)  # 422 too long, 503 failing
+    rows = await ConclusionRepository(db).nearest(
+        workspace, vector, where, top_k=body.top_k, max_distance=body.distance
+    )
+    return [conclusion(r) for r in rows]
+
+
+def _require_pair(filters: dict[str, Any] | None) -> None:
+    for keys in _PAIR_KEYS:
+        values = [(filters or {}).get(key) for key in keys]
+        if not any(isinstance(v, str) and v and v != "*" for v in values):
+            raise Invalid(PAIR_REQUIRED)
 
 
 async def get(db: AsyncSession, workspace: str, conclusion_id: str) -> Conclusion:

@@ -3,8 +3,11 @@
 A *source* turns the query into one ranked list of message ids (best first, at most ``n``).
 Sources run one after another on the request's connection; their lists are merged with
 :func:`~.ranking.reciprocal_rank_fusion` in the order given (earlier sources win ties).
-A semantic source (query embedding → nearest messages) is one more :data:`Source`, passed
-first: ``search(..., sources=(semantic, *KEYWORD_SOURCES))``.
+
+Given an embedder, the query is embedded first — before the request touches the database, so
+no connection waits on the model — and the nearest embedded messages form the first list
+(hybrid search). Messages not embedded yet still come through the keyword lists; if the
+embedder fails, the search degrades to keywords only (logged), never to an error.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.search import SearchRepository, SearchScope
+from ..embeddings import Embedder
 from ..errors import Invalid
 from ..schemas.messages import MAX_MESSAGE_CHARS, Message
 from ..schemas.search import MessageSearchOptions
-from . import views
+from . import semantic, views
 from .ranking import reciprocal_rank_fusion
 from .search_query import SearchQuery
 
@@ -72,18 +76,39 @@ async def substring(repo: SearchRepository, query: SearchQuery, n: int) -> Ranke
 KEYWORD_SOURCES: tuple[Source, ...] = (full_text, substring)
 
 
+def nearest_to(vector: list[float]) -> Source:
+    """The semantic source: messages whose embedded chunks are nearest the query's vector."""
+
+    async def nearest(repo: SearchRepository, query: SearchQuery, n: int) -> RankedList:
+        return await repo.nearest(vector, n)
+
+    return nearest
+
+
 async def search(
     db: AsyncSession,
     target: Target,
     options: MessageSearchOptions,
-    sources: Sequence[Source] = KEYWORD_SOURCES,
+    *,
+    embedder: Embedder | None = None,
 ) -> list[Message]:
-    repo = SearchRepository(db, _scope(target, options))
+    """Hybrid search when ``embedder`` is given (and the query is not blank), else keywords.
+
+    A query longer than the embedder accepts is refused (422) rather than half-searched.
+    """
+    repo = SearchRepository(db, _scope(target, options))  # compiles the filters: no I/O
+    vector = await semantic.embed_optional(embedder, options.query, too_long="reject")
+    sources = KEYWORD_SOURCES if vector is None else (nearest_to(vector), *KEYWORD_SOURCES)
+    return await _ranked(repo, SearchQuery.parse(options.query), options.limit, sources)
+
+
+async def _ranked(
+    repo: SearchRepository, query: SearchQuery, limit: int, sources: Sequence[Source]
+) -> list[Message]:
     await repo.plan_each_query()
-    query = SearchQuery.parse(options.query)
-    n = CANDIDATES_PER_LIMIT * options.limit
+    n = CANDIDATES_PER_LIMIT * limit
     lists = [await source(repo, query, n) for source in sources]
-    ids = reciprocal_rank_fusion(lists, limit=options.limit)
+    ids = reciprocal_rank_fusion(lists, limit=limit)
     rows = {row._mapping["id"]: row for row in await repo.rows(ids)}
     return [views.message(rows[i]) for i in ids if i in rows]  # a row may vanish meanwhile
 

@@ -1,4 +1,4 @@
-"""Routes: conclusions (create, list, get, soft delete). Semantic ``/query`` is not routed yet."""
+"""Routes: conclusions (create, list, semantic query, get, soft delete)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from ...schemas.conclusions import Conclusion, ConclusionBatchCreate, ConclusionGet
+from ...schemas.conclusions import (
+    Conclusion,
+    ConclusionBatchCreate,
+    ConclusionGet,
+    ConclusionQuery,
+)
 from ...schemas.pagination import Page
 from ...services import conclusions
-from ..deps import DbSession, Listing
+from ..deps import DbSession, EmbedderDep, Listing
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/conclusions", tags=["conclusions"])
 
@@ -30,6 +35,16 @@ async def list_conclusions(
 ) -> Page[Conclusion]:
     filters = options.filters if options else None
     return await conclusions.list_conclusions(db, workspace_id, filters, paging)
+
+
+# Before the `/{conclusion_id}` routes, which would otherwise match `/query` (and answer 405).
+@router.post("/query", response_model=list[Conclusion])
+async def query_conclusions(
+    workspace_id: str, body: ConclusionQuery, db: DbSession, embedder: EmbedderDep
+) -> list[Conclusion]:
+    """Query Conclusions using semantic search. Use `top_k` to control the number of results
+    returned."""
+    return await conclusions.query(db, embedder, workspace_id, body)
 
 
 @router.get("/{conclusion_id}", response_model=Conclusion)

@@ -12,7 +12,7 @@ from ...schemas.summaries import SessionContext
 from ...services.context.budget import MAX_CONTEXT_TOKENS
 from ...services.context.service import ContextRequest, session_context
 from ...services.representation import peer_views
-from ..deps import DbSession
+from ..deps import DbSession, EmbedderDep
 
 router = APIRouter(tags=["context"])
 
@@ -28,6 +28,7 @@ async def get_session_context(
     workspace_id: str,
     session_id: str,
     db: DbSession,
+    embedder: EmbedderDep,
     tokens: Annotated[int | None, Query(le=MAX_CONTEXT_TOKENS)] = None,
     search_query: str | None = None,
     summary: bool = True,
@@ -55,6 +56,8 @@ async def get_session_context(
             max_conclusions=max_conclusions,
             scope=scope,
             sessions=list(dict.fromkeys(sessions)) if sessions is not None else None,
+            search=peer_views.Search(search_query, search_top_k, search_max_distance),
+            embedder=embedder,
         )
     req = ContextRequest(tokens=tokens, summary=summary)
     return await session_context(db, workspace_id, session_id, req, view)
@@ -85,9 +88,13 @@ def _check_perspective(
     response_model=RepresentationResponse,
 )
 async def get_representation(
-    workspace_id: str, peer_id: str, body: PeerRepresentationGet, db: DbSession
+    workspace_id: str,
+    peer_id: str,
+    body: PeerRepresentationGet,
+    db: DbSession,
+    embedder: EmbedderDep,
 ) -> RepresentationResponse:
-    text = await peer_views.representation(db, workspace_id, peer_id, body)
+    text = await peer_views.representation(db, workspace_id, peer_id, body, embedder)
     return RepresentationResponse(representation=text)
 
 
@@ -96,6 +103,7 @@ async def get_peer_context(
     workspace_id: str,
     peer_id: str,
     db: DbSession,
+    embedder: EmbedderDep,
     target: str | None = None,
     search_query: str | None = None,
     search_top_k: TopK = None,
@@ -110,4 +118,6 @@ async def get_peer_context(
         target,
         include_most_frequent=include_most_frequent,
         max_conclusions=max_conclusions,
+        search=peer_views.Search(search_query, search_top_k, search_max_distance),
+        embedder=embedder,
     )

@@ -2,34 +2,55 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
+from fastapi import APIRouter, Depends
+
+from ...embeddings import Embedder
 from ...schemas.messages import Message
 from ...schemas.search import MessageSearchOptions
 from ...services import search
-from ..deps import DbSession
+from ..deps import DbSession, EmbedderDep, SettingsDep
 
 router = APIRouter(tags=["search"])
 
 
+def _message_embedder(settings: SettingsDep, embedder: EmbedderDep) -> Embedder | None:
+    """The embedder when messages are embedded (EMBED_MESSAGES): otherwise no semantic list."""
+    return embedder if settings.embed_messages else None
+
+
+MessageEmbedder = Annotated[Embedder | None, Depends(_message_embedder)]
+
+
 @router.post("/workspaces/{workspace_id}/search", response_model=list[Message])
 async def search_workspace(
-    workspace_id: str, body: MessageSearchOptions, db: DbSession
+    workspace_id: str, body: MessageSearchOptions, db: DbSession, embedder: MessageEmbedder
 ) -> list[Message]:
-    return await search.search(db, search.Target(workspace_id), body)
+    return await search.search(db, search.Target(workspace_id), body, embedder=embedder)
 
 
 @router.post(
     "/workspaces/{workspace_id}/sessions/{session_id}/search", response_model=list[Message]
 )
 async def search_session(
-    workspace_id: str, session_id: str, body: MessageSearchOptions, db: DbSession
+    workspace_id: str,
+    session_id: str,
+    body: MessageSearchOptions,
+    db: DbSession,
+    embedder: MessageEmbedder,
 ) -> list[Message]:
-    return await search.search(db, search.Target(workspace_id, session=session_id), body)
+    target = search.Target(workspace_id, session=session_id)
+    return await search.search(db, target, body, embedder=embedder)
 
 
 @router.post("/workspaces/{workspace_id}/peers/{peer_id}/search", response_model=list[Message])
 async def search_peer(
-    workspace_id: str, peer_id: str, body: MessageSearchOptions, db: DbSession
+    workspace_id: str,
+    peer_id: str,
+    body: MessageSearchOptions,
+    db: DbSession,
+    embedder: MessageEmbedder,
 ) -> list[Message]:
-    return await search.search(db, search.Target(workspace_id, peer=peer_id), body)
+    target = search.Target(workspace_id, peer=peer_id)
+    return await search.search(db, target, body, embedder=embedder)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import CONCLUSION_FILTERS, build_filter
 from ..models import Conclusion, Peer, Session, table
 from .paging import AnyRow, fetch_page
+from .vectors import VectorRepository
 
 T = table(Conclusion)
 P = table(Peer)
@@ -34,6 +35,11 @@ _INSERT = insert(T).returning(*COLUMNS, sort_by_parameter_order=True)
 
 def _live(workspace: str) -> tuple[Any, ...]:
     return (T.c.workspace_name == workspace, T.c.deleted_at.is_(None))
+
+
+def filter_condition(filters: Mapping[str, Any] | None) -> ColumnElement[bool] | None:
+    """The filters as SQL (pure: invalid filters raise before any statement runs)."""
+    return build_filter(filters, CONCLUSION_FILTERS)
 
 
 class ConclusionRepository:
@@ -93,8 +99,26 @@ class ConclusionRepository:
     ) -> tuple[list[AnyRow], int]:
         """Newest first (id breaks ties: a batch shares one ``created_at``); ``reverse`` flips."""
         stmt = select(*COLUMNS).where(*_live(workspace))
-        where = build_filter(filters, CONCLUSION_FILTERS)
+        where = filter_condition(filters)
         if where is not None:
             stmt = stmt.where(where)
         order = (T.c.created_at, T.c.id) if reverse else (T.c.created_at.desc(), T.c.id.desc())
         return await fetch_page(self.db, stmt, order, page=page, size=size)
+
+    async def nearest(
+        self,
+        workspace: str,
+        vector: list[float],
+        where: ColumnElement[bool] | None,
+        *,
+        top_k: int,
+        max_distance: float | None,
+    ) -> list[AnyRow]:
+        """The ``top_k`` live conclusions nearest ``vector`` (cosine) satisfying ``where``,
+        nearest first, within ``max_distance`` if given. Rows not embedded yet are absent."""
+        conditions = [T.c.workspace_name == workspace]
+        if where is not None:
+            conditions.append(where)
+        return await VectorRepository(self.db).nearest_conclusions(
+            vector, COLUMNS, conditions, top_k, max_distance
+        )

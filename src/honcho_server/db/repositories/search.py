@@ -4,7 +4,8 @@ Every candidate query returns at most ``n`` message ids, best first. Matching is
 an index: ``ix_messages_content_fts`` (GIN on ``to_tsvector('english', content)``) for words,
 ``ix_messages_content_trgm`` (GIN trigrams) for substrings. The table stores no tsvector, so
 scoring a row means parsing its text again: scores are only computed for a *window* of the
-newest matches, which bounds the cost of a query whatever the number of matches.
+newest matches, which bounds the cost of a query whatever the number of matches. Semantic
+candidates (nearest embedded chunks) come from :mod:`.vectors` under the same condition.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..filters import MESSAGE_FILTERS, build_filter
 from ..models import ScopeSession, Session, Workspace, table
 from .messages import COLUMNS, T
 from .paging import AnyRow
+from .vectors import VectorRepository
 
 S = table(Session)
 W = table(Workspace)
@@ -73,6 +75,7 @@ def _scope_condition(scope: SearchScope) -> ColumnElement[bool]:
 class SearchRepository:
     def __init__(self, db: AsyncSession, scope: SearchScope) -> None:
         self.db = db
+        self._workspace = scope.workspace
         self._where = _scope_condition(scope)
 
     async def plan_each_query(self) -> None:
@@ -140,6 +143,13 @@ class SearchRepository:
             return await self._best(newest, (), n)
         whole = func.left(T.c.content, _SCORED_CHARS).op("~*")(_whole_word_regex(text))
         return await self._best(newest, (whole.desc(),), n)
+
+    async def nearest(self, vector: list[float], n: int) -> list[int]:
+        """In-scope messages whose embedded chunks are nearest ``vector`` (cosine), best first.
+        Messages not embedded yet are absent."""
+        return await VectorRepository(self.db).nearest_messages(
+            vector, self._where, self._workspace, n
+        )
 
     async def newest(self, n: int) -> list[int]:
         stmt = self._base(T.c.id).order_by(*_NEWEST).limit(n)

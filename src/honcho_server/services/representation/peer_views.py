@@ -1,18 +1,41 @@
-"""Representation endpoints and the peer part of session context."""
+"""Representation endpoints and the peer part of session context.
+
+Each entry point embeds its ``search_query`` (if any) before its first database statement,
+so no connection is held while the model runs. A query that cannot be embedded (too long,
+embedder failing) only drops the semantic share: the representation is still answered.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.repositories.peers import PeerRepository
 from ...db.repositories.representation import RepresentationRepository
+from ...embeddings import Embedder
 from ...errors import Invalid, NotFound
 from ...schemas.representation import PeerContext, PeerRepresentationGet
 from ...tokens import count_tokens
+from .. import semantic
 from ..context.service import PeerView
 from .allowlist import MAX_ALLOWLIST, parse_session_allowlist
 from .render import render
-from .working import RepresentationQuery, working_representation
+from .working import RepresentationQuery, SemanticQuery, working_representation
+
+
+@dataclass(frozen=True)
+class Search:
+    """The ``search_query`` / ``search_top_k`` / ``search_max_distance`` knobs."""
+
+    query: str | None = None
+    top_k: int | None = None
+    max_distance: float | None = None
+
+    async def embedded(self, embedder: Embedder | None) -> SemanticQuery | None:
+        """The semantic share's query, or ``None`` (no query, or it could not be embedded)."""
+        vector = await semantic.embed_optional(embedder, self.query, too_long="skip")
+        return None if vector is None else SemanticQuery(vector, self.top_k, self.max_distance)
 
 
 async def _require_peer(db: AsyncSession, workspace: str, peer: str) -> None:
@@ -41,23 +64,29 @@ async def require_scope(db: AsyncSession, workspace: str, scope: str) -> None:
 
 
 async def representation(
-    db: AsyncSession, workspace: str, peer: str, body: PeerRepresentationGet
+    db: AsyncSession,
+    workspace: str,
+    peer: str,
+    body: PeerRepresentationGet,
+    embedder: Embedder | None = None,
 ) -> str:
     """Markdown of what ``peer`` knows about ``body.target`` (itself if absent); never creates."""
     observer, sessions = peer, parse_session_allowlist(body.filters, body.session_id)
-    if body.scope is not None:
-        if body.filters or body.session_id is not None:
-            raise Invalid("scope cannot be combined with filters or session_id")
-        if isinstance(body.scope, str):
-            observer = scope_observer(body.scope)  # the scope's own view
-        else:
-            sessions = await _scope_allowlist(db, workspace, body.scope)
+    if body.scope is not None and (body.filters or body.session_id is not None):
+        raise Invalid("scope cannot be combined with filters or session_id")
+    search = Search(body.search_query, body.search_top_k, body.search_max_distance)
+    nearest = await search.embedded(embedder)  # before the first statement
+    if isinstance(body.scope, str):
+        observer = scope_observer(body.scope)  # the scope's own view
+    elif body.scope is not None:
+        sessions = await _scope_allowlist(db, workspace, body.scope)
     q = RepresentationQuery(
         observer=observer,
         observed=body.target or peer,
         max_conclusions=body.max_conclusions or 25,
         include_most_frequent=bool(body.include_most_frequent),
         sessions=sessions,
+        semantic=nearest,
     )
     return render(await working_representation(db, workspace, q))
 
@@ -70,7 +99,10 @@ async def peer_context(
     *,
     include_most_frequent: bool,
     max_conclusions: int | None,
+    search: Search = Search(),
+    embedder: Embedder | None = None,
 ) -> PeerContext:
+    nearest = await search.embedded(embedder)  # before the first statement
     await _require_peer(db, workspace, peer)
     observed = target or peer
     q = RepresentationQuery(
@@ -78,6 +110,7 @@ async def peer_context(
         observed=observed,
         max_conclusions=max_conclusions or 100,
         include_most_frequent=include_most_frequent,
+        semantic=nearest,
     )
     text = render(await working_representation(db, workspace, q))
     card = await RepresentationRepository(db).card(workspace, peer, observed)
@@ -96,12 +129,15 @@ async def context_peer_view(
     max_conclusions: int | None,
     scope: str | None = None,
     sessions: list[str] | None = None,
+    search: Search = Search(),
+    embedder: Embedder | None = None,
 ) -> PeerView:
     """The representation and card a session context includes for ``target``.
 
     The observer is ``perspective``, else the ``scope``'s peer, else ``target`` itself. An
     allowlist (``limit_to_session`` or ``sessions``) confines recall and omits the card.
     """
+    nearest = await search.embedded(embedder)  # before the first statement
     if scope is not None:
         await require_scope(db, workspace, scope)
         observer = scope_observer(scope)
@@ -115,6 +151,7 @@ async def context_peer_view(
         max_conclusions=max_conclusions or 100,
         include_most_frequent=include_most_frequent,
         sessions=allowlist,
+        semantic=nearest,
     )
     text = render(await working_representation(db, workspace, q))
     card = (

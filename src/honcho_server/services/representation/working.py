@@ -10,10 +10,20 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.repositories.paging import AnyRow
-from ...db.repositories.representation import RepresentationRepository
+from ...db.repositories.representation import COLUMNS, RepresentationRepository
+from ...db.repositories.vectors import VectorRepository, collection
 from .render import Item, Representation
 
 DEFAULT_MAX_CONCLUSIONS = 100
+
+
+@dataclass(frozen=True)
+class SemanticQuery:
+    """An embedded ``search_query``: its share is the ``top_k`` nearest conclusions."""
+
+    vector: list[float]
+    top_k: int | None = None
+    max_distance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,7 @@ class RepresentationQuery:
     max_conclusions: int = DEFAULT_MAX_CONCLUSIONS
     include_most_frequent: bool = False
     sessions: Sequence[str] | None = None  # allowlist: explicit facts from these sessions only
+    semantic: SemanticQuery | None = None  # None: no query, or it could not be embedded
 
 
 @dataclass(frozen=True)
@@ -75,14 +86,18 @@ def to_item(row: AnyRow) -> Item:
 async def working_representation(
     db: AsyncSession, workspace: str, q: RepresentationQuery
 ) -> Representation:
-    """Most reinforced + most recent conclusions (semantic hits join with embeddings)."""
+    """Nearest to the query (if any) + most reinforced + most recent conclusions, de-duplicated."""
     if q.sessions is not None and not q.sessions:
         return Representation()
     shares = split_shares(
-        q.max_conclusions, semantic=False, top_k=None, include_most_frequent=q.include_most_frequent
+        q.max_conclusions,
+        semantic=q.semantic is not None,
+        top_k=q.semantic.top_k if q.semantic is not None else None,
+        include_most_frequent=q.include_most_frequent,
     )
+    rows = await _nearest(db, workspace, q, shares.semantic)
     repo = RepresentationRepository(db)
-    rows = await repo.most_frequent(workspace, q.observer, q.observed, shares.frequent, q.sessions)
+    rows += await repo.most_frequent(workspace, q.observer, q.observed, shares.frequent, q.sessions)
     rows += await repo.recent(workspace, q.observer, q.observed, shares.recent, q.sessions)
     seen: set[tuple[str, datetime, str | None]] = set()
     items: list[Item] = []
@@ -92,3 +107,14 @@ async def working_representation(
             seen.add(key)
             items.append(item)
     return Representation(items)
+
+
+async def _nearest(
+    db: AsyncSession, workspace: str, q: RepresentationQuery, limit: int
+) -> list[AnyRow]:
+    if q.semantic is None or limit <= 0:
+        return []
+    where = collection(workspace, q.observer, q.observed, q.sessions)
+    return await VectorRepository(db).nearest_conclusions(
+        q.semantic.vector, COLUMNS, where, limit, q.semantic.max_distance
+    )

@@ -1,0 +1,104 @@
+"""Embedding a search query: the one place request handlers call the embedder.
+
+Call these *before* the request's first database statement: the session has no connection
+yet, so none is held while the model runs (a slow or unreachable embedder must not drain the
+connection pool).
+
+* :func:`embed_query` — the query is required (conclusion search): too long → 422, the
+  embedder failing → 503 :class:`EmbeddingUnavailable`.
+* :func:`embed_optional` — the semantic part is an extra (message search, representations):
+  no query → ``None``; the embedder failing → a logged warning and ``None``. What a too-long
+  query does is the caller's choice (``too_long``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+from ..embeddings import Embedder
+from ..errors import HonchoError, Invalid
+
+log = logging.getLogger("honcho_server.semantic")
+
+Vector = list[float]
+TooLong = Literal["reject", "skip"]
+
+# Tokenising a very long text takes a while: off the event loop beyond this many characters.
+_THREAD_CHARS = 20_000
+
+
+class EmbeddingUnavailable(HonchoError):
+    """The embedder could not embed the query (model failure, endpoint down)."""
+
+    status = 503
+
+
+class QueryTooLong(Invalid):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Query exceeds maximum token limit of {limit}.")
+
+
+async def embed_query(embedder: Embedder, text: str) -> Vector:
+    """The query's vector. ``text`` must not be blank (callers check, with their own wording).
+
+    Raises :class:`QueryTooLong` (422) or :class:`EmbeddingUnavailable` (503, cause logged).
+    """
+    try:
+        return await _embed(embedder, text)
+    except _Failed as failed:
+        log.error("embedding a query failed: %s", failed.cause, exc_info=failed.cause)
+        raise EmbeddingUnavailable(
+            "The embedding model is unavailable, so semantic search cannot run; "
+            "try again later (the server log has the cause)."
+        ) from failed.cause
+
+
+async def embed_optional(
+    embedder: Embedder | None, text: str | None, *, too_long: TooLong
+) -> Vector | None:
+    """The query's vector, or ``None`` when there is nothing to embed or embedding fails
+    (logged as a warning: the caller carries on without its semantic part).
+
+    ``too_long="reject"`` raises :class:`QueryTooLong` (422); ``"skip"`` returns ``None``.
+    """
+    if embedder is None or text is None or not text.strip():
+        return None
+    try:
+        return await _embed(embedder, text)
+    except QueryTooLong:
+        if too_long == "reject":
+            raise
+        return None
+    except _Failed as failed:
+        log.warning("semantic results left out: the query could not be embedded: %s", failed.cause)
+        return None
+
+
+class _Failed(Exception):
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+async def _embed(embedder: Embedder, text: str) -> Vector:
+    await _check_length(embedder, text)
+    try:
+        (vector,) = await embedder.embed([text])
+    except Exception as exc:  # any failure of the model or the endpoint
+        raise _Failed(exc) from exc
+    return vector
+
+
+async def _check_length(embedder: Embedder, text: str) -> None:
+    limit = embedder.max_input_tokens
+    # Every token covers at least one UTF-8 byte: short texts need no counting.
+    if len(text.encode()) <= limit:
+        return
+    if len(text) > _THREAD_CHARS:
+        tokens = await asyncio.to_thread(embedder.count_tokens, text)
+    else:
+        tokens = embedder.count_tokens(text)
+    if tokens > limit:
+        raise QueryTooLong(limit)
