@@ -66,10 +66,16 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    # Message embedding runs the real model on every message; the shared app leaves it off
-    # so hundreds of unrelated tests don't queue it. Semantic tests turn it on for
-    # themselves (see `semantic_server`).
-    return Settings(_env_file=None, database_url=database_url, embed_messages=False)
+    # Message embedding runs the real model on every message, and derivation needs an LLM;
+    # the shared app leaves both off so hundreds of unrelated tests don't queue that work.
+    # Semantic and deriver tests turn them on for themselves (see `semantic_server`).
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        embed_messages=False,
+        deriver_enabled=False,
+        summary_enabled=False,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +103,13 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     """A real uvicorn server (started through the CLI) on the test database."""
     log_path = tmp_path_factory.mktemp("live") / "server.log"
     process, base_url = start_server(
-        {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "EMBED_MESSAGES": "false"},
+        {
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "WARNING",
+            "EMBED_MESSAGES": "false",
+            "DERIVER_ENABLED": "false",
+            "SUMMARY_ENABLED": "false",
+        },
         log_path,
     )
     try:

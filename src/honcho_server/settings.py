@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     session_observers_limit: int = Field(default=10, ge=1)
     embedded_worker: bool = True
+    # Global defaults of the reasoning configuration (workspace, session and message
+    # configuration override them; BEHAVIOUR §8.2).
+    deriver_enabled: bool = True
+    summary_enabled: bool = True
+    summary_messages_per_short_summary: int = Field(default=20, ge=10)
+    summary_messages_per_long_summary: int = Field(default=60, ge=20)
+    peer_card_enabled: bool = True
+    dream_enabled: bool = True
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     cors_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"]

@@ -24,6 +24,18 @@ class Defaults:
     dream_enabled: bool = True
 
 
+def defaults_from(settings: Any) -> Defaults:
+    """The global defaults a ``Settings`` object configures."""
+    return Defaults(
+        reasoning_enabled=settings.deriver_enabled,
+        peer_card_enabled=settings.peer_card_enabled,
+        summary_enabled=settings.summary_enabled,
+        messages_per_short_summary=settings.summary_messages_per_short_summary,
+        messages_per_long_summary=settings.summary_messages_per_long_summary,
+        dream_enabled=settings.dream_enabled,
+    )
+
+
 @dataclass(frozen=True)
 class Resolved:
     reasoning_enabled: bool

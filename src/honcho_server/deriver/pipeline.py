@@ -69,9 +69,9 @@ def observers(state: SessionState, sender: str) -> list[str]:
     return observers_of(sender, peer_config(state, sender), members(state))
 
 
-def session_config(state: SessionState) -> Resolved:
+def session_config(state: SessionState, defaults: Defaults) -> Resolved:
     """The configuration of the session itself (no message level)."""
-    return resolve(Defaults(), state.workspace_config, state.session_config, None)
+    return resolve(defaults, state.workspace_config, state.session_config, None)
 
 
 async def enqueue_derive(db: AsyncSession, payload: DerivePayload) -> None:
@@ -109,6 +109,7 @@ async def enqueue_derivation(
     session: str,
     body: MessageBatchCreate,
     inserted: Sequence[AnyRow],
+    defaults: Defaults,
 ) -> None:
     """Queue the deriver's work for a stored batch, in the transaction that stores it.
 
@@ -123,7 +124,7 @@ async def enqueue_derivation(
     senders: list[str] = []
     for spec, row in zip(body.messages, inserted, strict=True):
         message_cfg = spec.configuration.model_dump() if spec.configuration else None
-        on = resolve(Defaults(), state.workspace_config, state.session_config, message_cfg)
+        on = resolve(defaults, state.workspace_config, state.session_config, message_cfg)
         if not on.reasoning_enabled:
             skipped.append(int(row.id))
         elif row.peer_name not in senders:
@@ -136,7 +137,7 @@ async def enqueue_derivation(
                 workspace=workspace, session=session, observed=sender, observers=watchers
             )
             await enqueue_derive(db, payload)
-    cfg = session_config(state)
+    cfg = session_config(state, defaults)
     first = state.last_seq - len(inserted) + 1
     if cfg.summary_enabled and (
         crosses(first, state.last_seq, cfg.messages_per_short_summary)

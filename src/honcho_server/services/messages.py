@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.ingest import IngestRepository
 from ..db.repositories.messages import MessageRepository
+from ..deriver.config import Defaults
 from ..deriver.pipeline import enqueue_derivation
 from ..errors import NotFound
 from ..ids import new_id, require_valid_name
@@ -39,6 +40,7 @@ async def create_batch(
     *,
     internal_metadata: list[dict[str, Any]] | None = None,
     embed: bool = True,
+    defaults: Defaults = Defaults(),
 ) -> list[Message]:
     """Store a batch in request order with contiguous ``seq_in_session`` numbers.
 
@@ -77,7 +79,7 @@ async def create_batch(
     inserted = await MessageRepository(db).insert_many(rows)
     if embed:
         await enqueue_embed_messages(db, workspace, session, [int(r.id) for r in inserted])
-    await enqueue_derivation(db, workspace, session, body, inserted)
+    await enqueue_derivation(db, workspace, session, body, inserted, defaults)
     return [views.message(r) for r in inserted]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..deriver.config import Defaults
 from ..errors import HonchoError, Invalid
 from ..ids import new_id, require_valid_name
 from ..schemas.common import strip_nul
@@ -74,6 +75,7 @@ async def create_from_file(
     file: UploadedFile,
     *,
     embed: bool = True,
+    defaults: Defaults = Defaults(),
 ) -> list[Message]:
     """One message per chunk of the file's text, stored as the batch route stores them."""
     require_valid_name(workspace, "workspace")
@@ -92,6 +94,7 @@ async def create_from_file(
             body,
             internal_metadata=file_info[i : i + MAX_BATCH],
             embed=embed,
+            defaults=defaults,
         )
     return created
 

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
+from ...deriver.config import defaults_from
 from ...schemas.messages import Message, MessageBatchCreate, MessageGet, MessageUpdate
 from ...schemas.pagination import Page
 from ...services import messages
@@ -24,7 +25,12 @@ async def create_messages_for_session(
     settings: SettingsDep,
 ) -> list[Message]:
     return await messages.create_batch(
-        db, workspace_id, session_id, body, embed=settings.embed_messages
+        db,
+        workspace_id,
+        session_id,
+        body,
+        embed=settings.embed_messages,
+        defaults=defaults_from(settings),
     )
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
+from ...deriver.config import defaults_from
 from ...schemas.messages import Message
 from ...services import uploads
 from ..deps import DbSession, SettingsDep
@@ -37,7 +38,13 @@ async def create_messages_with_file(
     template = uploads.message_template(fields)
     upload = uploads.UploadedFile(file.filename or "", file.content_type, await _read(file))
     return await uploads.create_from_file(
-        db, workspace_id, session_id, template, upload, embed=settings.embed_messages
+        db,
+        workspace_id,
+        session_id,
+        template,
+        upload,
+        embed=settings.embed_messages,
+        defaults=defaults_from(settings),
     )
 
 

@@ -18,6 +18,7 @@ import logging
 
 from ...db.repositories.derivation import DerivationRepository
 from ...deriver import dedupe
+from ...deriver.config import defaults_from
 from ...deriver.pipeline import (
     CONTEXT_MESSAGES,
     KNOWN_CONCLUSIONS,
@@ -93,7 +94,9 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
                 CONTEXT_MESSAGES,
             )
             known = await repo.known(job.workspace, job.observed, job.observed, KNOWN_CONCLUSIONS)
-        instructions = session_config(state).custom_instructions
+        instructions = session_config(
+            state, defaults_from(ctx.services.settings)
+        ).custom_instructions
 
     extraction = Extraction()
     if new and watchers:

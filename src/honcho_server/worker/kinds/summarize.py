@@ -16,6 +16,7 @@ from typing import Literal
 from ...db.repositories.derivation import DerivationRepository
 from ...db.repositories.paging import AnyRow
 from ...db.repositories.summaries import SummaryRepository
+from ...deriver.config import defaults_from
 from ...deriver.pipeline import SummarizePayload, lines, session_config, to_llm
 from ...deriver.prompts import summary_prompt
 from ...llm import LLMNotConfigured, LLMOutputInvalid
@@ -48,7 +49,7 @@ async def summarize(ctx: JobContext, job: SummarizePayload) -> None:
         state = await repo.session_state(job.workspace, job.session)
         if state is None or not state.active:
             return
-        cfg = session_config(state)
+        cfg = session_config(state, defaults_from(ctx.services.settings))
         stored = await repo.summaries(job.workspace, job.session)
         work: list[tuple[Kind, str | None, list[AnyRow]]] = []
         intervals: list[tuple[Kind, int]] = [
