@@ -30,7 +30,8 @@ class Embedder(TextTokenizer, Protocol):
 
     Build one per process (see :func:`honcho_server.embeddings.build_embedder`) and share it.
     ``embed`` never blocks the event loop, but it is slow (tens of texts per second for the
-    local model), so call it from background work, not while answering a request.
+    local model): stored texts are embedded by background jobs; a request embeds at most its
+    one search query, before it touches the database.
     """
 
     #: Identifies the vector space: vectors from different names must not be compared.
