@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Table, func
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
@@ -49,8 +50,15 @@ class Vector(UserDefinedType[str]):
 
     cache_ok = True
 
+    def __init__(self, dimensions: int | None = None) -> None:
+        self.dimensions = dimensions  # informational: reflection passes the column's size
+
     def get_col_spec(self, **kw: object) -> str:
         return "vector"
+
+
+# Let reflection (Alembic's model/database comparison) recognise the column type.
+ischema_names["vector"] = Vector
 
 
 def vector_literal(values: list[float]) -> str:
