@@ -10,10 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from honcho_server.deriver.prompts import (
+    CardUpdate,
     ChatMessage,
     Extraction,
     Line,
+    card_prompt,
     extraction_prompt,
+    normalise_card,
     summary_prompt,
 )
 
@@ -58,3 +61,33 @@ def test_prompt_mentions_the_schema_and_nothing_for_blank_instructions() -> None
     assert "Additional instructions" not in messages[0].content
     assert '"explicit"' in messages[0].content and '"premises"' in messages[0].content
     assert Extraction.model_validate({"explicit": ["bob says hi"]}).deductive == []
+
+
+def test_card_prompt_snapshot() -> None:
+    _check(
+        "card",
+        card_prompt(
+            "alice",
+            ["IDENTITY: Alice, a nurse"],
+            ["alice moved to Lisbon", "alice has a dog named Rex"],
+        ),
+    )
+    assert CardUpdate.model_validate({}).entries == []
+
+
+def test_normalise_card() -> None:
+    got = normalise_card(
+        [
+            "  IDENTITY: Alice  ",
+            "identity: lower-case label",
+            "NAME: Alice",
+            "ATTRIBUTE: ",
+            "ATTRIBUTE: " + "x" * 200,
+            "identity:  alice",
+            "IDENTITY:   ALICE",
+            "RELATIONSHIP: has a dog named Rex",
+        ]
+        + [f"INSTRUCTION: rule {i}" for i in range(50)]
+    )
+    assert got[:2] == ["IDENTITY: Alice", "RELATIONSHIP: has a dog named Rex"]
+    assert len(got) == 40 and got[-1] == "INSTRUCTION: rule 37"

@@ -1,8 +1,15 @@
-"""Exact de-duplication of derived conclusions (BEHAVIOUR §14.6, rules 1 and 2). Pure.
+"""De-duplication of derived conclusions (BEHAVIOUR §14.6). Pure.
 
-Two conclusions are the same when their content, trimmed and lower-cased, their level and —
-for ``explicit`` ones only — their session are equal. An explicit conclusion without a session
-is refused.
+Exact (rules 1 and 2): two conclusions are the same when their content, trimmed and
+lower-cased, their level and — for ``explicit`` ones only — their session are equal. An
+explicit conclusion without a session is refused.
+
+Semantic (rule 3, applied by the derive job to what survives the exact step): a new
+conclusion whose embedding lies within ``SEMANTIC_MAX_DISTANCE`` (cosine) of a live one of
+the same collection, level and — for explicit — session is a paraphrase. Which text to keep
+is decided by :func:`specificity`: each text scores its number of distinct tokens plus ten
+per token the other text lacks, so the text carrying more information the other does not
+wins; a tie keeps the new text (it is the fresher wording).
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 Key = tuple[str, str, str | None]
+
+SEMANTIC_MAX_DISTANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -67,3 +76,13 @@ def plan(candidates: Iterable[Candidate], stored: Sequence[Stored]) -> Plan:
         else:
             out.insert.append(c)
     return out
+
+
+def specificity(tokens: set[str], other: set[str]) -> int:
+    """``|T| + 10 * |T - T_other|``: how much a text says, weighted by what only it says."""
+    return len(tokens) + 10 * len(tokens - other)
+
+
+def new_text_wins(new_tokens: set[str], old_tokens: set[str]) -> bool:
+    """Whether a paraphrase should replace the stored text (ties go to the new one)."""
+    return specificity(new_tokens, old_tokens) >= specificity(old_tokens, new_tokens)

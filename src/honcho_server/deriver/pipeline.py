@@ -27,10 +27,14 @@ from .prompts import ChatMessage, Line
 
 DERIVE_KIND: Literal["derive"] = "derive"
 SUMMARIZE_KIND: Literal["summarize"] = "summarize"
+CARD_KIND: Literal["card"] = "card"
 MAX_NEW_TOKENS = 4_000  # new messages per derive run; the rest goes to a follow-up run
 MAX_NEW_MESSAGES = 200
 CONTEXT_MESSAGES = 20
 KNOWN_CONCLUSIONS = 50
+# A card job waits this long after it is queued, so the derive runs of a burst of messages
+# feed one card refresh (later runs find it waiting and add nothing to the queue).
+CARD_DELAY_SECONDS = 60.0
 
 
 class DerivePayload(BaseModel):
@@ -48,12 +52,23 @@ class SummarizePayload(BaseModel):
     seq: int  # the message that reached the threshold (the job summarises up to the latest)
 
 
+class CardPayload(BaseModel):
+    kind: Literal["card"] = CARD_KIND
+    workspace: str
+    observer: str
+    observed: str
+
+
 def derive_key(workspace: str, session: str, observed: str) -> str:
     return f"derive:{workspace}/{session}/{observed}"
 
 
 def summarize_key(workspace: str, session: str) -> str:
     return f"summarize:{workspace}/{session}"
+
+
+def card_key(workspace: str, observer: str, observed: str) -> str:
+    return f"card:{workspace}/{observer}/{observed}"
 
 
 def members(state: SessionState) -> list[Member]:
@@ -96,6 +111,18 @@ async def enqueue_summarize(db: AsyncSession, payload: SummarizePayload) -> None
         lock_key=key,
         dedupe_key=key,
     )
+
+
+async def enqueue_card(db: AsyncSession, payload: CardPayload) -> None:
+    key = card_key(payload.workspace, payload.observer, payload.observed)
+    await JobRepository(db).enqueue(
+        payload.kind,
+        payload.model_dump(),
+        workspace=payload.workspace,
+        lock_key=key,
+        dedupe_key=key,
+    )
+    await DerivationRepository(db).delay_new_job(key, CARD_DELAY_SECONDS)
 
 
 def crosses(first: int, last: int, every: int) -> bool:

@@ -111,3 +111,62 @@ def summary_prompt(
         "Write the updated summary of the whole conversation."
     )
     return [ChatMessage("system", system), ChatMessage("user", user)]
+
+
+CARD_PREFIXES = ("IDENTITY: ", "ATTRIBUTE: ", "RELATIONSHIP: ", "INSTRUCTION: ")
+CARD_MAX_ENTRIES = 40
+CARD_MAX_CHARS = 200
+
+
+class CardUpdate(BaseModel):
+    """What the model returns: the whole new card."""
+
+    entries: list[str] = Field(default_factory=list)
+
+
+def card_prompt(observed: str, card: Sequence[str], facts: Sequence[str]) -> list[ChatMessage]:
+    """Ask for the updated card of ``observed``: the current ``card`` revised by ``facts``."""
+    system = (
+        f"You maintain a short profile card about a person called {observed}: only stable "
+        "facts that stay true for months or years. Keep name, age, where they live, "
+        "occupation, family and other relationships, lasting likes and dislikes, and standing "
+        f"instructions {observed} gave about how to treat them. Leave out moods, one-off "
+        "events, plans and anything uncertain.\n\n"
+        "Every entry starts with exactly one of these labels and is one short line:\n"
+        "- IDENTITY: who they are (name, age, location, occupation)\n"
+        "- ATTRIBUTE: a lasting trait or preference\n"
+        "- RELATIONSHIP: a person or pet in their life and how they relate\n"
+        "- INSTRUCTION: how they asked to be treated or answered\n\n"
+        f"Write the complete new card: keep current entries that still hold, correct those the "
+        f"new facts contradict, add what is new, and merge repeats. At most {CARD_MAX_ENTRIES} "
+        f"entries of at most {CARD_MAX_CHARS} characters each.\n"
+        'Answer with JSON only: {"entries": ["IDENTITY: ...", "ATTRIBUTE: ..."]}'
+    )
+    card_text = "\n".join(card) or "(empty)"
+    facts_text = "\n".join(f"- {f}" for f in facts) or "(none)"
+    user = (
+        f"Current card of {observed}:\n{card_text}\n\n"
+        f"Facts learned about {observed}, oldest first:\n{facts_text}\n\n"
+        "Write the updated card."
+    )
+    return [ChatMessage("system", system), ChatMessage("user", user)]
+
+
+def normalise_card(entries: Sequence[str]) -> list[str]:
+    """Valid entries only: a known label followed by text, at most ``CARD_MAX_CHARS`` long;
+    case- and whitespace-insensitive duplicates dropped; the first ``CARD_MAX_ENTRIES`` kept."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for raw in entries:
+        entry = raw.strip()
+        prefix = next((p for p in CARD_PREFIXES if entry.startswith(p)), None)
+        if prefix is None or not entry[len(prefix) :].strip() or len(entry) > CARD_MAX_CHARS:
+            continue
+        k = " ".join(entry.lower().split())
+        if k in seen:
+            continue
+        seen.add(k)
+        out.append(entry)
+        if len(out) == CARD_MAX_ENTRIES:
+            break
+    return out

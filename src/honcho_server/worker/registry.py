@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ..deriver.pipeline import DerivePayload, SummarizePayload
 from .context import JobContext
-from .kinds import deletion, derive, embedding, probe, summarize, webhooks
+from .kinds import card, deletion, derive, embedding, probe, summarize, webhooks
 
 Handler = Callable[[JobContext, Any], Awaitable[None]]
 
@@ -35,6 +35,7 @@ JOB_KINDS: dict[str, JobKind] = {
     "embed_conclusions": JobKind(embedding.EmbedConclusions, embedding.embed_conclusions),
     "derive": JobKind(DerivePayload, derive.derive),
     "summarize": JobKind(SummarizePayload, summarize.summarize),
+    "card": JobKind(card.CardPayload, card.refresh_card),
 }
 
 

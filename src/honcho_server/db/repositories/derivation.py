@@ -198,23 +198,68 @@ class DerivationRepository:
             )
 
     async def insert(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert conclusions; a row may carry ``embedding`` (a vector literal) and
+        ``times_derived`` (default: not embedded yet, derived once)."""
         if not rows:
             return
         stmt = text(
             "INSERT INTO conclusions (id, workspace_name, observer, observed, session_name,"
-            " level, content, premises, source_message_ids, internal_metadata)"
+            " level, content, premises, source_message_ids, internal_metadata, embedding,"
+            " times_derived)"
             " VALUES (:id, :workspace_name, :observer, :observed, :session_name, :level,"
-            " :content, :premises, :source_message_ids, :internal_metadata)"
+            " :content, :premises, :source_message_ids, :internal_metadata,"
+            " CAST(:embedding AS vector), :times_derived)"
         ).bindparams(
             bindparam("premises", type_=ARRAY(Text)),
             bindparam("source_message_ids", type_=ARRAY(Text)),
             bindparam("internal_metadata", type_=JSONB),
+            bindparam("embedding", type_=Text),
         )
-        await self.db.execute(stmt, list(rows))
+        full = [{"embedding": None, "times_derived": 1} | dict(r) for r in rows]
+        await self.db.execute(stmt, full)
+
+    async def has_embedded(self, workspace: str, observer: str, observed: str) -> bool:
+        """Whether the collection holds at least one live embedded conclusion."""
+        stmt = text(
+            "SELECT EXISTS (SELECT 1 FROM conclusions WHERE workspace_name = :ws"
+            " AND observer = :observer AND observed = :observed AND deleted_at IS NULL"
+            " AND embedding IS NOT NULL)"
+        )
+        params = {"ws": workspace, "observer": observer, "observed": observed}
+        return bool((await self.db.execute(stmt, params)).scalar_one())
+
+    async def soft_delete(self, conclusion_id: str) -> None:
+        await self.db.execute(
+            text("UPDATE conclusions SET deleted_at = now() WHERE id = :id"), {"id": conclusion_id}
+        )
+
+    async def recent_explicit(
+        self, workspace: str, observer: str, observed: str, limit: int
+    ) -> list[AnyRow]:
+        """``content`` and ``created_at`` of the newest live explicit conclusions of a
+        collection, newest first."""
+        stmt = text(
+            "SELECT content, created_at FROM conclusions WHERE workspace_name = :ws"
+            " AND observer = :observer AND observed = :observed AND level = 'explicit'"
+            " AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT :limit"
+        )
+        params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}
+        return list((await self.db.execute(stmt, params)).all())
 
     async def set_watermark(self, workspace: str, session: str, peer: str, upto: int) -> None:
         params = {"ws": workspace, "session": session, "peer": peer, "upto": upto}
         await self.db.execute(_WATERMARK, params)
+
+    async def delay_new_job(self, dedupe_key: str, seconds: float) -> None:
+        """Schedule the waiting job of ``dedupe_key`` ``seconds`` from now if this transaction
+        queued it (an older waiting job keeps its time, so a busy unit is not starved)."""
+        await self.db.execute(
+            text(
+                "UPDATE jobs SET scheduled_at = now() + make_interval(secs => :seconds)"
+                " WHERE dedupe_key = :key AND status = 'todo' AND created_at = now()"
+            ),
+            {"key": dedupe_key, "seconds": seconds},
+        )
 
     async def postpone(self, job_id: int, seconds: float, reason: str) -> bool:
         """Put a running job back in the queue for later without spending its attempt.

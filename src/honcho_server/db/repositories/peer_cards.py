@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +33,18 @@ class PeerCardRepository:
             return False, None
         entries: list[str] | None = row.entries
         return True, entries
+
+    async def current(
+        self, workspace: str, observer: str, observed: str
+    ) -> tuple[list[str], datetime] | None:
+        """The stored card and when it was last written, or None."""
+        stmt = select(T.c.entries, T.c.updated_at).where(
+            T.c.workspace_name == workspace, T.c.observer == observer, T.c.observed == observed
+        )
+        row = (await self.db.execute(stmt)).first()
+        if row is None:
+            return None
+        return list(row.entries or []), row.updated_at
 
     async def put(
         self, workspace: str, observer: str, observed: str, entries: list[str]

@@ -7,6 +7,18 @@ into every observer's collection (exact duplicates reinforce the stored row inst
 the watermark, queue their embedding, and — when the unit is drained — a ``queue.empty``
 event. A run that left messages behind queues the next run.
 
+Semantic de-duplication (BEHAVIOUR §14.6 rule 3): with an embedder, the new texts are
+embedded before the writing transaction opens. Inside it, in a collection that already holds
+embedded conclusions, each new conclusion is compared with its nearest live one of the same
+level (and session, for explicit ones); within ``dedupe.SEMANTIC_MAX_DISTANCE`` it is a
+paraphrase: the more specific text (``dedupe.new_text_wins``, tokens of the embedding model)
+is kept with ``times_derived`` one above the stored row's, the other is dropped (the stored
+row soft-deleted when the new text wins). Rows are inserted with their embedding, so they
+need no embedding job; without an embedder (or when embedding fails) they get one as before.
+
+Peer cards: when the resolved ``peer_card.create`` is on, every observer that got a new
+explicit conclusion gets a ``card`` job for (observer, sender) (see ``kinds/card.py``).
+
 No LLM configured: the job goes back to the queue for later without spending an attempt.
 An unavailable LLM, a rejected request or an invalid answer raise: the runner retries with
 backoff and finally keeps the job as failed, with its error.
@@ -15,15 +27,22 @@ backoff and finally keeps the job as failed, with its error.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ...db.models import vector_literal
 from ...db.repositories.derivation import DerivationRepository
+from ...db.repositories.vectors import C, VectorRepository, collection
 from ...deriver import dedupe
 from ...deriver.config import defaults_from
 from ...deriver.pipeline import (
     CONTEXT_MESSAGES,
     KNOWN_CONCLUSIONS,
     MAX_NEW_MESSAGES,
+    CardPayload,
     DerivePayload,
+    enqueue_card,
     enqueue_derive,
     lines,
     observers,
@@ -32,6 +51,7 @@ from ...deriver.pipeline import (
     to_llm,
 )
 from ...deriver.prompts import Extraction, extraction_prompt
+from ...embeddings import EmbeddingError
 from ...ids import new_id
 from ...llm import LLMNotConfigured
 from ..context import JobContext
@@ -94,9 +114,8 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
                 CONTEXT_MESSAGES,
             )
             known = await repo.known(job.workspace, job.observed, job.observed, KNOWN_CONCLUSIONS)
-        instructions = session_config(
-            state, defaults_from(ctx.services.settings)
-        ).custom_instructions
+        cfg = session_config(state, defaults_from(ctx.services.settings))
+        instructions = cfg.custom_instructions
 
     extraction = Extraction()
     if new and watchers:
@@ -118,9 +137,11 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
         )
         for d in extraction.deductive
     ]
+    vectors = await _embed(ctx, candidates)
     async with ctx.completing() as db:
         repo = DerivationRepository(db)
-        created: list[str] = []
+        created: list[str] = []  # inserted without an embedding
+        carded: list[str] = []  # observers with a new explicit conclusion
         for observer in watchers if candidates else []:
             stored = await repo.matching(
                 job.workspace,
@@ -133,29 +154,110 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
                 [dedupe.Stored(s.id, s.level, s.content, s.session_name) for s in stored],
             )
             await repo.reinforce(plan.reinforce)
-            rows = [
-                {
+            semantic = bool(vectors) and await repo.has_embedded(
+                job.workspace, observer, job.observed
+            )
+            rows: list[dict[str, Any]] = []
+            for c in plan.insert:
+                content = c.content.strip()
+                vector = vectors.get(content)
+                row: dict[str, Any] = {
                     "id": new_id(),
                     "workspace_name": job.workspace,
                     "observer": observer,
                     "observed": job.observed,
                     "session_name": c.session,
                     "level": c.level,
-                    "content": c.content.strip(),
+                    "content": content,
                     "premises": list(c.premises),
                     "source_message_ids": list(c.source_message_ids),
                     "internal_metadata": {"derived_by_job": ctx.job_id},
+                    "embedding": vector_literal(vector) if vector is not None else None,
+                    "times_derived": 1,
                 }
-                for c in plan.insert
-            ]
+                if vector is None:
+                    rows.append(row)  # embedded later by a job
+                    created.append(str(row["id"]))
+                else:
+                    near = None
+                    if semantic:
+                        near = await _paraphrase_of(
+                            db, job.workspace, observer, job.observed, c, vector
+                        )
+                    if near is not None:
+                        if not _new_wins(ctx, content, near.content):
+                            await repo.reinforce([near.id])
+                            continue
+                        await repo.soft_delete(near.id)
+                        row["times_derived"] = int(near.times_derived) + 1
+                    await repo.insert([row])  # visible to the next candidate's search
+                    semantic = True  # the collection holds an embedded conclusion now
+                if c.level == "explicit" and observer not in carded:
+                    carded.append(observer)
             await repo.insert(rows)
-            created += [str(r["id"]) for r in rows]
         await repo.set_watermark(job.workspace, job.session, job.observed, int(batch[-1].id))
         if created:
             await enqueue_embed_conclusions(db, job.workspace, created)
+        if cfg.peer_card_create:
+            for observer in carded:
+                await enqueue_card(
+                    db,
+                    CardPayload(workspace=job.workspace, observer=observer, observed=job.observed),
+                )
         if more:
             await enqueue_derive(db, job.model_copy(update={"observers": watchers}))
         else:
             await enqueue_queue_empty(
                 db, job.workspace, "representation", job.session, None, job.observed
             )
+
+
+async def _embed(ctx: JobContext, candidates: list[dedupe.Candidate]) -> dict[str, list[float]]:
+    """Embeddings of the candidates' trimmed texts (no transaction open); empty without an
+    embedder or when embedding fails (the rows then get an embedding job)."""
+    embedder = ctx.services.embedder
+    texts = list(dict.fromkeys(c.content.strip() for c in candidates if c.content.strip()))
+    if embedder is None or not texts:
+        return {}
+    try:
+        vectors = await embedder.embed(texts)
+    except EmbeddingError as exc:
+        log.warning(
+            "job %d: embedding new conclusions failed, no semantic de-dup: %s", ctx.job_id, exc
+        )
+        return {}
+    return dict(zip(texts, vectors, strict=True))
+
+
+async def _paraphrase_of(
+    db: AsyncSession,
+    workspace: str,
+    observer: str,
+    observed: str,
+    c: dedupe.Candidate,
+    vector: list[float],
+) -> Any | None:
+    """The nearest live conclusion of the same collection, level (and session, for explicit
+    ones) within the semantic distance, or None."""
+    where = [*collection(workspace, observer, observed), C.c.level == c.level]
+    if c.level == "explicit":
+        where.append(C.c.session_name == c.session)
+    found = await VectorRepository(db).nearest_conclusions(
+        vector,
+        [C.c.id, C.c.content, C.c.times_derived],
+        where,
+        1,
+        max_distance=dedupe.SEMANTIC_MAX_DISTANCE,
+    )
+    return found[0] if found else None
+
+
+def _new_wins(ctx: JobContext, new: str, old: str) -> bool:
+    embedder = ctx.services.embedder
+
+    def tokens(text: str) -> set[str]:
+        if embedder is None:
+            return set(text.lower().split())
+        return {text[a:b].lower() for a, b in embedder.token_spans(text)}
+
+    return dedupe.new_text_wins(tokens(new), tokens(old))

@@ -1,0 +1,56 @@
+"""The ``card`` job: refresh the peer card of (observer, observed) from its explicit conclusions.
+
+Queued by a derive run that stored new explicit conclusions for the pair while the resolved
+``peer_card.create`` is on. Three steps, no transaction across the LLM call: read the card
+and the newest explicit conclusions; ask the model for the whole new card; normalise it
+(labels, length, duplicates, count — :func:`normalise_card`) and store it.
+
+A card written by hand (``PUT .../card``) stays authoritative until new evidence arrives: the
+job does nothing unless some explicit conclusion was created after the card was last written.
+Nothing extra is stored for this: it compares ``conclusions.created_at`` with the card's
+``updated_at``. An answer that normalises to nothing leaves the old card in place.
+
+No LLM configured: the job waits in the queue like ``derive`` does.
+"""
+
+from __future__ import annotations
+
+from ...db.repositories.derivation import DerivationRepository
+from ...db.repositories.peer_cards import PeerCardRepository
+from ...deriver.pipeline import CardPayload as CardPayload
+from ...deriver.pipeline import to_llm
+from ...deriver.prompts import CardUpdate, card_prompt, normalise_card
+from ...llm import LLMNotConfigured
+from ..context import JobContext
+from .derive import postpone_without_llm
+
+CARD_FACTS = 40
+
+
+async def refresh_card(ctx: JobContext, job: CardPayload) -> None:
+    llm = ctx.services.llm
+    try:
+        if llm is None:
+            raise LLMNotConfigured("this worker has no LLM registry")
+        client = llm.client("deriver")
+    except LLMNotConfigured as exc:
+        await postpone_without_llm(ctx, exc)
+        return
+
+    async with ctx.transaction() as db:
+        current = await PeerCardRepository(db).current(job.workspace, job.observer, job.observed)
+        facts = await DerivationRepository(db).recent_explicit(
+            job.workspace, job.observer, job.observed, CARD_FACTS
+        )
+    old = current[0] if current else []
+    if not facts or (current is not None and facts[0].created_at <= current[1]):
+        return  # nothing new since the card was written (by hand or by an earlier run)
+
+    prompt = card_prompt(job.observed, old, [f.content for f in reversed(facts)])
+    result = await client.structured(to_llm(prompt), CardUpdate)
+    entries = normalise_card(result.value.entries)
+    if not entries:
+        return  # keep the old card
+
+    async with ctx.completing() as db:
+        await PeerCardRepository(db).put(job.workspace, job.observer, job.observed, entries)
