@@ -143,6 +143,13 @@ async def test_conversation_derives_for_sender_and_observers(
     )
     await drain(app, settings)
     assert [j.status for j in await jobs(app, "derive")] == ["succeeded", "succeeded"]
+    async with app.state.engine.connect() as conn:  # LLM usage is recorded on each job
+        usage = (
+            (await conn.execute(text("SELECT usage FROM jobs WHERE kind = 'derive' ORDER BY id")))
+            .scalars()
+            .all()
+        )
+    assert all(u["requests"] == 1 and u["prompt_tokens"] > 0 for u in usage), usage
     for observer in ("alice", "bob"):
         got = await conclusions(app, observer, "alice")
         assert [(c.level, c.content, c.session_name) for c in got] == [

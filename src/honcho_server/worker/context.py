@@ -30,6 +30,12 @@ class JobContext:
     factory: async_sessionmaker[AsyncSession]
     services: WorkerServices
     completed: bool = False
+    usage: dict[str, int] = field(default_factory=dict)  # LLM tokens this attempt spent
+
+    def record_usage(self, spent: Any) -> None:
+        """Add an LLM call's usage (anything with ``as_dict()``) to this job's account."""
+        for key, value in spent.as_dict().items():
+            self.usage[key] = self.usage.get(key, 0) + int(value)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -45,5 +51,5 @@ class JobContext:
         reverse)."""
         async with unit_of_work(self.factory) as db:
             yield db
-            await JobRepository(db).succeed(self.job_id)
+            await JobRepository(db).succeed(self.job_id, self.usage)
         self.completed = True

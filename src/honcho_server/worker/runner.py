@@ -64,7 +64,7 @@ async def _execute(ctx: JobContext, job: AnyRow, backoff_base: float) -> None:
         await kind.handler(ctx, kind.payload.model_validate(job.payload))
         if not ctx.completed:
             async with unit_of_work(ctx.factory) as db:
-                await JobRepository(db).succeed(ctx.job_id)
+                await JobRepository(db).succeed(ctx.job_id, ctx.usage)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # every failure is recorded on the job, loudly
@@ -81,7 +81,12 @@ async def _execute(ctx: JobContext, job: AnyRow, backoff_base: float) -> None:
             exc_info=exc,
         )
         async with unit_of_work(ctx.factory) as db:
-            await JobRepository(db).fail(job.id, f"{type(exc).__name__}: {exc}", retry_at)
+            spent = getattr(exc, "usage", None)  # LLM errors carry what they spent
+            if spent is not None and hasattr(spent, "as_dict"):
+                ctx.record_usage(spent)
+            await JobRepository(db).fail(
+                job.id, f"{type(exc).__name__}: {exc}", retry_at, ctx.usage
+            )
 
 
 async def _heartbeat(factory: async_sessionmaker[AsyncSession], job_id: int) -> None:

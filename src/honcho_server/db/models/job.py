@@ -13,6 +13,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JsonObject, created_at_column, json_column
@@ -70,4 +71,5 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     worker_id: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
+    usage: Mapped[JsonObject | None] = mapped_column(JSONB)  # LLM tokens spent, all attempts
     created_at: Mapped[datetime] = created_at_column()

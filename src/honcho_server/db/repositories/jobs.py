@@ -75,16 +75,27 @@ class JobRepository:
     async def claim(self, worker: str) -> AnyRow | None:
         return (await self.db.execute(_CLAIM, {"worker": worker})).first()
 
-    async def succeed(self, job_id: int) -> None:
-        await self.db.execute(
-            update(J)
-            .where(J.c.id == job_id)
-            .values(status="succeeded", finished_at=func.now(), last_error=None)
-        )
+    async def succeed(self, job_id: int, usage: dict[str, int] | None = None) -> None:
+        values: dict[str, Any] = {
+            "status": "succeeded",
+            "finished_at": func.now(),
+            "last_error": None,
+        }
+        if usage:
+            values["usage"] = _add_usage(usage)
+        await self.db.execute(update(J).where(J.c.id == job_id).values(values))
 
-    async def fail(self, job_id: int, error: str, retry_at: datetime | None) -> None:
+    async def fail(
+        self,
+        job_id: int,
+        error: str,
+        retry_at: datetime | None,
+        usage: dict[str, int] | None = None,
+    ) -> None:
         """Back to ``todo`` at ``retry_at``, or ``failed`` for good when ``retry_at`` is None."""
         values: dict[str, Any] = {"last_error": error[:4000], "worker_id": None}
+        if usage:
+            values["usage"] = _add_usage(usage)
         if retry_at is None:
             values.update(status="failed", finished_at=func.now())
         else:
@@ -145,3 +156,12 @@ class JobRepository:
         if workspace is not None:
             stmt = stmt.where(J.c.workspace_name == workspace)
         return int(await self.db.scalar(stmt) or 0)
+
+
+def _add_usage(usage: dict[str, int]) -> Any:
+    """``usage`` added key by key to what earlier attempts already spent."""
+    expr: Any = func.coalesce(J.c.usage, text("'{}'::jsonb"))
+    for key, value in usage.items():
+        total = func.coalesce(J.c.usage[key].as_integer(), 0) + int(value)
+        expr = func.jsonb_set(expr, text(f"'{{{key}}}'"), func.to_jsonb(total))
+    return expr

@@ -48,6 +48,7 @@ async def refresh_card(ctx: JobContext, job: CardPayload) -> None:
 
     prompt = card_prompt(job.observed, old, [f.content for f in reversed(facts)])
     result = await client.structured(to_llm(prompt), CardUpdate)
+    ctx.record_usage(result.usage)
     entries = normalise_card(result.value.entries)
     if not entries:
         return  # keep the old card

@@ -121,6 +121,7 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
     if new and watchers:
         prompt = extraction_prompt(job.observed, lines(new), lines(earlier), known, instructions)
         result = await client.structured(to_llm(prompt), Extraction)
+        ctx.record_usage(result.usage)
         extraction = result.value
 
     sources = tuple(r.public_id for r in new)

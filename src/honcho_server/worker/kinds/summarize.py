@@ -72,6 +72,7 @@ async def summarize(ctx: JobContext, job: SummarizePayload) -> None:
         tokens = sum(int(r.token_count) for r in rows)
         prompt = summary_prompt(kind, before, lines(rows), word_limit(kind, tokens))
         answer = await client.complete(to_llm(prompt), max_tokens=MAX_TOKENS[kind])
+        ctx.record_usage(answer.usage)
         if not answer.text.strip():
             raise LLMOutputInvalid(
                 f"the {kind} summary came back blank; the previous one is kept",
