@@ -326,3 +326,32 @@ async def test_twenty_messages_make_a_short_summary(
     assert ctx["summary"]["content"] == short["content"]
     prompt = fake_openai.state.requests_to(CHAT)[-1].body["messages"][1]["content"]
     assert "line 0" in prompt and "line 19" in prompt
+
+
+async def test_message_custom_instructions_reach_the_prompt(
+    env: tuple[FastAPI, Client, Settings],
+    fake_openai: FakeOpenAIServer,  # noqa: F811
+) -> None:
+    app, client, settings = env
+    await client.put(
+        "/v3/workspaces/w/sessions/s",
+        json={"configuration": {"reasoning": {"custom_instructions": "Session-wide focus."}}},
+    )
+    await post_messages(
+        client,
+        "s",
+        msg(
+            "a",
+            "I fly to Tokyo on Friday",
+            configuration={"reasoning": {"custom_instructions": "Only record travel plans."}},
+        ),
+    )
+    fake_openai.state.queue_chat(extraction(["a flies to Tokyo on Friday"]))
+    await drain(app, settings)
+    system = fake_openai.state.requests_to(CHAT)[0].body["messages"][0]["content"]
+    assert "Only record travel plans." in system and "Session-wide focus." not in system
+    await post_messages(client, "s", msg("a", "I also like sushi"))
+    fake_openai.state.queue_chat(extraction(["a likes sushi"]))
+    await drain(app, settings)
+    system = fake_openai.state.requests_to(CHAT)[-1].body["messages"][0]["content"]
+    assert "Session-wide focus." in system  # a message without its own falls back

@@ -148,15 +148,21 @@ async def enqueue_derivation(
     if state is None or not inserted:
         return
     skipped: list[int] = []
+    instructions: dict[int, str] = {}
     senders: list[str] = []
     for spec, row in zip(body.messages, inserted, strict=True):
         message_cfg = spec.configuration.model_dump() if spec.configuration else None
         on = resolve(defaults, state.workspace_config, state.session_config, message_cfg)
         if not on.reasoning_enabled:
             skipped.append(int(row.id))
-        elif row.peer_name not in senders:
+            continue
+        if row.peer_name not in senders:
             senders.append(row.peer_name)
+        own = (message_cfg or {}).get("reasoning") or {}
+        if own.get("custom_instructions") and on.custom_instructions:
+            instructions[int(row.id)] = on.custom_instructions
     await repo.mark_skipped(skipped)
+    await repo.mark_instructions(instructions)
     for sender in senders:
         watchers = observers(state, sender)
         if watchers:

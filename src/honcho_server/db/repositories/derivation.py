@@ -38,7 +38,8 @@ _STATE = text(
 
 _MESSAGE_COLUMNS = (
     "id, public_id, peer_name, seq_in_session, content, token_count, created_at, "
-    "coalesce((internal_metadata->>'skip_reasoning')::boolean, false) AS skip_reasoning"
+    "coalesce((internal_metadata->>'skip_reasoning')::boolean, false) AS skip_reasoning, "
+    "internal_metadata->>'custom_instructions' AS custom_instructions"
 )
 
 _WATERMARK = text(
@@ -117,6 +118,19 @@ class DerivationRepository:
                     " || '{\"skip_reasoning\": true}'::jsonb WHERE id = ANY(:ids)"
                 ),
                 {"ids": list(message_ids)},
+            )
+
+    async def mark_instructions(self, instructions: dict[int, str]) -> None:
+        """Keep each message's own ``custom_instructions`` (its configuration is not stored)."""
+        if instructions:
+            await self.db.execute(
+                text(
+                    "UPDATE messages m SET internal_metadata = m.internal_metadata"
+                    " || jsonb_build_object('custom_instructions', v.txt)"
+                    " FROM unnest(CAST(:ids AS bigint[]), CAST(:txts AS text[])) AS v(id, txt)"
+                    " WHERE m.id = v.id"
+                ),
+                {"ids": list(instructions), "txts": list(instructions.values())},
             )
 
     async def pending_messages(

@@ -115,7 +115,9 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
             )
             known = await repo.known(job.workspace, job.observed, job.observed, KNOWN_CONCLUSIONS)
         cfg = session_config(state, defaults_from(ctx.services.settings))
-        instructions = cfg.custom_instructions
+        # the newest message's own instructions win over the session's (BEHAVIOUR §8.2)
+        own = [r.custom_instructions for r in new if r.custom_instructions]
+        instructions = own[-1] if own else cfg.custom_instructions
 
     extraction = Extraction()
     if new and watchers:
