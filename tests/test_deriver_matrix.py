@@ -20,15 +20,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from databases import fresh_database
 from fakes.openai_server import CHAT, FakeOpenAI, FakeOpenAIServer
 from honcho_server.app import create_app
-from honcho_server.llm import LLMRegistry
 from honcho_server.settings import Settings
-from honcho_server.worker.context import WorkerServices
-from honcho_server.worker.runner import run_once
+from worker_support import drain, rows
 
 Client = httpx.AsyncClient
 LINE = re.compile(r"^\[[^\]]+\] ([^:]+): (.*)$")
@@ -86,25 +83,6 @@ async def env(
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 yield app, client, settings
-
-
-async def drain(app: FastAPI, settings: Settings, limit: int = 100) -> int:
-    registry = LLMRegistry(settings)
-    services = WorkerServices(settings=settings, embedder=app.state.embedder, llm=registry)
-    ran = 0
-    try:
-        while ran < limit and await run_once(
-            app.state.session_factory, "matrix-worker", services, backoff_base=0.0
-        ):
-            ran += 1
-    finally:
-        await registry.aclose()
-    return ran
-
-
-async def rows(app: FastAPI, sql: str, **params: Any) -> list[Any]:
-    async with app.state.engine.connect() as conn:
-        return list((await conn.execute(text(sql), params)).all())
 
 
 async def about(app: FastAPI, observed: str, observer: str | None = None) -> list[Any]:
