@@ -20,21 +20,15 @@ from ...db.repositories.peer_cards import PeerCardRepository
 from ...deriver.pipeline import CardPayload as CardPayload
 from ...deriver.pipeline import to_llm
 from ...deriver.prompts import CardUpdate, card_prompt, normalise_card
-from ...llm import LLMNotConfigured
 from ..context import JobContext
-from .derive import postpone_without_llm
+from .llm_wait import client_or_wait
 
 CARD_FACTS = 40
 
 
 async def refresh_card(ctx: JobContext, job: CardPayload) -> None:
-    llm = ctx.services.llm
-    try:
-        if llm is None:
-            raise LLMNotConfigured("this worker has no LLM registry")
-        client = llm.client("deriver")
-    except LLMNotConfigured as exc:
-        await postpone_without_llm(ctx, exc)
+    client = await client_or_wait(ctx, "deriver")
+    if client is None:
         return
 
     async with ctx.transaction() as db:

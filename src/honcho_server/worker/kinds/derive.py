@@ -53,36 +53,17 @@ from ...deriver.pipeline import (
 from ...deriver.prompts import Extraction, extraction_prompt
 from ...embeddings import EmbeddingError
 from ...ids import new_id
-from ...llm import LLMNotConfigured
 from ..context import JobContext
 from .embedding import enqueue_embed_conclusions
+from .llm_wait import client_or_wait
 from .webhooks import enqueue_queue_empty
 
 log = logging.getLogger(__name__)
 
-NOT_CONFIGURED_RETRY_SECONDS = 60.0
-
-
-async def postpone_without_llm(ctx: JobContext, error: LLMNotConfigured) -> None:
-    """Back to the queue for later, attempt not spent; the job record says why."""
-    async with ctx.transaction() as db:
-        waiting = await DerivationRepository(db).postpone(
-            ctx.job_id, NOT_CONFIGURED_RETRY_SECONDS, f"waiting: {error.message}"
-        )
-    log.info("job %d waits for an LLM: %s", ctx.job_id, error.message)
-    # Postponed: the runner must not mark it done. Not postponed: a twin job of the same
-    # unit is already waiting and will do the work; this one succeeds empty-handed.
-    ctx.completed = waiting
-
 
 async def derive(ctx: JobContext, job: DerivePayload) -> None:
-    llm = ctx.services.llm
-    try:
-        if llm is None:
-            raise LLMNotConfigured("this worker has no LLM registry")
-        client = llm.client("deriver")
-    except LLMNotConfigured as exc:
-        await postpone_without_llm(ctx, exc)
+    client = await client_or_wait(ctx, "deriver")
+    if client is None:
         return
 
     async with ctx.transaction() as db:

@@ -19,9 +19,9 @@ from ...db.repositories.summaries import SummaryRepository
 from ...deriver.config import defaults_from
 from ...deriver.pipeline import SummarizePayload, lines, session_config, to_llm
 from ...deriver.prompts import summary_prompt
-from ...llm import LLMNotConfigured, LLMOutputInvalid
+from ...llm import LLMOutputInvalid
 from ..context import JobContext
-from .derive import postpone_without_llm
+from .llm_wait import client_or_wait
 from .webhooks import enqueue_queue_empty
 
 Kind = Literal["short", "long"]
@@ -35,13 +35,8 @@ def word_limit(kind: Kind, input_tokens: int) -> int:
 
 
 async def summarize(ctx: JobContext, job: SummarizePayload) -> None:
-    llm = ctx.services.llm
-    try:
-        if llm is None:
-            raise LLMNotConfigured("this worker has no LLM registry")
-        client = llm.client("summary")
-    except LLMNotConfigured as exc:
-        await postpone_without_llm(ctx, exc)
+    client = await client_or_wait(ctx, "summary")
+    if client is None:
         return
 
     async with ctx.transaction() as db:
