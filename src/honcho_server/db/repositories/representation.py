@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Conclusion, PeerCard, Scope, ScopeSession, table
+from ..models import Conclusion, Scope, ScopeSession, table
 from .paging import AnyRow
 
 C = table(Conclusion)
-K = table(PeerCard)
 SC = table(Scope)
 SS = table(ScopeSession)
 COLUMNS = (
@@ -70,13 +69,6 @@ class RepresentationRepository:
         stmt = self._of(workspace, observer, observed, sessions)
         order = (C.c.times_derived.desc(), C.c.created_at.desc(), C.c.id)
         return list((await self.db.execute(stmt.order_by(*order).limit(limit))).all())
-
-    async def card(self, workspace: str, observer: str, observed: str) -> list[str] | None:
-        stmt = select(K.c.entries).where(
-            K.c.workspace_name == workspace, K.c.observer == observer, K.c.observed == observed
-        )
-        entries: list[str] | None = (await self.db.execute(stmt)).scalar_one_or_none()
-        return entries
 
     async def scope_exists(self, workspace: str, scope: str) -> bool:
         stmt = select(SC.c.id).where(SC.c.workspace_name == workspace, SC.c.name == scope)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...db.repositories.peers import PeerRepository
+from ...db.repositories.peer_cards import PeerCardRepository
 from ...db.repositories.representation import RepresentationRepository
 from ...embeddings import Embedder
 from ...errors import Invalid, NotFound
@@ -38,9 +38,14 @@ class Search:
         return None if vector is None else SemanticQuery(vector, self.top_k, self.max_distance)
 
 
-async def _require_peer(db: AsyncSession, workspace: str, peer: str) -> None:
-    if await PeerRepository(db).get(workspace, peer) is None:
-        raise NotFound(f"Peer {peer} not found")
+async def _card_of_existing_peer(
+    db: AsyncSession, workspace: str, observer: str, observed: str
+) -> list[str] | None:
+    """``observer``'s card of ``observed``; 404 when ``observer`` does not exist (one query)."""
+    exists, card = await PeerCardRepository(db).get(workspace, observer, observed)
+    if not exists:
+        raise NotFound(f"Peer {observer} not found")
+    return card
 
 
 SCOPE_PREFIX = "scope."
@@ -103,8 +108,8 @@ async def peer_context(
     embedder: Embedder | None = None,
 ) -> PeerContext:
     nearest = await search.embedded(embedder)  # before the first statement
-    await _require_peer(db, workspace, peer)
     observed = target or peer
+    card = await _card_of_existing_peer(db, workspace, peer, observed)
     q = RepresentationQuery(
         observer=peer,
         observed=observed,
@@ -113,7 +118,6 @@ async def peer_context(
         semantic=nearest,
     )
     text = render(await working_representation(db, workspace, q))
-    card = await RepresentationRepository(db).card(workspace, peer, observed)
     return PeerContext(peer_id=peer, target_id=observed, representation=text, peer_card=card)
 
 
@@ -138,13 +142,18 @@ async def context_peer_view(
     allowlist (``limit_to_session`` or ``sessions``) confines recall and omits the card.
     """
     nearest = await search.embedded(embedder)  # before the first statement
+    allowlist = [session] if limit_to_session else sessions
+    card: list[str] | None
     if scope is not None:
         await require_scope(db, workspace, scope)
         observer = scope_observer(scope)
+        current = await PeerCardRepository(db).current(workspace, observer, target)
+        card = current[0] if current is not None else None
     else:
         observer = perspective or target
-        await _require_peer(db, workspace, observer)
-    allowlist = [session] if limit_to_session else sessions
+        card = await _card_of_existing_peer(db, workspace, observer, target)
+    if allowlist is not None:
+        card = None  # an allowlisted view omits the card
     q = RepresentationQuery(
         observer=observer,
         observed=target,
@@ -154,10 +163,5 @@ async def context_peer_view(
         semantic=nearest,
     )
     text = render(await working_representation(db, workspace, q))
-    card = (
-        None
-        if allowlist is not None
-        else await RepresentationRepository(db).card(workspace, observer, target)
-    )
     tokens = count_tokens(text) + (count_tokens("\n".join(card)) if card else 0)
     return PeerView(representation=text, card=card, tokens=tokens)
