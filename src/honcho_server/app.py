@@ -14,8 +14,11 @@ from .api import errors
 from .api.health import router as health_router
 from .api.status import router as status_router
 from .api.v3 import (
+    chat,
     conclusions,
     context,
+    dreams,
+    keys,
     messages,
     peer_cards,
     peers,
@@ -56,7 +59,7 @@ def create_app(
             await embedding_space.verify(db, vectors.name, vectors.dimensions)
         stop = asyncio.Event()
         worker = None
-        registry = LLMRegistry(settings)
+        app.state.llm = registry = LLMRegistry(settings)
         if settings.embedded_worker:  # the background worker, in this process
             services = WorkerServices(settings=settings, embedder=vectors, llm=registry)
             worker = asyncio.create_task(
@@ -112,6 +115,9 @@ def create_app(
         scopes,
         queue,
         webhooks,
+        chat,
+        dreams,
+        keys,
     )
     for module in routers:
         app.include_router(module.router, prefix="/v3")

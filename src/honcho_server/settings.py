@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The local embedding model (all-MiniLM-L6-v2) produces vectors of this size.
 LOCAL_EMBEDDING_DIMENSIONS = 384
+# HS256 keys are only as strong as the secret: refuse shorter ones when auth is on.
+MIN_JWT_SECRET_LENGTH = 32
 
 _ASYNC_DRIVER = "postgresql+asyncpg://"
 _SCHEMES = ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://")
@@ -54,6 +56,18 @@ class Settings(BaseSettings):
     summary_messages_per_long_summary: int = Field(default=60, ge=20)
     peer_card_enabled: bool = True
     dream_enabled: bool = True
+    # Dreams (BEHAVIOUR §19): automatic consolidation after this many new explicit conclusions
+    # about a peer, once the peer has been quiet this long and not dreamed for this long.
+    dream_document_threshold: int = Field(default=50, ge=1)
+    dream_idle_timeout_minutes: float = Field(default=60.0, ge=0)
+    dream_min_hours_between_dreams: float = Field(default=8.0, ge=0)
+    # Dialectic chat (BEHAVIOUR §18).
+    dialectic_session_history_max_tokens: int = Field(default=4096, ge=0)
+    dialectic_max_input_tokens: int = Field(default=100_000, ge=1000)
+    dialectic_tool_mode: Literal["auto", "tools", "prompt"] = "auto"
+    # Authentication (BEHAVIOUR §21): off for local use; on, every route needs a JWT.
+    auth_use_auth: bool = False
+    auth_jwt_secret: SecretStr | None = None
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     cors_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"]
@@ -148,6 +162,23 @@ class Settings(BaseSettings):
             raise ValueError(
                 "EMBEDDING_PROVIDER=openai needs EMBEDDING_API_KEY (or EMBEDDING_BASE_URL for an "
                 "OpenAI-compatible server that takes no key)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> Self:
+        if not self.auth_use_auth:
+            return self
+        secret = self.auth_jwt_secret.get_secret_value() if self.auth_jwt_secret else ""
+        if not secret.strip():
+            raise ValueError(
+                "AUTH_USE_AUTH=true needs AUTH_JWT_SECRET (generate one with "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if len(secret) < MIN_JWT_SECRET_LENGTH or len(set(secret)) < 8:
+            raise ValueError(
+                f"AUTH_JWT_SECRET is too weak: use at least {MIN_JWT_SECRET_LENGTH} random "
+                "characters (`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
             )
         return self
 

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.session import unit_of_work
 from ..embeddings import Embedder
+from ..llm import LLMRegistry
 from ..schemas.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..services.paging import PageRequest
 from ..services.sessions import SessionService
@@ -24,6 +25,18 @@ def _settings(request: Request) -> Settings:
 def _embedder(request: Request) -> Embedder:
     embedder: Embedder = request.app.state.embedder
     return embedder
+
+
+def _llm(request: Request) -> LLMRegistry:
+    registry: LLMRegistry = request.app.state.llm
+    return registry
+
+
+def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+    """For routes that must not hold one transaction for the whole request (LLM calls):
+    they open short units of work with :func:`unit_of_work` themselves."""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    return factory
 
 
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
@@ -53,6 +66,8 @@ def _listing(
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 EmbedderDep = Annotated[Embedder, Depends(_embedder)]
+LLMDep = Annotated[LLMRegistry, Depends(_llm)]
+SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
 DbSession = Annotated[AsyncSession, Depends(_db, scope="function")]
 Paging = Annotated[PageRequest, Depends(_paging)]
 Listing = Annotated[PageRequest, Depends(_listing)]
