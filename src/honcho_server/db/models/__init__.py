@@ -2,6 +2,7 @@
 
 from .base import Base, table, vector_literal
 from .conclusion import Conclusion
+from .dream_state import DreamState
 from .embedding import EmbeddingSpace, MessageEmbedding
 from .job import Job
 from .message import Message
@@ -18,6 +19,7 @@ from .workspace import Workspace
 __all__ = [
     "Base",
     "Conclusion",
+    "DreamState",
     "EmbeddingSpace",
     "Job",
     "Message",

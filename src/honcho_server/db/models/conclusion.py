@@ -27,6 +27,14 @@ class Conclusion(Base):
             postgresql_where=text("deleted_at IS NULL"),
         ),
         Index("ix_conclusions_session", "workspace_name", "session_name"),
+        # counting a collection's live explicit conclusions (automatic dreams, migration 0009)
+        Index(
+            "ix_conclusions_live_explicit",
+            "workspace_name",
+            "observer",
+            "observed",
+            postgresql_where=text("deleted_at IS NULL AND level = 'explicit'"),
+        ),
         Index(
             "ix_conclusions_embedding_hnsw",
             "embedding",
