@@ -16,6 +16,12 @@ and records every request, so tests can check what the client actually sent.
   servers do (:meth:`FakeOpenAI.reject_response_format`). ``reject_max_tokens`` answers
   ``max_tokens`` the way OpenAI's reasoning models do.
 
+Tool calling: a scripted reply can call tools (``ScriptedReply(tool_calls=[tool_call(...)])``),
+answered as OpenAI does, whole or streamed (``tool_calls`` deltas, ``finish_reason:
+"tool_calls"``). ``tools`` and the ``tool`` messages answering calls are checked the way OpenAI
+checks them; :meth:`FakeOpenAI.refuse_tools` answers any request with ``tools`` with a 400, as
+servers without tool support do.
+
 Any endpoint can be made to fail next with :meth:`FakeOpenAI.fail_next`, or slow with
 ``latency_seconds`` (and ``chunk_delay_seconds`` between streamed chunks).
 """
@@ -75,14 +81,50 @@ class ScriptedError:
 
 
 @dataclass(frozen=True)
+class FakeToolCall:
+    """A tool call the fake model makes: ``arguments`` are sent as JSON text (a ``str`` is
+    sent as is, for malformed-arguments tests)."""
+
+    name: str
+    arguments: dict[str, Any] | str
+    id: str = ""
+
+    def arguments_text(self) -> str:
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments)
+
+
+_call_ids = itertools.count(1)
+
+
+def tool_call(name: str, arguments: dict[str, Any] | str | None = None) -> FakeToolCall:
+    """A call of tool ``name`` with ``arguments`` (a fresh call id)."""
+    return FakeToolCall(name, {} if arguments is None else arguments, f"call_{next(_call_ids)}")
+
+
+@dataclass(frozen=True)
 class ScriptedReply:
     """An assistant answer with more control than a plain string: how it is split when
-    streamed (default: one piece per cl100k token), its finish reason, a refusal."""
+    streamed (default: one piece per cl100k token), its finish reason, a refusal, tool calls
+    (finish reason ``tool_calls`` unless given)."""
 
-    content: str
+    content: str = ""
     pieces: list[str] | None = None
-    finish_reason: str = "stop"
+    finish_reason: str | None = None
     refusal: str | None = None
+    tool_calls: list[FakeToolCall] | None = None
+
+    @property
+    def finish(self) -> str:
+        if self.finish_reason is not None:
+            return self.finish_reason
+        return "tool_calls" if self.tool_calls else "stop"
+
+
+def calls(*tool_calls: FakeToolCall, content: str = "") -> ScriptedReply:
+    """A reply that calls ``tool_calls`` (with optional text beside them)."""
+    return ScriptedReply(content, tool_calls=list(tool_calls))
 
 
 ChatReply = str | ScriptedReply | dict[str, Any] | ScriptedError
@@ -109,6 +151,8 @@ class FakeOpenAI:
     chunk_delay_seconds: float = 0.0
     #: Refuse ``max_tokens`` (asking for ``max_completion_tokens``), as OpenAI's o-series do.
     reject_max_tokens: bool = False
+    #: Answer 400 to any request offering ``tools`` (a server without tool calling).
+    reject_tools: bool = False
     _rejected_formats: set[str] = field(default_factory=set)
     _failures: dict[str, deque[ScriptedError]] = field(default_factory=dict)
     _chat_replies: deque[ChatReply] = field(default_factory=deque)
@@ -121,6 +165,7 @@ class FakeOpenAI:
             self.latency_seconds = 0.0
             self.chunk_delay_seconds = 0.0
             self.reject_max_tokens = False
+            self.reject_tools = False
             self._rejected_formats.clear()
             self._failures.clear()
             self._chat_replies.clear()
@@ -131,6 +176,11 @@ class FakeOpenAI:
         request that has a ``response_format`` at all."""
         with self._lock:
             self._rejected_formats.update(types or ["*"])
+
+    def refuse_tools(self) -> None:
+        """Answer 400 to chat requests that offer ``tools``."""
+        with self._lock:
+            self.reject_tools = True
 
     def fail_next(
         self, path: str = EMBEDDINGS, times: int = 1, error: ScriptedError | None = None
@@ -145,6 +195,10 @@ class FakeOpenAI:
         body (not streamable), or an error."""
         with self._lock:
             self._chat_replies.extend(replies)
+
+    def chat_bodies(self) -> list[dict[str, Any]]:
+        """The bodies of the chat requests received so far, oldest first."""
+        return [r.body for r in self.requests_to(CHAT)]
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         with self._lock:
@@ -336,6 +390,9 @@ def _check_chat_request(state: FakeOpenAI, body: Any) -> JSONResponse | None:
             "Use 'max_completion_tokens' instead.",
             "max_tokens",
         )
+    tools_problem = _tools_problem(state, body)
+    if tools_problem is not None:
+        return tools_problem
     fmt = body.get("response_format")
     if fmt is None:
         return None
@@ -356,6 +413,37 @@ def _check_chat_request(state: FakeOpenAI, body: Any) -> JSONResponse | None:
         problem = _json_schema_problem(fmt.get("json_schema"))
         if problem is not None:
             return _invalid(problem, "response_format")
+    return None
+
+
+def _tools_problem(state: FakeOpenAI, body: dict[str, Any]) -> JSONResponse | None:
+    """OpenAI's checks of ``tools``, ``tool_choice`` and the ``tool`` messages."""
+    tools = body.get("tools")
+    if tools is not None:
+        if state.reject_tools:
+            return _invalid("tools are not supported by this model", "tools")
+        if not isinstance(tools, list) or not tools:
+            return _invalid("'tools' must be a non-empty array", "tools")
+        for tool in tools:
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                return _invalid("each tool needs a function with a name", "tools")
+            if not isinstance(function.get("parameters", {}), dict):
+                return _invalid("function parameters must be a JSON Schema object", "tools")
+    if "tool_choice" in body and tools is None:
+        return _invalid("'tool_choice' is only allowed when 'tools' are specified", "tool_choice")
+    called: set[str] = set()
+    for message in body["messages"]:
+        if not isinstance(message, dict):
+            return _invalid("each message must be an object", "messages")
+        for call in message.get("tool_calls") or []:
+            called.add(call.get("id"))
+        if message.get("role") == "tool" and message.get("tool_call_id") not in called:
+            return _invalid(
+                "Invalid parameter: messages with role 'tool' must be a response to a preceding "
+                "message with 'tool_calls'.",
+                "messages",
+            )
     return None
 
 
@@ -430,9 +518,23 @@ def _chat_answer(
     if isinstance(reply, dict):
         return reply
     scripted = _scripted(reply)
-    message = {"role": "assistant", "content": scripted.content, "refusal": scripted.refusal}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": scripted.content,
+        "refusal": scripted.refusal,
+    }
     if scripted.refusal is not None:
         message["content"] = None
+    if scripted.tool_calls:
+        message["content"] = scripted.content or None
+        message["tool_calls"] = [
+            {
+                "id": call.id or f"call_{next(_call_ids)}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments_text()},
+            }
+            for call in scripted.tool_calls
+        ]
     return {
         "id": f"chatcmpl-fake{next(_chat_ids)}",
         "object": "chat.completion",
@@ -443,7 +545,7 @@ def _chat_answer(
                 "index": 0,
                 "message": message,
                 "logprobs": None,
-                "finish_reason": scripted.finish_reason,
+                "finish_reason": scripted.finish,
             }
         ],
         "usage": _usage(body, scripted.content),
@@ -466,6 +568,20 @@ def _chat_stream(
     if pieces is None:
         enc = encoding("cl100k_base")
         pieces = [enc.decode([token]) for token in enc.encode_ordinary(reply.content)]
+    call_deltas: list[dict[str, Any]] = []
+    for index, call in enumerate(reply.tool_calls or []):
+        text = call.arguments_text()
+        half = len(text) // 2  # arguments arrive in pieces, as OpenAI sends them
+        call_deltas.append(
+            {
+                "index": index,
+                "id": call.id or f"call_{next(_call_ids)}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+        )
+        for part in (text[:half], text[half:]):
+            call_deltas.append({"index": index, "function": {"arguments": part}})
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
@@ -475,7 +591,8 @@ def _chat_stream(
     async def events() -> AsyncIterator[str]:
         chunks = [chunk({"role": "assistant", "content": "", "refusal": None})]
         chunks += [chunk({"content": piece}) for piece in pieces]
-        chunks.append(chunk({}, reply.finish_reason))
+        chunks += [chunk({"tool_calls": [delta]}) for delta in call_deltas]
+        chunks.append(chunk({}, reply.finish))
         if include_usage:
             chunks.append({**base, "choices": [], "usage": _usage(body, "".join(pieces))})
         for item in chunks:

@@ -34,10 +34,12 @@ from .errors import (
     LLMRequestRejected,
     LLMUnavailable,
 )
-from .messages import Message, assistant, system, user
+from .messages import Message, ToolCall, assistant, system, tool_result, user
 from .registry import LLMRegistry, build_llm_client, log_llm_configuration
 from .repair import RepairError, extract_json, parse_model
 from .results import Completion, ConcreteMode, Structured, TextStream
+from .schema_output import SchemaAnswer, schema_model
+from .tools import Tool, ToolChoice, ToolsUnsupported, ToolTurn, parse_arguments
 from .usage import Usage
 
 __all__ = [
@@ -60,9 +62,15 @@ __all__ = [
     "Message",
     "OpenAICompatClient",
     "RepairError",
+    "SchemaAnswer",
     "Structured",
     "StructuredMode",
     "TextStream",
+    "Tool",
+    "ToolCall",
+    "ToolChoice",
+    "ToolTurn",
+    "ToolsUnsupported",
     "Usage",
     "assistant",
     "build_llm_client",
@@ -71,8 +79,11 @@ __all__ = [
     "llm_config_problem",
     "llm_status",
     "log_llm_configuration",
+    "parse_arguments",
     "parse_model",
     "resolve_llm_config",
+    "schema_model",
     "system",
+    "tool_result",
     "user",
 ]

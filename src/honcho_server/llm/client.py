@@ -6,7 +6,8 @@ through the ``openai`` package. The package retries timeouts, connection errors,
 429 and 5xx with exponential backoff (``max_retries``); what still fails becomes an
 :mod:`.errors` error. A 400 that names a parameter the endpoint does not take
 (``max_tokens`` vs ``max_completion_tokens``, ``temperature``, ``stream_options``) is
-answered by sending the request again without it, and remembered.
+answered by sending the request again without it, and remembered. A refusal of ``tools``
+raises :class:`~.tools.ToolsUnsupported`, also remembered (:attr:`tools_supported`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from openai.types.chat import (
     ChatCompletionChunk,
     ChatCompletionMessageParam,
     ChatCompletionStreamOptionsParam,
+    ChatCompletionToolChoiceOptionParam,
+    ChatCompletionToolParam,
     completion_create_params,
 )
 from pydantic import BaseModel
@@ -27,10 +30,11 @@ from pydantic import BaseModel
 from .config import LLMConfig
 from .endpoints import ENDPOINTS, EndpointMemory
 from .errors import LLMError, LLMOutputInvalid, LLMRequestRejected, LLMUnavailable
-from .messages import Message
+from .messages import Message, ToolCall
 from .reasoning import ThinkFilter, strip_reasoning
 from .results import Completion, Reply, Structured, TextStream
 from .structured import OutputFormat, run_structured
+from .tools import Tool, ToolChoice, ToolsUnsupported, ToolTurn, refuses_tools
 from .usage import Usage
 
 T = TypeVar("T", bound=BaseModel)
@@ -75,6 +79,24 @@ class LLMClient(Protocol):
         temperature: float | None = None,
     ) -> TextStream:
         """The answer's text as it is generated (thinking removed)."""
+        ...
+
+    async def complete_with_tools(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Tool],
+        *,
+        tool_choice: ToolChoice = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> ToolTurn:
+        """One turn that may call ``tools``: text and/or tool calls.
+        :class:`~.tools.ToolsUnsupported` when the endpoint refuses tools."""
+        ...
+
+    @property
+    def tools_supported(self) -> bool | None:
+        """Whether this endpoint took ``tools`` (None: not asked yet; False: it refused)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -149,6 +171,28 @@ class OpenAICompatClient:
         request = list(messages)
         return TextStream(lambda stream: self._pieces(stream, request, max_tokens, temperature))
 
+    async def complete_with_tools(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Tool],
+        *,
+        tool_choice: ToolChoice = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> ToolTurn:
+        reply = await self._send(
+            list(messages), None, max_tokens, temperature, tools=tools, tool_choice=tool_choice
+        )
+        if tools:
+            self._profile.tools = True
+        return ToolTurn(
+            strip_reasoning(reply.content), reply.tool_calls, reply.usage, reply.finish_reason
+        )
+
+    @property
+    def tools_supported(self) -> bool | None:
+        return self._profile.tools
+
     async def aclose(self) -> None:
         await self._client.close()
 
@@ -160,6 +204,9 @@ class OpenAICompatClient:
         output: OutputFormat | None,
         max_tokens: int | None,
         temperature: float | None,
+        *,
+        tools: Sequence[Tool] = (),
+        tool_choice: ToolChoice = None,
     ) -> Reply:
         adjusted: set[str] = set()
         while True:
@@ -169,15 +216,28 @@ class OpenAICompatClient:
                     model=self._config.model,
                     messages=[_param(m) for m in messages],
                     response_format=_response_format(output),
+                    tools=[_tool_param(t) for t in tools] if tools else openai.omit,
+                    tool_choice=_tool_choice(tool_choice) if tools else openai.omit,
                     **options,
                 )
             except openai.APIStatusError as exc:
                 if self._adjust(exc, adjusted, temperature, streaming=False):
                     continue
-                raise translate_error(exc, self._config) from exc
+                raise self._refusal(translate_error(exc, self._config), tools) from exc
             except openai.APIError as exc:
                 raise translate_error(exc, self._config) from exc
             return self._reply(response)
+
+    def _refusal(self, error: LLMError, tools: Sequence[Tool]) -> LLMError:
+        """``error``, or :class:`ToolsUnsupported` (remembered) when it refuses the tools."""
+        if not tools or not refuses_tools(error):
+            return error
+        self._profile.tools = False
+        return ToolsUnsupported(
+            f"{error.message} (tool calling refused; DIALECTIC_TOOL_MODE=prompt avoids it)",
+            usage=error.usage,
+            status_code=error.status_code,
+        )
 
     async def _pieces(
         self,
@@ -293,7 +353,12 @@ class OpenAICompatClient:
                 attempts=1,
                 usage=usage,
             )
-        return Reply(choice.message.content or "", usage, choice.finish_reason)
+        calls = tuple(
+            ToolCall(call.id, call.function.name, call.function.arguments or "")
+            for call in choice.message.tool_calls or ()
+            if call.type == "function"
+        )
+        return Reply(choice.message.content or "", usage, choice.finish_reason, calls)
 
 
 class _Options(TypedDict):
@@ -309,7 +374,38 @@ def _param(message: Message) -> ChatCompletionMessageParam:
         return {"role": "system", "content": message.content}
     if message.role == "user":
         return {"role": "user", "content": message.content}
+    if message.role == "tool":
+        call_id = message.tool_call_id or ""
+        return {"role": "tool", "content": message.content, "tool_call_id": call_id}
+    if message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in message.tool_calls
+            ],
+        }
     return {"role": "assistant", "content": message.content}
+
+
+def _tool_param(tool: Tool) -> ChatCompletionToolParam:
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+        },
+    }
+
+
+def _tool_choice(choice: ToolChoice) -> ChatCompletionToolChoiceOptionParam | openai.Omit:
+    return openai.omit if choice is None else choice
 
 
 def _response_format(

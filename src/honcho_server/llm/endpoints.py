@@ -1,6 +1,6 @@
 """What the process has learnt about each (endpoint, model): which structured-output mode
-works, which token-limit parameter it takes, whether it accepts ``temperature`` and
-``stream_options``. Learnt from answers, kept for the life of the process.
+works, which token-limit parameter it takes, whether it accepts ``temperature``,
+``stream_options`` and ``tools``. Learnt from answers, kept for the life of the process.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class EndpointProfile:
     token_param: TokenParam = "max_tokens"
     send_temperature: bool = True
     stream_usage: bool = True
+    #: Whether it takes ``tools``: None = not asked yet, False = it refused them.
+    tools: bool | None = None
 
 
 class EndpointMemory:

@@ -8,6 +8,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from .messages import ToolCall
 from .usage import Usage
 
 T = TypeVar("T", bound=BaseModel)
@@ -21,6 +22,7 @@ class Reply:
     content: str
     usage: Usage
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
