@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from . import __version__
@@ -31,6 +31,7 @@ from .api.v3 import (
     webhooks,
     workspaces,
 )
+from .auth.guard import authorize
 from .db.engine import create_engine, create_session_factory
 from .db.session import unit_of_work
 from .embeddings import Embedder, build_embedder
@@ -100,7 +101,9 @@ def create_app(
     )
     errors.install(app)
     app.include_router(health_router)
-    app.include_router(status_router)
+    # Every route but /health (and the docs) is guarded: one dependency, rules in auth.policy.
+    guarded = [Depends(authorize)]
+    app.include_router(status_router, dependencies=guarded)
     routers = (
         workspaces,
         peers,
@@ -120,7 +123,7 @@ def create_app(
         keys,
     )
     for module in routers:
-        app.include_router(module.router, prefix="/v3")
+        app.include_router(module.router, prefix="/v3", dependencies=guarded)
     return app
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..auth.guard import PrincipalDep as PrincipalDep  # the verified caller (admin if auth off)
+from ..auth.keys import Principal as Principal
 from ..db.session import unit_of_work
 from ..embeddings import Embedder
 from ..llm import LLMRegistry

@@ -1,0 +1,91 @@
+"""Handler-level authorization: what the route guard cannot see (bodies, query options).
+
+Every helper takes the request's :class:`Principal` (``PrincipalDep``) and raises
+:class:`Unauthorized` (401) when the key may not do what the request asks. With auth off the
+principal is an admin and every helper passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.repositories.access import AccessRepository
+from ..errors import Unauthorized
+from .keys import Principal
+from .policy import NOT_PERMISSIONED, UNAUTHORIZED_RESOURCE
+
+
+def require_workspace_key(principal: Principal) -> None:
+    """Admin or workspace-level keys only (e.g. the ``scope`` options, session ``scopes``)."""
+    if not principal.workspace_level:
+        raise Unauthorized(UNAUTHORIZED_RESOURCE)
+
+
+async def require_active_member(
+    db: AsyncSession, principal: Principal, workspace: str, sessions: Iterable[str]
+) -> None:
+    """A narrow key may reach these sessions' data: a peer key's peer must be an active member
+    of each (active) session, a session key must be for that very session. Workspace-level
+    keys pass. Used by chat (``session_id`` and the session allowlist) and session context."""
+    if principal.workspace_level:
+        return
+    wanted = set(sessions)
+    if principal.session is not None and wanted - {principal.session}:
+        raise Unauthorized(NOT_PERMISSIONED)
+    if principal.peer is None or not wanted:
+        return
+    found = await AccessRepository(db).member_sessions(workspace, principal.peer, wanted)
+    if found != wanted:
+        raise Unauthorized(NOT_PERMISSIONED)
+
+
+def require_own_observer(principal: Principal, observer: str | None) -> None:
+    """A peer key reads representations only from its own peer's perspective."""
+    if principal.peer is not None and observer is not None and observer != principal.peer:
+        raise Unauthorized(UNAUTHORIZED_RESOURCE)
+
+
+def authorize_workspace_create(principal: Principal, workspace: str) -> None:
+    """``POST /workspaces``: admins, or a key for exactly that workspace (the SDK calls this
+    once per client, whatever the key's scope; an existing workspace is returned unchanged)."""
+    if not principal.admin and principal.workspace != workspace:
+        raise Unauthorized(UNAUTHORIZED_RESOURCE)
+
+
+async def authorize_peer_create(
+    db: AsyncSession, principal: Principal, workspace: str, peer: str, *, writes: bool
+) -> None:
+    """``POST …/peers`` (the guard already matched the workspace). A peer key may get or
+    create (and update) only its own peer; a session key may only *read* (no metadata or
+    configuration in the body) a peer that is an active member of its session."""
+    if principal.workspace_level:
+        return
+    if principal.peer is not None and principal.peer != peer:
+        raise Unauthorized(UNAUTHORIZED_RESOURCE)
+    if principal.session is not None:
+        if writes:
+            raise Unauthorized(UNAUTHORIZED_RESOURCE)
+        members = await AccessRepository(db).member_sessions(workspace, peer, {principal.session})
+        if not members:
+            raise Unauthorized(UNAUTHORIZED_RESOURCE)
+
+
+async def authorize_session_create(
+    db: AsyncSession, principal: Principal, workspace: str, session: str, *, writes: bool
+) -> None:
+    """``POST …/sessions`` (the guard already matched the workspace). A session key may get or
+    create (and update) only its own session; a peer key may only *read* (no metadata,
+    configuration, peers or scopes in the body) a session its peer is an active member of.
+    The ``scopes`` field needs a workspace-level key (checked by the caller)."""
+    if principal.workspace_level:
+        return
+    if principal.session is not None and principal.session != session:
+        raise Unauthorized(UNAUTHORIZED_RESOURCE)
+    if principal.peer is not None:
+        if writes:
+            raise Unauthorized(UNAUTHORIZED_RESOURCE)
+        members = await AccessRepository(db).member_sessions(workspace, principal.peer, {session})
+        if not members:
+            raise Unauthorized(UNAUTHORIZED_RESOURCE)
