@@ -14,8 +14,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..deriver.pipeline import DerivePayload, SummarizePayload
+from ..dreams.payload import DREAM_KIND, DreamPayload
 from .context import JobContext
-from .kinds import card, deletion, derive, embedding, probe, summarize, webhooks
+from .kinds import card, deletion, derive, dream, embedding, probe, summarize, webhooks
 
 Handler = Callable[[JobContext, Any], Awaitable[None]]
 
@@ -36,6 +37,7 @@ JOB_KINDS: dict[str, JobKind] = {
     "derive": JobKind(DerivePayload, derive.derive),
     "summarize": JobKind(SummarizePayload, summarize.summarize),
     "card": JobKind(card.CardPayload, card.refresh_card),
+    DREAM_KIND: JobKind(DreamPayload, dream.dream),
 }
 
 

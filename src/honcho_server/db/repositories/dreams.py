@@ -1,0 +1,238 @@
+"""SQL for dreams: queueing them, what a dream reads, and its bookkeeping (``dream_state``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Text, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .paging import AnyRow
+
+# One pending and one running dream per key. A dream is not queued while one of the same key
+# runs; a manual request finding an automatic one waiting brings it forward instead.
+_ENQUEUE = text(
+    """
+    INSERT INTO jobs (kind, payload, workspace_name, lock_key, dedupe_key, scheduled_at)
+    SELECT 'dream', :payload, :ws, :key, :key, now() + make_interval(secs => :delay)
+    WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE lock_key = :key AND status = 'doing')
+    ON CONFLICT (dedupe_key) WHERE status = 'todo' AND dedupe_key IS NOT NULL
+    DO UPDATE SET payload = excluded.payload,
+                  scheduled_at = least(jobs.scheduled_at, excluded.scheduled_at)
+    WHERE coalesce((jobs.payload->>'automatic')::boolean, false)
+      AND NOT coalesce((excluded.payload->>'automatic')::boolean, false)
+    """
+).bindparams(bindparam("payload", type_=JSONB))
+
+_STATES = text(
+    """
+    SELECT o.observer,
+           (SELECT count(*) FROM conclusions c
+             WHERE c.workspace_name = :ws AND c.observer = o.observer
+               AND c.observed = :observed AND c.deleted_at IS NULL
+               AND c.level = 'explicit') AS live_explicit,
+           d.last_dream_at,
+           coalesce(d.last_dream_count, 0) AS last_dream_count,
+           EXISTS (SELECT 1 FROM jobs j WHERE j.dedupe_key = o.key AND j.status = 'todo')
+             OR EXISTS (SELECT 1 FROM jobs j WHERE j.lock_key = o.key AND j.status = 'doing')
+             AS pending
+      FROM unnest(CAST(:observers AS text[]), CAST(:keys AS text[])) AS o(observer, key)
+      LEFT JOIN dream_state d
+        ON d.workspace_name = :ws AND d.observer = o.observer AND d.observed = :observed
+    """
+)
+
+_RECORD = text(
+    """
+    INSERT INTO dream_state (workspace_name, observer, observed, last_dream_at, last_dream_count)
+    SELECT :ws, :observer, :observed, now(), count(*) FROM conclusions
+     WHERE workspace_name = :ws AND observer = :observer AND observed = :observed
+       AND deleted_at IS NULL AND level = 'explicit'
+    ON CONFLICT (workspace_name, observer, observed)
+    DO UPDATE SET last_dream_at = excluded.last_dream_at,
+                  last_dream_count = excluded.last_dream_count
+    """
+)
+
+_EXISTING = text(
+    """
+    SELECT
+        EXISTS (SELECT 1 FROM workspaces WHERE name = :ws AND deleted_at IS NULL) AS workspace,
+        (SELECT coalesce(array_agg(name), '{}') FROM peers
+          WHERE workspace_name = :ws AND name = ANY(:peers)) AS peers,
+        (SELECT coalesce(array_agg('scope.' || name), '{}') FROM scopes
+          WHERE workspace_name = :ws AND 'scope.' || name = ANY(:peers)) AS scopes,
+        EXISTS (SELECT 1 FROM sessions
+                 WHERE workspace_name = :ws AND name = :session AND is_active) AS session
+    """
+).bindparams(bindparam("peers", type_=ARRAY(Text)))
+
+
+@dataclass(frozen=True)
+class CollectionState:
+    """What the automatic dream check needs to know about one collection."""
+
+    observer: str
+    live_explicit: int
+    last_dream_at: datetime | None
+    last_dream_count: int
+    pending: bool  # a dream of it is waiting or running
+
+
+class DreamRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def enqueue(
+        self, workspace: str, key: str, payload: dict[str, Any], delay_seconds: float = 0.0
+    ) -> None:
+        """Queue a ``dream`` job due in ``delay_seconds`` under ``key`` (lock and dedupe)."""
+        params = {"payload": payload, "ws": workspace, "key": key, "delay": delay_seconds}
+        await self.db.execute(_ENQUEUE, params)
+
+    async def collection_states(
+        self, workspace: str, observers: Sequence[str], observed: str, keys: Sequence[str]
+    ) -> list[CollectionState]:
+        """For each observer's collection of ``observed``: its live explicit count, last dream
+        and whether a dream of its key (``keys[i]`` for ``observers[i]``) is waiting or
+        running. One query."""
+        params = {"ws": workspace, "observed": observed, "observers": list(observers)}
+        rows = (await self.db.execute(_STATES, params | {"keys": list(keys)})).all()
+        return [
+            CollectionState(
+                observer=r.observer,
+                live_explicit=int(r.live_explicit),
+                last_dream_at=r.last_dream_at,
+                last_dream_count=int(r.last_dream_count),
+                pending=bool(r.pending),
+            )
+            for r in rows
+        ]
+
+    async def existing(
+        self, workspace: str, peers: Sequence[str], session: str | None
+    ) -> tuple[bool, set[str], bool]:
+        """(live workspace, which of ``peers`` exist — ``scope.<name>`` for scopes — and
+        whether ``session`` exists and is active)."""
+        params = {"ws": workspace, "peers": list(peers), "session": session}
+        row = (await self.db.execute(_EXISTING, params)).one()
+        return bool(row.workspace), set(row.peers) | set(row.scopes), bool(row.session)
+
+    async def configurations(
+        self, workspace: str, session: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The workspace's and the session's configuration; None when the workspace is gone."""
+        row = (
+            await self.db.execute(
+                text(
+                    "SELECT w.configuration AS workspace_config,"
+                    " (SELECT s.configuration FROM sessions s WHERE s.workspace_name = w.name"
+                    "   AND s.name = :session) AS session_config"
+                    " FROM workspaces w WHERE w.name = :ws AND w.deleted_at IS NULL"
+                ),
+                {"ws": workspace, "session": session},
+            )
+        ).first()
+        if row is None:
+            return None
+        return dict(row.workspace_config or {}), dict(row.session_config or {})
+
+    async def latest_explicit_session(
+        self, workspace: str, observer: str, observed: str
+    ) -> str | None:
+        """The session of the collection's most recent live explicit conclusion."""
+        value = await self.db.scalar(
+            text(
+                "SELECT session_name FROM conclusions WHERE workspace_name = :ws"
+                " AND observer = :observer AND observed = :observed AND level = 'explicit'"
+                " AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1"
+            ),
+            {"ws": workspace, "observer": observer, "observed": observed},
+        )
+        return str(value) if value is not None else None
+
+    async def last_message_at(self, workspace: str, peer: str) -> datetime | None:
+        """When ``peer``'s newest message (by arrival) was written."""
+        value: datetime | None = await self.db.scalar(
+            text(
+                "SELECT created_at FROM messages WHERE workspace_name = :ws AND peer_name = :peer"
+                " ORDER BY id DESC LIMIT 1"
+            ),
+            {"ws": workspace, "peer": peer},
+        )
+        return value
+
+    async def conclusions(
+        self, workspace: str, observer: str, observed: str, limit: int
+    ) -> list[AnyRow]:
+        """The collection's newest live conclusions (every level), newest first."""
+        stmt = text(
+            "SELECT id, level, content, created_at, times_derived, source_message_ids,"
+            " internal_metadata FROM conclusions WHERE workspace_name = :ws"
+            " AND observer = :observer AND observed = :observed AND deleted_at IS NULL"
+            " ORDER BY created_at DESC, id DESC LIMIT :limit"
+        )
+        params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}
+        return list((await self.db.execute(stmt, params)).all())
+
+    async def soft_delete(
+        self, workspace: str, observer: str, observed: str, ids: Sequence[str]
+    ) -> None:
+        """Soft-delete live conclusions of the collection among ``ids``."""
+        if ids:
+            await self.db.execute(
+                text(
+                    "UPDATE conclusions SET deleted_at = now() WHERE id = ANY(:ids)"
+                    " AND workspace_name = :ws AND observer = :observer"
+                    " AND observed = :observed AND deleted_at IS NULL"
+                ).bindparams(bindparam("ids", type_=ARRAY(Text))),
+                {"ids": list(ids), "ws": workspace, "observer": observer, "observed": observed},
+            )
+
+    async def absorb(
+        self,
+        keep: str,
+        times_derived: int,
+        source_message_ids: Sequence[str],
+        merged_from: Sequence[dict[str, str]],
+    ) -> None:
+        """The kept row of merged duplicates: summed reinforcement, united sources, and the
+        removed rows remembered in its internal metadata (``merged_from``)."""
+        await self.db.execute(
+            text(
+                "UPDATE conclusions SET times_derived = greatest(times_derived, :times),"
+                " source_message_ids = :sources,"
+                " internal_metadata = internal_metadata || jsonb_build_object('merged_from',"
+                "   coalesce(internal_metadata->'merged_from', '[]'::jsonb)"
+                "   || CAST(:merged AS jsonb))"
+                " WHERE id = :id AND deleted_at IS NULL"
+            ).bindparams(bindparam("sources", type_=ARRAY(Text))),
+            {
+                "id": keep,
+                "times": times_derived,
+                "sources": list(source_message_ids),
+                "merged": json.dumps(list(merged_from)),
+            },
+        )
+
+    async def record_dream(self, workspace: str, observer: str, observed: str) -> None:
+        """A finished ``omni`` dream: now, and the live explicit count at this moment."""
+        params = {"ws": workspace, "observer": observer, "observed": observed}
+        await self.db.execute(_RECORD, params)
+
+    async def state(self, workspace: str, observer: str, observed: str) -> AnyRow | None:
+        return (
+            await self.db.execute(
+                text(
+                    "SELECT last_dream_at, last_dream_count FROM dream_state"
+                    " WHERE workspace_name = :ws AND observer = :observer"
+                    " AND observed = :observed"
+                ),
+                {"ws": workspace, "observer": observer, "observed": observed},
+            )
+        ).first()
