@@ -1,15 +1,19 @@
-"""``honcho-server serve | worker | migrate``."""
+"""``honcho-server serve | worker | migrate | status | reembed | retry | key``."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from pydantic import ValidationError
 
 from .settings import Settings, load_settings
 
@@ -208,6 +212,46 @@ def _reembed(settings: Settings) -> int:
     return 0
 
 
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``15m``, ``12h``, ``30d``, ``2w`` → a positive timedelta."""
+    match = _DURATION.match(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"not a duration like 30d, 12h or 15m: {text!r}")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _key(settings: Settings, args: argparse.Namespace) -> int:
+    """Print an API key signed with AUTH_JWT_SECRET (no server or database needed)."""
+    from .auth.keys import mint
+
+    if settings.auth_jwt_secret is None or not settings.auth_jwt_secret.get_secret_value():
+        print(
+            "honcho-server key: set AUTH_JWT_SECRET (the server's signing secret)", file=sys.stderr
+        )
+        return 2
+    if not args.admin and not args.workspace:
+        print("honcho-server key: give --admin or --workspace", file=sys.stderr)
+        return 2
+    if not settings.auth_use_auth:
+        log.warning("AUTH_USE_AUTH is off: the server accepts any request until it is turned on")
+    expires = datetime.now(UTC) + args.expires_in if args.expires_in else None
+    print(
+        mint(
+            settings.auth_jwt_secret.get_secret_value(),
+            admin=args.admin,
+            workspace=args.workspace,
+            peer=args.peer,
+            session=args.session,
+            expires_at=expires,
+        )
+    )
+    return 0
+
+
 def render_status(report: Any) -> str:
     """The status report as a person reads it in a terminal."""
     q = report.queue
@@ -252,12 +296,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retry = commands.add_parser("retry", help="queue failed jobs again (all, or the given ids)")
     retry.add_argument("job_ids", nargs="*", type=int)
+    key = commands.add_parser(
+        "key", help="print an API key signed with AUTH_JWT_SECRET (admin, workspace, peer, session)"
+    )
+    scope = key.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--admin", action="store_true", help="a key that may do everything")
+    scope.add_argument("--workspace", metavar="W", help="a key for one workspace")
+    narrow = key.add_mutually_exclusive_group()
+    narrow.add_argument("--peer", metavar="P", help="narrow a --workspace key to one peer")
+    narrow.add_argument("--session", metavar="S", help="narrow a --workspace key to one session")
+    key.add_argument(
+        "--expires-in", type=parse_duration, metavar="DURATION", help="e.g. 30d, 12h, 15m"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = load_settings()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "key" and (args.peer or args.session) and not args.workspace:
+        parser.error("--peer and --session need --workspace")
+    try:
+        settings = load_settings()
+    except ValidationError as exc:  # e.g. AUTH_USE_AUTH=true without a strong AUTH_JWT_SECRET
+        for error in exc.errors():
+            print(f"honcho-server: configuration error: {error['msg']}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -275,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _reembed(settings)
         if args.command == "retry":
             return _retry(settings, args.job_ids or None)
+        if args.command == "key":
+            return _key(settings, args)
         return _worker(settings)
     except Stopped as stop:
         log.info("stopped by %s", stop)

@@ -4,11 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
+from ...auth import checks
 from ...schemas.pagination import Page
 from ...schemas.peers import Peer, PeerCreate, PeerGet, PeerUpdate
 from ...schemas.sessions import Session, SessionGet
 from ...services import peers
-from ..deps import DbSession, Listing
+from ..deps import DbSession, Listing, PrincipalDep
 from .status import created_or_ok
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/peers", tags=["peers"])
@@ -26,8 +27,14 @@ async def get_peers(
 
 @router.post("", response_model=Peer, status_code=200)
 async def get_or_create_peer(
-    workspace_id: str, body: PeerCreate, db: DbSession, response: Response
+    workspace_id: str,
+    body: PeerCreate,
+    db: DbSession,
+    response: Response,
+    principal: PrincipalDep,
 ) -> Peer:
+    writes = body.metadata is not None or body.configuration is not None
+    await checks.authorize_peer_create(db, principal, workspace_id, body.id, writes=writes)
     peer, created = await peers.get_or_create(db, workspace_id, body)
     created_or_ok(response, created)
     return peer

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from ...auth import checks
 from ...embeddings import Embedder
 from ...schemas.messages import Message
 from ...schemas.search import MessageSearchOptions
 from ...services import search
-from ..deps import DbSession, EmbedderDep, SettingsDep
+from ..deps import DbSession, EmbedderDep, PrincipalDep, SettingsDep
 
 router = APIRouter(tags=["search"])
 
@@ -39,7 +40,10 @@ async def search_session(
     body: MessageSearchOptions,
     db: DbSession,
     embedder: MessageEmbedder,
+    principal: PrincipalDep,
 ) -> list[Message]:
+    if body.scope is not None:
+        checks.require_workspace_key(principal)
     target = search.Target(workspace_id, session=session_id)
     return await search.search(db, target, body, embedder=embedder)
 
@@ -51,6 +55,9 @@ async def search_peer(
     body: MessageSearchOptions,
     db: DbSession,
     embedder: MessageEmbedder,
+    principal: PrincipalDep,
 ) -> list[Message]:
+    if body.scope is not None:
+        checks.require_workspace_key(principal)
     target = search.Target(workspace_id, peer=peer_id)
     return await search.search(db, target, body, embedder=embedder)

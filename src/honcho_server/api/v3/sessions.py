@@ -4,12 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 
+from ...auth import checks
 from ...schemas.configuration import SessionPeerConfig
 from ...schemas.pagination import Page
 from ...schemas.peers import Peer
 from ...schemas.sessions import Session, SessionCreate, SessionGet, SessionUpdate
 from ...services import lifecycle
-from ..deps import DbSession, Listing, Paging, Sessions
+from ..deps import DbSession, Listing, Paging, PrincipalDep, Sessions
 from .status import created_or_ok
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/sessions", tags=["sessions"])
@@ -29,8 +30,19 @@ async def get_sessions(
 
 @router.post("", response_model=Session, status_code=200)
 async def get_or_create_session(
-    workspace_id: str, body: SessionCreate, service: Sessions, response: Response
+    workspace_id: str,
+    body: SessionCreate,
+    service: Sessions,
+    response: Response,
+    db: DbSession,
+    principal: PrincipalDep,
 ) -> Session:
+    if body.scopes is not None:
+        checks.require_workspace_key(principal)
+    writes = any(
+        field is not None for field in (body.metadata, body.configuration, body.peers, body.scopes)
+    )
+    await checks.authorize_session_create(db, principal, workspace_id, body.id, writes=writes)
     session, created = await service.get_or_create(workspace_id, body)
     created_or_ok(response, created)
     return session

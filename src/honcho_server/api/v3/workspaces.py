@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
+from ...auth import checks
 from ...schemas.pagination import Page
 from ...schemas.workspaces import Workspace, WorkspaceCreate, WorkspaceGet, WorkspaceUpdate
 from ...services import lifecycle, workspaces
-from ..deps import DbSession, Listing
+from ..deps import DbSession, Listing, PrincipalDep
 from .status import created_or_ok
 
 router = APIRouter(prefix="/workspaces", tags=["workspaces"])
@@ -15,8 +16,9 @@ router = APIRouter(prefix="/workspaces", tags=["workspaces"])
 
 @router.post("", response_model=Workspace, status_code=200)
 async def get_or_create_workspace(
-    body: WorkspaceCreate, db: DbSession, response: Response
+    body: WorkspaceCreate, db: DbSession, response: Response, principal: PrincipalDep
 ) -> Workspace:
+    checks.authorize_workspace_create(principal, body.id)
     workspace, created = await workspaces.get_or_create(db, body)
     created_or_ok(response, created)
     return workspace
