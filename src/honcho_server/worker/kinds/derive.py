@@ -18,6 +18,8 @@ need no embedding job; without an embedder (or when embedding fails) they get on
 
 Peer cards: when the resolved ``peer_card.create`` is on, every observer that got a new
 explicit conclusion gets a ``card`` job for (observer, sender) (see ``kinds/card.py``).
+Dreams: when the resolved ``dream.enabled`` is on, those same collections are checked for an
+automatic dream (``dreams/scheduling.py``; one query for all of them).
 
 No LLM configured: the job goes back to the queue for later without spending an attempt.
 An unavailable LLM, a rejected request or an invalid answer raise: the runner retries with
@@ -51,6 +53,7 @@ from ...deriver.pipeline import (
     to_llm,
 )
 from ...deriver.prompts import Extraction, extraction_prompt
+from ...dreams.queueing import schedule_automatic_dreams
 from ...embeddings import EmbeddingError
 from ...ids import new_id
 from ..context import JobContext
@@ -188,6 +191,10 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
                     db,
                     CardPayload(workspace=job.workspace, observer=observer, observed=job.observed),
                 )
+        if cfg.dream_enabled and carded:
+            await schedule_automatic_dreams(
+                db, ctx.services.settings, job.workspace, carded, job.observed
+            )
         if more:
             await enqueue_derive(db, job.model_copy(update={"observers": watchers}))
         else:
