@@ -1,0 +1,195 @@
+"""Reads behind dialectic chat: the conclusions and messages the agent may see.
+
+:class:`ConclusionAccess` and :class:`MessageAccess` describe what one chat may read; every
+method applies them, so a tool can never read outside the chat's collection or sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Conclusion, Message, Session, SessionPeer, table
+from .paging import AnyRow
+from .vectors import VectorRepository
+
+C = table(Conclusion)
+M = table(Message)
+S = table(Session)
+SP = table(SessionPeer)
+
+CONCLUSION_COLUMNS = (
+    C.c.id,
+    C.c.content,
+    C.c.level,
+    C.c.observer,
+    C.c.observed,
+    C.c.session_name,
+    C.c.premises,
+    C.c.source_message_ids,
+    C.c.internal_metadata,
+    C.c.times_derived,
+    C.c.created_at,
+)
+MESSAGE_COLUMNS = (
+    M.c.id,
+    M.c.public_id,
+    M.c.session_name,
+    M.c.peer_name,
+    M.c.seq_in_session,
+    M.c.content,
+    M.c.created_at,
+)
+DERIVED_LEVELS = ("deductive", "inductive", "contradiction")
+
+
+@dataclass(frozen=True)
+class ConclusionAccess:
+    """One (observer, observed) collection, or (both ``None``) every conclusion of the
+    workspace. An allowlist keeps only explicit conclusions from the listed sessions."""
+
+    workspace: str
+    observer: str | None
+    observed: str | None
+    sessions: tuple[str, ...] | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        where = [C.c.workspace_name == self.workspace, C.c.deleted_at.is_(None)]
+        if self.observer is not None:
+            where.append(C.c.observer == self.observer)
+        if self.observed is not None:
+            where.append(C.c.observed == self.observed)
+        if self.sessions is not None:
+            where += [C.c.session_name.in_(list(self.sessions)), C.c.level == "explicit"]
+        return where
+
+
+@dataclass(frozen=True)
+class MessageAccess:
+    """The sessions whose messages a chat may read (``None``: every active session)."""
+
+    workspace: str
+    sessions: tuple[str, ...] | None = None
+
+    def condition(self) -> ColumnElement[bool]:
+        active = (
+            select(S.c.id)
+            .where(S.c.workspace_name == M.c.workspace_name, S.c.name == M.c.session_name)
+            .where(S.c.is_active)
+            .exists()
+        )
+        where = [M.c.workspace_name == self.workspace, active]
+        if self.sessions is not None:
+            where.append(M.c.session_name.in_(list(self.sessions)))
+        return and_(*where)
+
+    def is_empty(self) -> bool:
+        return self.sessions is not None and not self.sessions
+
+
+class DialecticRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def member_sessions(self, workspace: str, peer: str) -> list[str]:
+        """Active sessions ``peer`` is or was a member of (a past membership counts)."""
+        stmt = (
+            select(SP.c.session_name)
+            .join(S, and_(S.c.workspace_name == SP.c.workspace_name, S.c.name == SP.c.session_name))
+            .where(SP.c.workspace_name == workspace, SP.c.peer_name == peer, S.c.is_active)
+            .order_by(SP.c.session_name)
+        )
+        return list((await self.db.execute(stmt)).scalars())
+
+    # ---- conclusions --------------------------------------------------------------------
+
+    async def nearest_conclusions(
+        self, access: ConclusionAccess, vector: list[float], levels: Sequence[str], k: int
+    ) -> list[AnyRow]:
+        where = [*access.conditions(), C.c.level.in_(list(levels))]
+        return await VectorRepository(self.db).nearest_conclusions(
+            vector, CONCLUSION_COLUMNS, where, k
+        )
+
+    async def recent_conclusions(
+        self, access: ConclusionAccess, levels: Sequence[str], k: int, exclude: Sequence[str] = ()
+    ) -> list[AnyRow]:
+        if k <= 0:
+            return []
+        stmt = select(*CONCLUSION_COLUMNS).where(*access.conditions(), C.c.level.in_(list(levels)))
+        if exclude:
+            stmt = stmt.where(C.c.id.not_in(list(exclude)))
+        stmt = stmt.order_by(C.c.created_at.desc(), C.c.id.desc()).limit(k)
+        return list((await self.db.execute(stmt)).all())
+
+    # ---- messages -----------------------------------------------------------------------
+
+    async def messages_around(
+        self, access: MessageAccess, public_ids: Sequence[str], radius: int
+    ) -> list[AnyRow]:
+        """The messages within ``radius`` positions of each given message, in session order."""
+        if not public_ids:
+            return []
+        hits = (
+            select(M.c.session_name, M.c.seq_in_session)
+            .where(access.condition(), M.c.public_id.in_(list(public_ids)))
+            .cte("hits")
+        )
+        near = and_(
+            M.c.session_name == hits.c.session_name,
+            M.c.seq_in_session.between(
+                hits.c.seq_in_session - radius, hits.c.seq_in_session + radius
+            ),
+        )
+        stmt = (
+            select(*MESSAGE_COLUMNS)
+            .where(M.c.workspace_name == access.workspace, select(hits).where(near).exists())
+            .order_by(M.c.session_name, M.c.seq_in_session)
+        )
+        return list((await self.db.execute(stmt)).all())
+
+    async def grep(self, access: MessageAccess, text: str, limit: int) -> list[AnyRow]:
+        """Messages containing ``text`` (any case), newest first."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = (
+            select(*MESSAGE_COLUMNS)
+            .where(access.condition(), M.c.content.ilike(pattern, escape="\\"))
+            .order_by(M.c.created_at.desc(), M.c.id.desc())
+            .limit(limit)
+        )
+        return list((await self.db.execute(stmt)).all())
+
+    async def in_date_range(
+        self,
+        access: MessageAccess,
+        after: datetime | None,
+        before: datetime | None,
+        limit: int,
+        *,
+        newest_first: bool,
+    ) -> list[AnyRow]:
+        stmt = select(*MESSAGE_COLUMNS).where(access.condition())
+        if after is not None:
+            stmt = stmt.where(M.c.created_at >= after)
+        if before is not None:
+            stmt = stmt.where(M.c.created_at <= before)
+        order = (M.c.created_at.desc(), M.c.id.desc()) if newest_first else (M.c.created_at, M.c.id)
+        return list((await self.db.execute(stmt.order_by(*order).limit(limit))).all())
+
+    async def messages_by_public_id(
+        self, access: MessageAccess, public_ids: Sequence[str]
+    ) -> list[AnyRow]:
+        if not public_ids:
+            return []
+        stmt = select(*MESSAGE_COLUMNS).where(
+            access.condition(), M.c.public_id.in_(list(public_ids))
+        )
+        return list((await self.db.execute(stmt.order_by(M.c.id))).all())
+
+    async def conclusion(self, access: ConclusionAccess, conclusion_id: str) -> AnyRow | None:
+        stmt = select(*CONCLUSION_COLUMNS).where(*access.conditions(), C.c.id == conclusion_id)
+        return (await self.db.execute(stmt)).first()
