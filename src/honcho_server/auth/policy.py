@@ -7,6 +7,9 @@ template. ``/workspaces/{workspace_id}/peers/{peer_id}/…`` is a peer route,
 exceptions are listed: the three self-authorizing get-or-create routes (their handlers check
 the body) and the read-only routes a peer key may use as an active member of the session.
 The key's narrowest claim decides; a peer or session key never widens to workspace access.
+
+Templates are relative to the ``/v3`` prefix (a leading ``/v3`` is dropped): depending on the
+FastAPI version the matched route reports its path with or without its router's prefix.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ ADMIN_REQUIRED = "Resource requires admin privileges"
 NOT_PERMISSIONED = "JWT not permissioned for this resource"
 UNAUTHORIZED_RESOURCE = "Unauthorized access to resource"
 
-WORKSPACE = "/v3/workspaces/{workspace_id}"
+API_PREFIX = "/v3"
+WORKSPACE = "/workspaces/{workspace_id}"
 PEER_ROUTES = WORKSPACE + "/peers/{peer_id}"
 SESSION_ROUTES = WORKSPACE + "/sessions/{session_id}"
 
-CREATE_WORKSPACE = ("POST", "/v3/workspaces")
+CREATE_WORKSPACE = ("POST", "/workspaces")
 """Self-authorizing: the handler requires the body id to equal the key's workspace."""
 
 CREATE_IN_WORKSPACE = frozenset({("POST", WORKSPACE + "/peers"), ("POST", WORKSPACE + "/sessions")})
@@ -73,6 +77,8 @@ class RouteTarget:
 
     @classmethod
     def of(cls, method: str, template: str, params: Mapping[str, str]) -> RouteTarget:
+        if template.startswith(API_PREFIX + "/"):
+            template = template.removeprefix(API_PREFIX)
         return cls(
             method=method.upper(),
             template=template,
