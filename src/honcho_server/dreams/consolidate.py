@@ -5,8 +5,9 @@ can be cited or removed. What survives the checks:
 
 * **updates** (knowledge updates): ``outdated`` is soft-deleted when ``current`` is at least as
   new (the newer fact wins); a pair pointing the other way is ignored.
-* **duplicates**: a group of two or more shown conclusions of the same level collapses into
-  the most specific one (:func:`..deriver.dedupe.specificity` against the rest of the group;
+* **duplicates**: a group of two or more shown conclusions of the same level (each in one
+  group at most; later groups lose members already grouped) collapses into the most
+  specific one (:func:`..deriver.dedupe.specificity` against the rest of the group;
   a tie keeps the newest). The keeper's ``times_derived`` becomes the group's sum, its
   ``source_message_ids`` the union, and the removed rows' ids and texts are kept in its
   internal metadata (``merged_from``). Nothing cited is lost: premises and sources are
@@ -113,16 +114,18 @@ def _merges(
     tokens: Callable[[str], set[str]],
 ) -> list[Merge]:
     out: list[Merge] = []
+    used: set[str] = set()  # a conclusion joins one group at most
     for dup in answer.duplicates:
         refs = list(dict.fromkeys(r.strip() for r in dup.ids))
         if any(r not in shown for r in refs):
             continue
-        group = [shown[r] for r in refs if shown[r].id not in gone]
+        group = [shown[r] for r in refs if shown[r].id not in gone and shown[r].id not in used]
         if len(group) < 2 or len({k.level for k in group}) != 1:
             continue
         keep = _keeper(group, tokens)
         drop = [k for k in group if k is not keep]
         gone.update(k.id for k in drop)
+        used.add(keep.id)
         out.append(
             Merge(
                 keep=keep.id,

@@ -93,9 +93,9 @@ def deduction_prompt(
         "was learned, its kind (explicit = stated by the person, deductive, inductive, "
         "contradiction) and the text.\n\n"
         "Answer with four lists (empty lists are fine):\n"
-        "- deductions: new conclusions that follow with certainty from two or more of the "
-        "conclusions, each citing the ids it follows from as premises. Never repeat something "
-        "already written down, never guess.\n"
+        "- deductions: new conclusions that follow with certainty from the conclusions, each "
+        "citing the ids it follows from as premises. Never repeat something already written "
+        "down, never guess.\n"
         "- duplicates: groups of ids that say the same thing in different words.\n"
         "- updates: a fact that no longer holds because a NEWER conclusion replaces it (a "
         'move, a new job, a changed plan): {"outdated": id, "current": id}. The newer fact '
