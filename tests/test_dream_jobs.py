@@ -348,3 +348,23 @@ async def test_without_an_llm_the_dream_waits(db_url: str) -> None:
         assert job.status == "todo" and job.attempts == 0
         assert job.last_error.startswith("waiting:")
         assert await dream_state(app) == []
+
+
+async def test_a_session_deleted_before_the_dream_is_not_stamped(
+    env: Env,
+    fake_openai: FakeOpenAIServer,  # noqa: F811
+) -> None:
+    app, client, settings = env
+    await seed(client, "alice", "alice", "alice runs", "alice swims")
+    await client.post("/v3/workspaces/w/sessions", json={"id": "t", "peers": {"alice": {}}})
+    await schedule(client, observer="alice", dream_type="omni", session_id="t")
+    r = await client.delete("/v3/workspaces/w/sessions/t")
+    assert r.status_code in (200, 202, 204), r.text
+    fake_openai.state.queue_chat(
+        deduction(deductions=[{"conclusion": "alice is sporty", "premises": ["c1", "c2"]}]),
+        induction(),
+    )
+    await drain(app, settings)
+    assert [(r.content, r.session_name) for r in await live(app) if r.level == "deductive"] == [
+        ("alice is sporty", None)
+    ]

@@ -125,14 +125,15 @@ class DreamRepository:
 
     async def configurations(
         self, workspace: str, session: str | None
-    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """The workspace's and the session's configuration; None when the workspace is gone."""
+    ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+        """The workspace's and the (active) session's configuration — None for a session
+        that is gone; None altogether when the workspace is gone."""
         row = (
             await self.db.execute(
                 text(
                     "SELECT w.configuration AS workspace_config,"
                     " (SELECT s.configuration FROM sessions s WHERE s.workspace_name = w.name"
-                    "   AND s.name = :session) AS session_config"
+                    "   AND s.name = :session AND s.is_active) AS session_config"
                     " FROM workspaces w WHERE w.name = :ws AND w.deleted_at IS NULL"
                 ),
                 {"ws": workspace, "session": session},
@@ -140,7 +141,8 @@ class DreamRepository:
         ).first()
         if row is None:
             return None
-        return dict(row.workspace_config or {}), dict(row.session_config or {})
+        session_config = None if row.session_config is None else dict(row.session_config)
+        return dict(row.workspace_config or {}), session_config
 
     async def latest_explicit_session(
         self, workspace: str, observer: str, observed: str

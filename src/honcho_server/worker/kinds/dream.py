@@ -71,7 +71,10 @@ async def dream(ctx: JobContext, job: DreamPayload) -> None:
         configs = await repo.configurations(job.workspace, session)
         if configs is None:
             return  # the workspace is gone
-        cfg = resolve(defaults_from(ctx.services.settings), configs[0], configs[1], None)
+        workspace_config, session_config = configs
+        if session_config is None:
+            session = None  # deleted since: nothing is stamped with it
+        cfg = resolve(defaults_from(ctx.services.settings), workspace_config, session_config, None)
         if not cfg.dream_enabled or (job.dream_type == "card_refresh" and not cfg.peer_card_create):
             log.info("job %d: dream skipped by configuration", ctx.job_id)
             return
