@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-DreamType = Literal["omni", "card_refresh"]
+
+class DreamType(StrEnum):
+    """Types of dreams that can be triggered."""
+
+    OMNI = "omni"
+    CARD_REFRESH = "card_refresh"
 
 
 class ScheduleDreamRequest(BaseModel):

@@ -40,7 +40,7 @@ async def schedule_dream(
         workspace=workspace,
         observer=body.observer,
         observed=observed,
-        dream_type=body.dream_type,
+        dream_type=body.dream_type.value,
         session=body.session_id,
         rebuild=body.rebuild,
     )

@@ -24,6 +24,9 @@ async def schedule_dream(
 
     This endpoint bypasses all automatic dream conditions (document threshold,
     minimum hours between dreams) and schedules the dream task for a future execution.
+
+    Currently this endpoint only supports scheduling immediate dreams. In the future,
+    users may pass a cron-style expression to schedule dreams at specific times.
     """
     await dreams.schedule_dream(db, settings, workspace_id, body)
     return Response(status_code=204)
