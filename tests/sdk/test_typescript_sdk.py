@@ -14,6 +14,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from honcho import Honcho
+
+from fakes.fixtures import fake_openai, fake_openai_server  # noqa: F401 - fixtures
+from fakes.openai_server import FakeOpenAIServer, ScriptedReply
+from sdk.test_sdk_deriver import deriver_server  # noqa: F401 - fixture
 
 TS_DIR = Path(__file__).resolve().parents[1] / "ts"
 LOCKFILE = TS_DIR / "package-lock.json"
@@ -131,3 +136,28 @@ def test_typescript_sdk_smoke(live_server: str, ws: str) -> None:
         f"server {live_server}, workspace {ws}): {_report(result)}"
     )
     assert "smoke steps passed" in result.stdout, _report(result)
+
+
+def test_typescript_sdk_chat(
+    deriver_server: str,  # noqa: F811
+    fake_openai: FakeOpenAIServer,  # noqa: F811
+    ws: str,
+) -> None:
+    """peer.chat (with evidence) and peer.chatStream through the TypeScript SDK, with the
+    fake LLM behind the server."""
+    node, npm_cli = _node_toolchain()
+    env = _env(node)
+    _ensure_node_modules(node, npm_cli, env)
+    honcho = Honcho(base_url=deriver_server, workspace_id=ws, max_retries=0)
+    honcho.peer("alice").conclusions.create([{"content": "alice likes green tea"}])
+    fake_openai.state.queue_chat(
+        "Green tea.", "Tea again.", ScriptedReply("Green tea, every single morning.")
+    )
+
+    result = _run([str(node), "chat.mjs", deriver_server, ws], env, SMOKE_TIMEOUT)
+    assert result.returncode == 0, f"TypeScript SDK chat failed: {_report(result)}"
+    assert "chat steps passed" in result.stdout, _report(result)
+    bodies = fake_openai.state.chat_bodies()
+    assert len(bodies) == 3
+    assert all("alice likes green tea" in b["messages"][1]["content"] for b in bodies)
+    assert bodies[1]["max_tokens"] == 250  # minimal
