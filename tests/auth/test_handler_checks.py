@@ -7,8 +7,11 @@ import uuid
 import httpx
 import pytest
 from auth_support import SECRET, Tenant, bearer, seed
+from fastapi import FastAPI
 
-from honcho_server.auth.keys import mint
+from honcho_server.auth import checks
+from honcho_server.auth.keys import Principal, mint, verify
+from honcho_server.errors import Unauthorized
 
 
 @pytest.fixture
@@ -162,3 +165,31 @@ async def test_scope_options_need_a_workspace_key(
     assert (await auth_client.post(rep, json={"scope": "sc1"}, headers=peer)).status_code == 401
     assert (await auth_client.post(rep, json={"scope": "sc1"}, headers=ws)).status_code == 200
     assert (await auth_client.post(rep, json={}, headers=peer)).status_code == 200
+
+
+async def test_chat_access_for_narrow_keys(auth_app: FastAPI, a: Tenant) -> None:
+    """What the chat route calls after its own request checks."""
+    factory = auth_app.state.session_factory
+    alice = verify(mint(SECRET, workspace=a.workspace, peer="alice"), SECRET)
+    carol = verify(mint(SECRET, workspace=a.workspace, peer="carol"), SECRET)
+    ws = verify(mint(SECRET, workspace=a.workspace), SECRET)
+
+    async def allowed(
+        who: Principal, session: str | None, allow: list[str] | None, scoped: bool
+    ) -> bool:
+        try:
+            await checks.require_chat_access(
+                factory, who, a.workspace, session=session, allowlist=allow, scoped=scoped
+            )
+        except Unauthorized:
+            return False
+        return True
+
+    assert await allowed(alice, None, None, False)
+    assert await allowed(alice, "s1", ["s1"], False)
+    assert not await allowed(alice, "s2", None, False)
+    assert not await allowed(alice, None, ["s1", "s2"], False)
+    assert not await allowed(alice, None, None, True)
+    assert await allowed(carol, "s2", None, False)
+    assert not await allowed(carol, "s1", None, False)
+    assert await allowed(ws, "s1", ["s1", "s2"], True)

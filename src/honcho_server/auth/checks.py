@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.repositories.access import AccessRepository
+from ..db.session import unit_of_work
 from ..errors import Unauthorized
 from .keys import Principal
 from .policy import NOT_PERMISSIONED, UNAUTHORIZED_RESOURCE
@@ -89,3 +90,24 @@ async def authorize_session_create(
         members = await AccessRepository(db).member_sessions(workspace, principal.peer, {session})
         if not members:
             raise Unauthorized(UNAUTHORIZED_RESOURCE)
+
+
+async def require_chat_access(
+    factory: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    workspace: str,
+    *,
+    session: str | None,
+    allowlist: Iterable[str] | None,
+    scoped: bool,
+) -> None:
+    """Chat's checks (BEHAVIOUR §21.3): ``scope``/``scopes`` need a workspace-level key; a
+    narrow key's chat ``session_id`` and session allowlist must be sessions it may read (peer
+    key: an active member of each). Opens its own short unit of work, only when needed."""
+    if scoped:
+        require_workspace_key(principal)
+    sessions = ([session] if session is not None else []) + list(allowlist or ())
+    if principal.workspace_level or not sessions:
+        return
+    async with unit_of_work(factory) as db:
+        await require_active_member(db, principal, workspace, sessions)
