@@ -575,3 +575,28 @@ async def test_a_prose_answer_is_turned_into_conforming_json(
     structured = fake_openai.state.chat_bodies()[1]
     assert structured["response_format"]["type"] == "json_schema"
     assert "city" in json.dumps(structured["response_format"]["json_schema"]["schema"])
+
+
+async def test_scopes_observe_or_restrict(
+    chat: Client,
+    fake_openai: FakeOpenAIServer,  # noqa: F811
+    ws: str,
+) -> None:
+    await seed(chat, ws)
+    r = await chat.post(f"/v3/workspaces/{ws}/scopes", json={"id": "home"})
+    assert r.status_code in (200, 201), r.text
+    r = await chat.post(f"/v3/workspaces/{ws}/scopes/home/sessions", json={"session_ids": ["s1"]})
+    assert r.status_code == 204, r.text
+    r = await chat.post(url(ws), json={"query": "q", "scope": "nowhere", "stream": True})
+    assert r.status_code == 404
+    assert r.json() == {"detail": "Scope nowhere not found"}
+
+    fake_openai.state.queue_chat("a", "b")
+    r = await chat.post(url(ws), json={"query": "q", "scope": ["home"]})  # an allowlist
+    assert r.status_code == 200, r.text
+    r = await chat.post(url(ws), json={"query": "q", "scope": "home"})  # the scope observes
+    assert r.status_code == 200, r.text
+    listed, observed = fake_openai.state.chat_bodies()
+    assert "alice lives in Lisbon" in prompt_text(listed) and "Rex" not in prompt_text(listed)
+    assert "(none recorded yet)" in prompt_text(observed)  # nothing derived for the scope
+    assert "as scope.home knows them" in observed["messages"][0]["content"]
