@@ -193,3 +193,27 @@ async def test_chat_access_for_narrow_keys(auth_app: FastAPI, a: Tenant) -> None
     assert await allowed(carol, "s2", None, False)
     assert not await allowed(carol, "s1", None, False)
     assert await allowed(ws, "s1", ["s1", "s2"], True)
+
+
+async def test_chat_route_applies_the_narrow_key_checks(
+    auth_client: httpx.AsyncClient, a: Tenant
+) -> None:
+    """Through HTTP: a peer key cannot point chat at a session it is not in, nor at scopes.
+    (No LLM is configured here: a request that passes every check ends in 503.)"""
+    alice = a.keys["peer_own"]  # a member of s1, not of s2
+    chat = url(a, "/peers/alice/chat")
+    refused = (
+        {"query": "what does bob like?", "session_id": "s2"},
+        {"query": "what does bob like?", "filters": {"session_id": ["s1", "s2"]}},
+        {"query": "what does bob like?", "scope": "sc1"},
+    )
+    for body in refused:
+        r = await auth_client.post(chat, json=body, headers=alice)
+        assert r.status_code == 401, body
+        assert "marker" not in r.text
+    for body in ({"query": "what does bob like?", "session_id": "s1"}, {"query": "hi"}):
+        r = await auth_client.post(chat, json=body, headers=alice)
+        assert r.status_code == 503, (body, r.text)
+    ws = a.keys["ws_own"]
+    r = await auth_client.post(chat, json={"query": "hi", "scope": "sc1"}, headers=ws)
+    assert r.status_code == 503

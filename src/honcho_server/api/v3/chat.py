@@ -11,10 +11,11 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from ...auth import checks
 from ...schemas.chat import DialecticOptions, DialecticResponse, WorkspaceChatOptions
 from ...services.dialectic import service, sse
 from ...services.dialectic.request import ChatRequest, check_request
-from ..deps import EmbedderDep, LLMDep, SessionFactory, SettingsDep
+from ..deps import EmbedderDep, LLMDep, PrincipalDep, SessionFactory, SettingsDep
 
 router = APIRouter(tags=["chat"])
 
@@ -43,8 +44,10 @@ async def chat(
     settings: SettingsDep,
     embedder: EmbedderDep,
     llm: LLMDep,
+    principal: PrincipalDep,
 ) -> DialecticResponse | StreamingResponse:
     req = check_request(workspace_id, peer_id, body)
+    await _authorize(factory, principal, req)
     return await _respond(service.ChatDeps(factory, settings, embedder, llm), req)
 
 
@@ -63,9 +66,23 @@ async def workspace_chat(
     settings: SettingsDep,
     embedder: EmbedderDep,
     llm: LLMDep,
+    principal: PrincipalDep,
 ) -> DialecticResponse | StreamingResponse:
     req = check_request(workspace_id, None, body)
+    await _authorize(factory, principal, req)
     return await _respond(service.ChatDeps(factory, settings, embedder, llm), req)
+
+
+async def _authorize(factory: SessionFactory, principal: PrincipalDep, req: ChatRequest) -> None:
+    """A narrow key may only chat about sessions it can read (BEHAVIOUR §21.3)."""
+    await checks.require_chat_access(
+        factory,
+        principal,
+        req.workspace,
+        session=req.session,
+        allowlist=req.allowlist,
+        scoped=req.scope is not None or req.scopes is not None,
+    )
 
 
 async def _respond(
