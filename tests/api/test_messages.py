@@ -123,3 +123,28 @@ async def test_seq_in_session_is_gap_free_under_concurrency(
             .all()
         )
     assert seqs == list(range(1, 121))
+
+
+async def test_writers_creating_the_same_sessions_and_peers_at_once_all_succeed(
+    client: httpx.AsyncClient, ws: str
+) -> None:
+    """An agent loop at scale: many sessions created by their first messages at the same
+    moment, each written by its user and by one shared assistant. The inserts that create the
+    workspace, sessions and peers can deadlock in Postgres; no request may fail for it."""
+    base = f"/v3/workspaces/{ws}/sessions"
+
+    async def post(session: int, author: str, turn: int) -> None:
+        body = {"messages": [_msg(author, f"{author} turn {turn}")]}
+        r = await client.post(f"{base}/agent{session}/messages", json=body)
+        assert r.status_code == 201, r.text
+
+    for turn in range(3):
+        await asyncio.gather(
+            *(post(s, f"user{s}", turn) for s in range(12)),
+            *(post(s, "assistant", turn) for s in range(12)),
+        )
+    for s in range(12):
+        listed = (await client.post(f"{base}/agent{s}/messages/list")).json()
+        assert listed["total"] == 6
+        authors = sorted(m["peer_id"] for m in listed["items"])
+        assert authors == ["assistant"] * 3 + [f"user{s}"] * 3

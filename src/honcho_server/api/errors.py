@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
+from ..db.errors import sqlstate
 from ..errors import HonchoError
 
 log = logging.getLogger("honcho_server.api")
@@ -19,15 +20,10 @@ async def _honcho_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
 
-def _sqlstate(exc: DBAPIError) -> str:
-    orig = exc.orig
-    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
-
-
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """Bad values that reach Postgres are the client's fault; anything else is ours."""
     assert isinstance(exc, DBAPIError)
-    state = _sqlstate(exc)
+    state = sqlstate(exc)
     if state.startswith("22"):  # data exception: invalid text, out of range, …
         log.info("%s %s -> 422: %s", request.method, request.url.path, exc.orig)
         return JSONResponse({"detail": "Invalid value in request"}, status_code=422)

@@ -41,12 +41,14 @@ async def create_batch(
     internal_metadata: list[dict[str, Any]] | None = None,
     embed: bool = True,
     defaults: Defaults = Defaults(),
+    first_write: bool = False,
 ) -> list[Message]:
     """Store a batch in request order with contiguous ``seq_in_session`` numbers.
 
     Creates the workspace, the session and every author (as an active member) if needed.
     ``internal_metadata`` (one object per message) is stored but never returned. With
-    ``embed``, the messages' embedding is queued in the same transaction.
+    ``embed``, the messages' embedding is queued in the same transaction. ``first_write``:
+    nothing was written in this transaction before, so it may be restarted (deadlocks).
     """
     if internal_metadata is not None and len(internal_metadata) != len(body.messages):
         raise ValueError("internal_metadata needs exactly one object per message")
@@ -56,7 +58,12 @@ async def create_batch(
     counts = await _token_counts([m.content for m in body.messages])  # before touching the DB
 
     last = await IngestRepository(db).prepare(
-        workspace, session, authors, _DEFAULT_MEMBER_CONFIG, len(body.messages)
+        workspace,
+        session,
+        authors,
+        _DEFAULT_MEMBER_CONFIG,
+        len(body.messages),
+        restartable=first_write,
     )
     if last is None:
         raise NotFound(f"Session {session} not found")

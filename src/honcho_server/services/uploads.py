@@ -95,6 +95,7 @@ async def create_from_file(
             internal_metadata=file_info[i : i + MAX_BATCH],
             embed=embed,
             defaults=defaults,
+            first_write=i == 0,
         )
     return created
 

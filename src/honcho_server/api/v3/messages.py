@@ -31,6 +31,7 @@ async def create_messages_for_session(
         body,
         embed=settings.embed_messages,
         defaults=defaults_from(settings),
+        first_write=True,
     )
 
 

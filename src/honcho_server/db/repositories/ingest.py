@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..errors import DEADLOCK, sqlstate
+
+# Writers that create the same new workspace, session or peers at the same moment can
+# deadlock inside the statement (its inserts have no defined order); Postgres aborts one of
+# them, which then starts again.
+_DEADLOCK_ATTEMPTS = 4
 
 # One round trip that get-or-creates the workspace, the session and the authors, (re)joins the
 # authors as members (left members rejoin with ``config``; active ones keep theirs) and reserves
@@ -58,13 +68,37 @@ class IngestRepository:
         authors: Sequence[str],
         member_config: dict[str, Any],
         count: int,
+        *,
+        restartable: bool = False,
     ) -> int | None:
         """Reserve ``count`` sequence numbers; returns the last one (``None``: inactive).
 
         If another transaction created the session while this statement ran, the session
         row is not in this statement's snapshot and nothing is advanced; the statement is
         idempotent, so it runs once more with a fresh snapshot that sees the committed row.
+
+        ``restartable``: the transaction has written nothing yet, so when Postgres picks it
+        as a deadlock victim it is rolled back and the statement retried (after a short random
+        pause) instead of failing the request.
         """
+        for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
+            try:
+                return await self._prepare(workspace, session, authors, member_config, count)
+            except DBAPIError as exc:
+                if not restartable or sqlstate(exc) != DEADLOCK or attempt == _DEADLOCK_ATTEMPTS:
+                    raise
+                await self.db.rollback()
+                await asyncio.sleep(random.uniform(0.002, 0.02) * attempt)
+        raise AssertionError("unreachable")
+
+    async def _prepare(
+        self,
+        workspace: str,
+        session: str,
+        authors: Sequence[str],
+        member_config: dict[str, Any],
+        count: int,
+    ) -> int | None:
         params = {
             "workspace": workspace,
             "session": session,

@@ -1,0 +1,13 @@
+"""Reading Postgres errors that come back wrapped by SQLAlchemy."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError
+
+DEADLOCK = "40P01"
+
+
+def sqlstate(exc: DBAPIError) -> str:
+    """The five-character SQLSTATE of a database error ("" when the driver gives none)."""
+    orig = exc.orig
+    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
