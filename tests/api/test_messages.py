@@ -138,13 +138,13 @@ async def test_writers_creating_the_same_sessions_and_peers_at_once_all_succeed(
         r = await client.post(f"{base}/agent{session}/messages", json=body)
         assert r.status_code == 201, r.text
 
-    for turn in range(3):
+    for turn in range(4):  # two writers per (session, author) at once: the hot case
         await asyncio.gather(
-            *(post(s, f"user{s}", turn) for s in range(12)),
-            *(post(s, "assistant", turn) for s in range(12)),
+            *(post(s, f"user{s}", turn) for s in range(12) for _ in range(2)),
+            *(post(s, "assistant", turn) for s in range(12) for _ in range(2)),
         )
     for s in range(12):
-        listed = (await client.post(f"{base}/agent{s}/messages/list")).json()
-        assert listed["total"] == 6
+        listed = (await client.post(f"{base}/agent{s}/messages/list?size=100")).json()
+        assert listed["total"] == 16
         authors = sorted(m["peer_id"] for m in listed["items"])
-        assert authors == ["assistant"] * 3 + [f"user{s}"] * 3
+        assert authors == ["assistant"] * 8 + [f"user{s}"] * 8
