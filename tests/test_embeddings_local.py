@@ -146,6 +146,35 @@ async def test_the_event_loop_keeps_running_during_a_batch(embedder: LocalEmbedd
     assert gaps.max() < 0.2
 
 
+async def test_a_query_does_not_wait_for_a_bulk_backlog(embedder: LocalEmbedder) -> None:
+    """A search query arriving while thousands of messages are being embedded is answered
+    after at most one small piece of the bulk work, not after all of it."""
+    bulk = asyncio.create_task(embedder.embed([sentence(i) for i in range(160)]))
+    await asyncio.sleep(0.1)  # the backlog is running
+    started = time.monotonic()
+    (vector,) = await embedder.embed(["does she have a dog"])
+    query_seconds = time.monotonic() - started
+    assert len(vector) == 384
+    assert not bulk.done(), "the query waited for the whole backlog"
+    vectors = await bulk
+    backlog_seconds = time.monotonic() - started
+    assert len(vectors) == 160
+    assert query_seconds < backlog_seconds / 3
+    # pieces reassemble in order: the same vectors as one text at a time
+    (first,) = await embedder.embed([sentence(0)])
+    assert cosine(first, vectors[0]) > 0.999
+
+
+async def test_closing_cancels_queued_work() -> None:
+    model = LocalEmbedder(threads=1, batch_size=4)
+    model.load()
+    bulk = asyncio.create_task(model.embed([sentence(i) for i in range(400)]))
+    await asyncio.sleep(0.05)
+    await model.aclose()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(bulk, timeout=5)
+
+
 def test_the_installed_model_is_the_pinned_one() -> None:
     verify_model_file(default_model_path())
     assert hashlib.sha256(default_model_path().read_bytes()).hexdigest() == MODEL_SHA256

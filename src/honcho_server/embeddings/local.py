@@ -3,15 +3,20 @@
 Sentence-transformers' recipe: WordPiece tokens (at most 256 with ``[CLS]``/``[SEP]``), the
 transformer's last hidden state, a mean over the real (unpadded) tokens, then L2 normalisation.
 Inference runs on one dedicated thread per embedder, so the event loop never waits for it and
-concurrent callers queue instead of fighting over the CPU.
+concurrent callers queue instead of fighting over the CPU. The queue has two priorities: a call
+of at most :data:`URGENT_TEXTS` texts (a search query, a chat question, a few new conclusions:
+someone is waiting) runs before bulk work, which is cut into pieces of :data:`BULK_PIECE` texts
+so a query waits for one piece at most, not for a backlog of message embeddings.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import queue
 import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,52 @@ MAX_SEQUENCE = 256  # tokens, [CLS] and [SEP] included (sentence-transformers' m
 # Inference memory grows with batch size times length squared. A batch stays within the cells of
 # 32 texts of 96 tokens (about 150 MB of working memory): 32 texts of 90 tokens, 4 of 256.
 MAX_ATTENTION_CELLS = 32 * 96 * 96
+URGENT_TEXTS = 4
+BULK_PIECE = 16
+
+_URGENT, _BULK, _STOP = 0, 1, -1
+_Work = Callable[[list[str]], list[list[float]]]
+
+
+class InferenceThread:
+    """One thread running submitted work, most urgent first (FIFO within a priority)."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.PriorityQueue[
+            tuple[int, int, _Work | None, list[str], Future[list[list[float]]] | None]
+        ] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._start = threading.Lock()
+
+    def submit(self, urgent: bool, work: _Work, texts: list[str]) -> Future[list[list[float]]]:
+        with self._start:
+            if not self._thread.is_alive():
+                self._thread.start()
+        future: Future[list[list[float]]] = Future()
+        self._queue.put((_URGENT if urgent else _BULK, next(self._order), work, texts, future))
+        return future
+
+    def stop(self) -> None:
+        """Cancel what is queued; the piece in progress finishes."""
+        self._queue.put((_STOP, next(self._order), None, [], None))
+
+    def _run(self) -> None:
+        while True:
+            priority, _, work, texts, future = self._queue.get()
+            if priority == _STOP:
+                break
+            assert work is not None and future is not None
+            if not future.set_running_or_notify_cancel():
+                continue  # the caller gave up waiting
+            try:
+                future.set_result(work(texts))
+            except BaseException as exc:  # handed to the awaiting caller
+                future.set_exception(exc)
+        while not self._queue.empty():
+            *_, future = self._queue.get_nowait()
+            if future is not None:
+                future.cancel()
 
 
 def load_tokenizer() -> Tokenizer:
@@ -61,7 +112,7 @@ class LocalEmbedder:
         self._tokenizer = load_tokenizer()
         self._session: Any = None
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="honcho-embed")
+        self._inference = InferenceThread("honcho-embed")
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
@@ -74,11 +125,18 @@ class LocalEmbedder:
             raise ValueError("cannot embed an empty text")
         if not texts:
             return []
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.embed_sync, list(texts))
+        urgent = len(texts) <= URGENT_TEXTS
+        pieces = [list(texts[i : i + BULK_PIECE]) for i in range(0, len(texts), BULK_PIECE)]
+        done = await asyncio.gather(
+            *(
+                asyncio.wrap_future(self._inference.submit(urgent, self.embed_sync, piece))
+                for piece in pieces
+            )
+        )
+        return [vector for piece in done for vector in piece]
 
     async def aclose(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._inference.stop()
 
     def load(self) -> None:
         """Check the model file's hash and start the inference session (blocking; idempotent)."""
