@@ -6,7 +6,10 @@
 Scenarios (all in a fresh workspace, seeded first): ``ingest`` (1 message per request,
 8 sessions), ``ingest-batch20`` (20 messages per request), ``list`` (newest page of 50 from a
 session of 10,000 messages), ``context`` (a 4,000-token context of that session),
-``get-or-create`` (peer / session get-or-create, alternating), ``message-get``.
+``get-or-create`` (peer / session get-or-create, alternating), ``message-get``, ``search``
+(workspace message search), ``agent-loop`` (what a chat agent does each turn: store the
+user's message, read a 2,000-token context, store the reply; one "request" is one of the
+three). ``--api-key`` sends ``Authorization: Bearer`` (a server with ``AUTH_USE_AUTH=true``).
 Each run is bounded by ``--seconds`` and only talks to the given loopback URL.
 """
 
@@ -63,18 +66,46 @@ end
 """,
     "context": """
 request = function()
-  return wrk.format("GET", "{base}/sessions/big/context?tokens=4000")
+  return wrk.format("GET", "{base}/sessions/big/context?tokens=4000", HEADERS)
+end
+""",
+    "search": """
+counter = 0
+local queries = {"hiking in the alps", "what to pack", "seed 42", "ordinary length sentence"}
+request = function()
+  counter = counter + 1
+  local body = '{"query":"' .. queries[counter % 4 + 1] .. '","limit":10}'
+  return wrk.format("POST", "{base}/search", HEADERS, body)
+end
+""",
+    "agent-loop": """
+counter = 0
+request = function()
+  counter = counter + 1
+  local turn = math.floor(counter / 3)
+  local session = "agent" .. (turn % 16)
+  local step = counter % 3
+  if step == 0 then
+    local body = '{"messages":[{"peer_id":"user' .. (turn % 16) .. '","content":"turn '
+      .. turn .. ': can you suggest a trail for this weekend?"}]}'
+    return wrk.format("POST", "{base}/sessions/" .. session .. "/messages", HEADERS, body)
+  elseif step == 1 then
+    return wrk.format("GET", "{base}/sessions/" .. session .. "/context?tokens=2000", HEADERS)
+  end
+  local body = '{"messages":[{"peer_id":"assistant","content":"turn ' .. turn
+    .. ': the ridge loop is lovely this time of year, pack layers."}]}'
+  return wrk.format("POST", "{base}/sessions/" .. session .. "/messages", HEADERS, body)
 end
 """,
     "message-get": """
 request = function()
-  return wrk.format("GET", "{base}/sessions/big/messages/{message_id}")
+  return wrk.format("GET", "{base}/sessions/big/messages/{message_id}", HEADERS)
 end
 """,
 }
 
 COMMON = """
-HEADERS = {["Content-Type"] = "application/json"}
+HEADERS = {["Content-Type"] = "application/json"{auth}}
 errors = 0
 response = function(status, headers, body)
   if status >= 400 then errors = errors + 1 end
@@ -88,12 +119,34 @@ end
 """
 
 
+API_KEY: str | None = None
+
+
 def post(url: str, body: object) -> object:
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if API_KEY:
+        headers["Authorization"] = f"Bearer {API_KEY}"
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.load(r)
+
+
+def settle(url: str, timeout: float = 900) -> None:
+    """Wait until the embedding backlog the seed created is done (``GET /status``)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        req = urllib.request.Request(f"{url}/status")
+        if API_KEY:
+            req.add_header("Authorization", f"Bearer {API_KEY}")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            kinds = json.load(r)["queue"]["by_kind"]
+        embedding = kinds.get("embed_messages", {})
+        if not embedding.get("todo", 0) and not embedding.get("doing", 0):
+            return
+        time.sleep(2)
+    print("warning: the embedding backlog did not finish", flush=True)
 
 
 def seed(url: str, base: str) -> str:
@@ -110,7 +163,8 @@ def seed(url: str, base: str) -> str:
 
 def run(url: str, script: str, clients: int, seconds: float) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(COMMON + script)
+        auth = f', ["Authorization"] = "Bearer {API_KEY}"' if API_KEY else ""
+        f.write(COMMON.replace("{auth}", auth) + script)
     threads = min(2, clients)
     out = subprocess.run(
         [
@@ -146,13 +200,24 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--api-key", default=None, help="a key for a server with auth on")
+    parser.add_argument(
+        "--settle",
+        action="store_true",
+        help="before each scenario, wait until the embeddings queued so far are done (else the "
+        "backlog of earlier scenarios runs during later ones)",
+    )
     args = parser.parse_args()
+    global API_KEY
+    API_KEY = args.api_key
     if shutil.which("wrk") is None:
         sys.exit("bench/load.py needs wrk (apt-get install wrk)")
     base = f"/v3/workspaces/bench-{uuid.uuid4().hex[:8]}"
     message_id = seed(args.url, base)
     print(f"server {args.url}  workspace {base.rsplit('/', 1)[1]}", flush=True)
     for name in args.only or list(LUA):
+        if args.settle:
+            settle(args.url)
         script = LUA[name].replace("{base}", base).replace("{message_id}", message_id)
         for clients in args.clients:
             print(

@@ -149,7 +149,8 @@ async def test_the_event_loop_keeps_running_during_a_batch(embedder: LocalEmbedd
 async def test_a_query_does_not_wait_for_a_bulk_backlog(embedder: LocalEmbedder) -> None:
     """A search query arriving while thousands of messages are being embedded is answered
     after at most one small piece of the bulk work, not after all of it."""
-    bulk = asyncio.create_task(embedder.embed([sentence(i) for i in range(160)]))
+    backlog = [sentence(i) for i in range(160)]
+    bulk = asyncio.create_task(embedder.embed(backlog, background=True))
     await asyncio.sleep(0.1)  # the backlog is running
     started = time.monotonic()
     (vector,) = await embedder.embed(["does she have a dog"])
@@ -168,7 +169,7 @@ async def test_a_query_does_not_wait_for_a_bulk_backlog(embedder: LocalEmbedder)
 async def test_closing_cancels_queued_work() -> None:
     model = LocalEmbedder(threads=1, batch_size=4)
     model.load()
-    bulk = asyncio.create_task(model.embed([sentence(i) for i in range(400)]))
+    bulk = asyncio.create_task(model.embed([sentence(i) for i in range(400)], background=True))
     await asyncio.sleep(0.05)
     await model.aclose()
     with pytest.raises(asyncio.CancelledError):

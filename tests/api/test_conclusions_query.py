@@ -51,7 +51,7 @@ class ProbeEmbedder:
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return self.inner.token_spans(text)
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(self, texts: Sequence[str], *, background: bool = False) -> list[list[float]]:
         if self.app is not None:
             self.checked_out.append(self.app.state.engine.sync_engine.pool.checkedout())
         if self.fail:

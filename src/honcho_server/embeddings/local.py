@@ -3,16 +3,19 @@
 Sentence-transformers' recipe: WordPiece tokens (at most 256 with ``[CLS]``/``[SEP]``), the
 transformer's last hidden state, a mean over the real (unpadded) tokens, then L2 normalisation.
 Inference runs on one dedicated thread per embedder, so the event loop never waits for it and
-concurrent callers queue instead of fighting over the CPU. The queue has two priorities: a call
-of at most :data:`URGENT_TEXTS` texts (a search query, a chat question, a few new conclusions:
-someone is waiting) runs before bulk work, which is cut into pieces of :data:`BULK_PIECE` texts
-so a query waits for one piece at most, not for a backlog of message embeddings.
+concurrent callers queue instead of fighting over the CPU. Foreground calls (a search query, a
+chat question: someone is waiting) have a thread of their own at normal priority;
+``background=True`` work (the worker's jobs) is cut into pieces of :data:`BULK_PIECE` texts and
+run by ``threads`` background threads at a lower CPU priority. Each inference runs on the
+thread that asked for it (onnxruntime with one intra-op thread), so the priorities hold: a
+backlog of message embeddings neither delays a query nor slows the API and Postgres down.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
+import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -35,52 +38,61 @@ MAX_SEQUENCE = 256  # tokens, [CLS] and [SEP] included (sentence-transformers' m
 # Inference memory grows with batch size times length squared. A batch stays within the cells of
 # 32 texts of 96 tokens (about 150 MB of working memory): 32 texts of 90 tokens, 4 of 256.
 MAX_ATTENTION_CELLS = 32 * 96 * 96
-URGENT_TEXTS = 4
 BULK_PIECE = 16
+# Background threads run at this nice value (Linux): they take the CPU only when the API and
+# Postgres leave it idle, so a backlog of embeddings never slows requests down.
+BACKGROUND_NICE = 10
 
-_URGENT, _BULK, _STOP = 0, 1, -1
 _Work = Callable[[list[str]], list[list[float]]]
+_Item = tuple[_Work, list[str], "Future[list[list[float]]]"] | None
 
 
-class InferenceThread:
-    """One thread running submitted work, most urgent first (FIFO within a priority)."""
+class InferenceThreads:
+    """Threads taking submitted work in FIFO order; ``nice`` lowers their CPU priority."""
 
-    def __init__(self, name: str) -> None:
-        self._queue: queue.PriorityQueue[
-            tuple[int, int, _Work | None, list[str], Future[list[list[float]]] | None]
-        ] = queue.PriorityQueue()
-        self._order = itertools.count()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+    def __init__(self, name: str, count: int, nice: int = 0) -> None:
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._run, args=(nice,), name=f"{name}-{i}", daemon=True)
+            for i in range(count)
+        ]
         self._start = threading.Lock()
+        self._started = self._stopped = False
 
-    def submit(self, urgent: bool, work: _Work, texts: list[str]) -> Future[list[list[float]]]:
+    def submit(self, work: _Work, texts: list[str]) -> Future[list[list[float]]]:
         with self._start:
-            if not self._thread.is_alive():
-                self._thread.start()
+            if not self._started:
+                self._started = True
+                for thread in self._threads:
+                    thread.start()
         future: Future[list[list[float]]] = Future()
-        self._queue.put((_URGENT if urgent else _BULK, next(self._order), work, texts, future))
+        self._queue.put((work, texts, future))
         return future
 
     def stop(self) -> None:
-        """Cancel what is queued; the piece in progress finishes."""
-        self._queue.put((_STOP, next(self._order), None, [], None))
+        """Cancel what is queued; pieces in progress finish."""
+        self._stopped = True
+        for _ in self._threads:
+            self._queue.put(None)
 
-    def _run(self) -> None:
-        while True:
-            priority, _, work, texts, future = self._queue.get()
-            if priority == _STOP:
-                break
-            assert work is not None and future is not None
-            if not future.set_running_or_notify_cancel():
-                continue  # the caller gave up waiting
+    def _run(self, nice: int) -> None:
+        if nice:
+            _lower_priority(nice)
+        while (item := self._queue.get()) is not None:
+            work, texts, future = item
+            if self._stopped or not future.set_running_or_notify_cancel():
+                future.cancel()
+                continue
             try:
                 future.set_result(work(texts))
             except BaseException as exc:  # handed to the awaiting caller
                 future.set_exception(exc)
-        while not self._queue.empty():
-            *_, future = self._queue.get_nowait()
-            if future is not None:
-                future.cancel()
+
+
+def _lower_priority(nice: int) -> None:
+    """Raise this thread's nice value (Linux: per thread). Best effort elsewhere."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux: equal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 def load_tokenizer() -> Tokenizer:
@@ -106,13 +118,13 @@ class LocalEmbedder:
     def __init__(
         self, *, threads: int = 2, batch_size: int = 32, model_path: Path | None = None
     ) -> None:
-        self._threads = threads
         self._batch_size = batch_size
         self._model_path = model_path
         self._tokenizer = load_tokenizer()
         self._session: Any = None
         self._lock = threading.Lock()
-        self._inference = InferenceThread("honcho-embed")
+        self._foreground = InferenceThreads("honcho-embed", 1)
+        self._background = InferenceThreads("honcho-embed-bulk", threads, nice=BACKGROUND_NICE)
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
@@ -120,23 +132,21 @@ class LocalEmbedder:
     def token_spans(self, text: str) -> list[Span]:
         return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(self, texts: Sequence[str], *, background: bool = False) -> list[list[float]]:
         if any(not text for text in texts):
             raise ValueError("cannot embed an empty text")
         if not texts:
             return []
-        urgent = len(texts) <= URGENT_TEXTS
+        threads = self._background if background else self._foreground
         pieces = [list(texts[i : i + BULK_PIECE]) for i in range(0, len(texts), BULK_PIECE)]
         done = await asyncio.gather(
-            *(
-                asyncio.wrap_future(self._inference.submit(urgent, self.embed_sync, piece))
-                for piece in pieces
-            )
+            *(asyncio.wrap_future(threads.submit(self.embed_sync, piece)) for piece in pieces)
         )
         return [vector for piece in done for vector in piece]
 
     async def aclose(self) -> None:
-        self._inference.stop()
+        self._foreground.stop()
+        self._background.stop()
 
     def load(self) -> None:
         """Check the model file's hash and start the inference session (blocking; idempotent)."""
@@ -170,7 +180,7 @@ class LocalEmbedder:
         path = self._model_path or default_model_path()
         verify_model_file(path)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self._threads
+        options.intra_op_num_threads = 1  # parallelism comes from the calling threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         # Idle worker threads would otherwise spin on the CPU the API and Postgres need.

@@ -66,7 +66,7 @@ class OpenAICompatEmbedder:
         _, starts = self._encoding.decode_with_offsets(self._encoding.encode_ordinary(text))
         return list(zip(starts, [*starts[1:], len(text)], strict=False))  # [] for ""
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(self, texts: Sequence[str], *, background: bool = False) -> list[list[float]]:
         if any(not text for text in texts):
             raise ValueError("cannot embed an empty text")
         if not texts:

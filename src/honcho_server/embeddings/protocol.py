@@ -42,8 +42,10 @@ class Embedder(TextTokenizer, Protocol):
     #: (:func:`honcho_server.embeddings.chunk_text`).
     max_input_tokens: int
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One unit-length vector per text, in order. Texts must not be empty."""
+    async def embed(self, texts: Sequence[str], *, background: bool = False) -> list[list[float]]:
+        """One unit-length vector per text, in order. Texts must not be empty.
+        ``background``: nobody is waiting (worker jobs); a model with a queue lets
+        foreground calls (queries) go first."""
         ...
 
     async def aclose(self) -> None:

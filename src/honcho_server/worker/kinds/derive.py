@@ -211,7 +211,7 @@ async def _embed(ctx: JobContext, candidates: list[dedupe.Candidate]) -> dict[st
     if embedder is None or not texts:
         return {}
     try:
-        vectors = await embedder.embed(texts)
+        vectors = await embedder.embed(texts, background=True)
     except EmbeddingError as exc:
         log.warning(
             "job %d: embedding new conclusions failed, no semantic de-dup: %s", ctx.job_id, exc

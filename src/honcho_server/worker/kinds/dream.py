@@ -267,7 +267,7 @@ async def _embed(ctx: JobContext, texts: list[str]) -> dict[str, list[float]]:
     if embedder is None or not texts:
         return {}
     try:
-        vectors = await embedder.embed(texts)
+        vectors = await embedder.embed(texts, background=True)
     except EmbeddingError as exc:
         log.warning("job %d: embedding dream conclusions failed: %s", ctx.job_id, exc)
         return {}

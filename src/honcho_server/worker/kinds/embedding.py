@@ -65,7 +65,7 @@ async def embed_messages(ctx: JobContext, job: EmbedMessages) -> None:
                 chunk_text, embedder, row.content, embedder.max_input_tokens
             )
             pieces += [(n, k, c) for k, c in enumerate(chunks)]
-    vectors = await embedder.embed([p[2] for p in pieces]) if pieces else []
+    vectors = await embedder.embed([p[2] for p in pieces], background=True) if pieces else []
     chunks_out = [
         ChunkVector(
             message_id=rows[n].id,
@@ -89,7 +89,7 @@ async def embed_conclusions(ctx: JobContext, job: EmbedConclusions) -> None:
             for r in await EmbeddingRepository(db).conclusions(job.conclusion_ids)
             if r.content.strip()
         ]
-    vectors = await embedder.embed([r.content for r in rows]) if rows else []
+    vectors = await embedder.embed([r.content for r in rows], background=True) if rows else []
     async with ctx.completing() as db:
         await EmbeddingRepository(db).set_conclusion_vectors(
             {r.id: v for r, v in zip(rows, vectors, strict=True)}
