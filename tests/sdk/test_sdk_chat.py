@@ -116,3 +116,52 @@ def test_chat_sync_async_streaming_and_structured(
         assert await honcho.aio.chat("Drink?", reasoning_level="max") == "Workspace tea."
 
     asyncio.run(run_async())
+
+
+LEVELS = ("minimal", "low", "medium", "high", "max")
+MINIMAL_TOOLS = {"search_memory", "search_messages"}
+
+
+def test_every_reasoning_level_streaming_or_not_with_tools_and_without(
+    deriver_server: str,  # noqa: F811
+    fake_openai: FakeOpenAIServer,  # noqa: F811
+) -> None:
+    """5 levels x (whole, streamed) x (a model that calls tools, one that refuses them)."""
+    honcho = Honcho(base_url=deriver_server, workspace_id="levels", max_retries=0)
+    alice = honcho.peer("alice")
+    alice.conclusions.create([{"content": "alice collects stamps"}])
+    for mode in ("tools", "prompt"):
+        if mode == "prompt":
+            fake_openai.state.refuse_tools()  # noticed once, then no tools are sent
+        for level in LEVELS:
+            for streamed in (False, True):
+                answer = f"{mode}/{level}/{'streamed' if streamed else 'whole'}: stamps."
+                before = len(fake_openai.state.chat_bodies())
+                if mode == "tools":
+                    search = tool_call("search_memory", {"query": "hobbies"})
+                    fake_openai.state.queue_chat(calls(search), answer)
+                else:
+                    fake_openai.state.queue_chat(answer)
+                question = "What are alice's hobbies?"
+                if streamed:
+                    got = "".join(alice.chat_stream(question, reasoning_level=level))
+                else:
+                    got = alice.chat(question, reasoning_level=level)
+                assert got == answer, (mode, level, streamed)
+                bodies = fake_openai.state.chat_bodies()[before:]
+                first = bodies[0]
+                assert "alice collects stamps" in prompt_of(first)
+                limit = first.get("max_completion_tokens") or first.get("max_tokens")
+                assert (limit == 250) == (level == "minimal"), (level, limit)
+                if mode == "tools":
+                    offered = {t["function"]["name"] for t in first["tools"]}
+                    if level == "minimal":
+                        assert offered == MINIMAL_TOOLS
+                    else:
+                        assert offered > MINIMAL_TOOLS and len(offered) >= 5
+                    assert len(bodies) == 2  # the tool's round, then the answer
+                    assert "search_memory" in json.dumps(bodies[1]["messages"])
+                else:
+                    assert "tools" not in bodies[-1]
+                    if (level, streamed) != ("minimal", False):  # the refusal is remembered
+                        assert all("tools" not in b for b in bodies)
