@@ -15,11 +15,14 @@ No LLM configured: the job waits in the queue like ``derive`` does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ...db.repositories.derivation import DerivationRepository
 from ...db.repositories.peer_cards import PeerCardRepository
 from ...deriver.pipeline import CardPayload as CardPayload
 from ...deriver.pipeline import to_llm
 from ...deriver.prompts import CardUpdate, card_prompt, normalise_card
+from ...llm import LLMClient
 from ..context import JobContext
 from .llm_wait import client_or_wait
 
@@ -40,7 +43,25 @@ async def refresh_card(ctx: JobContext, job: CardPayload) -> None:
     if not facts or (current is not None and facts[0].created_at <= current[1]):
         return  # nothing new since the card was written (by hand or by an earlier run)
 
-    prompt = card_prompt(job.observed, old, [f.content for f in reversed(facts)])
+    facts_oldest_first = [f.content for f in reversed(facts)]
+    await rewrite_card(
+        ctx, client, job.workspace, job.observer, job.observed, old, facts_oldest_first
+    )
+
+
+async def rewrite_card(
+    ctx: JobContext,
+    client: LLMClient,
+    workspace: str,
+    observer: str,
+    observed: str,
+    old: list[str],
+    facts: Sequence[str],
+) -> None:
+    """Ask for the whole new card of (observer, observed) from ``old`` and ``facts``,
+    normalise it and store it as the job completes. An answer that normalises to nothing
+    keeps the old card. Shared with ``dream`` (``card_refresh``)."""
+    prompt = card_prompt(observed, old, list(facts))
     result = await client.structured(to_llm(prompt), CardUpdate)
     ctx.record_usage(result.usage)
     entries = normalise_card(result.value.entries)
@@ -48,4 +69,4 @@ async def refresh_card(ctx: JobContext, job: CardPayload) -> None:
         return  # keep the old card
 
     async with ctx.completing() as db:
-        await PeerCardRepository(db).put(job.workspace, job.observer, job.observed, entries)
+        await PeerCardRepository(db).put(workspace, observer, observed, entries)

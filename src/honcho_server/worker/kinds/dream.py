@@ -34,7 +34,6 @@ from ...db.repositories.paging import AnyRow
 from ...db.repositories.peer_cards import PeerCardRepository
 from ...deriver.config import Resolved, defaults_from, resolve
 from ...deriver.pipeline import to_llm
-from ...deriver.prompts import CardUpdate, card_prompt, normalise_card
 from ...dreams.consolidate import (
     DeductionPlan,
     Known,
@@ -51,6 +50,7 @@ from ...ids import new_id
 from ...llm import LLMClient
 from ...tokens import count_many
 from ..context import JobContext
+from .card import rewrite_card
 from .embedding import enqueue_embed_conclusions
 from .llm_wait import client_or_wait
 
@@ -138,14 +138,8 @@ async def _refresh_card(
 ) -> None:
     if not known:
         return
-    prompt = card_prompt(job.observed, card, [k.content for k in known])
-    result = await client.structured(to_llm(prompt), CardUpdate)
-    ctx.record_usage(result.usage)
-    entries = normalise_card(result.value.entries)
-    if not entries:
-        return  # keep the old card
-    async with ctx.completing() as db:
-        await PeerCardRepository(db).put(job.workspace, job.observer, job.observed, entries)
+    facts = [k.content for k in known]
+    await rewrite_card(ctx, client, job.workspace, job.observer, job.observed, card, facts)
 
 
 async def _omni(
