@@ -81,24 +81,6 @@ class IngestRepository:
         as a deadlock victim it is rolled back and the statement retried (after a short random
         pause) instead of failing the request.
         """
-        for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
-            try:
-                return await self._prepare(workspace, session, authors, member_config, count)
-            except DBAPIError as exc:
-                if not restartable or sqlstate(exc) != DEADLOCK or attempt == _DEADLOCK_ATTEMPTS:
-                    raise
-                await self.db.rollback()
-                await asyncio.sleep(random.uniform(0.002, 0.02) * attempt)
-        raise AssertionError("unreachable")
-
-    async def _prepare(
-        self,
-        workspace: str,
-        session: str,
-        authors: Sequence[str],
-        member_config: dict[str, Any],
-        count: int,
-    ) -> int | None:
         params = {
             "workspace": workspace,
             "session": session,
@@ -106,6 +88,17 @@ class IngestRepository:
             "config": member_config,
             "count": count,
         }
+        for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
+            try:
+                return await self._reserve(params)
+            except DBAPIError as exc:
+                if not restartable or sqlstate(exc) != DEADLOCK or attempt == _DEADLOCK_ATTEMPTS:
+                    raise
+                await self.db.rollback()
+                await asyncio.sleep(random.uniform(0.002, 0.02) * attempt)
+        raise AssertionError("unreachable")
+
+    async def _reserve(self, params: dict[str, Any]) -> int | None:
         last: int | None = None
         for _ in range(2):
             last = (await self.db.execute(_PREPARE, params)).scalar_one()
