@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -133,8 +134,6 @@ def post(url: str, body: object) -> object:
 
 def settle(url: str, timeout: float = 900) -> None:
     """Wait until the embedding backlog the seed created is done (``GET /status``)."""
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         req = urllib.request.Request(f"{url}/status")
