@@ -72,4 +72,5 @@ class Job(Base):
     worker_id: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
     usage: Mapped[JsonObject | None] = mapped_column(JSONB)  # LLM tokens spent, all attempts
+    raw_output: Mapped[str | None] = mapped_column(Text)  # a model answer that was unusable
     created_at: Mapped[datetime] = created_at_column()

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DateTime, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, created_at_column
+from .base import Base, JsonObject, created_at_column
 
 
 class Worker(Base):
@@ -20,3 +21,5 @@ class Worker(Base):
     )
     embedder: Mapped[str | None] = mapped_column(Text)
     version: Mapped[str | None] = mapped_column(Text)
+    # what the worker sees of its dependencies: LLM endpoints and embedder down, since when
+    report: Mapped[JsonObject | None] = mapped_column(JSONB)
