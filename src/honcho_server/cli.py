@@ -36,19 +36,27 @@ def _install_stop_handlers() -> None:
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The database URL to use: ``DATABASE_URL``, or the embedded server (stopped on exit)."""
+def database(settings: Settings, *, supervise: bool = False) -> Iterator[str]:
+    """The database URL to use: ``DATABASE_URL``, or the embedded server (stopped on exit).
+
+    ``supervise`` (long-running commands): restart the embedded server if it dies.
+    """
     if settings.database_url is not None:
         yield settings.database_url
         return
-    from .db.embedded import EmbeddedPostgres
+    from .db.embedded import EmbeddedPostgres, Supervisor
 
     server = EmbeddedPostgres(settings.data_dir / "postgres")
     url = server.start()
     log.info("embedded PostgreSQL running in %s", settings.data_dir / "postgres")
+    supervisor = Supervisor(server) if supervise else None
     try:
+        if supervisor is not None:
+            supervisor.start()
         yield url
     finally:
+        if supervisor is not None:
+            supervisor.stop()  # first: never restart a database that is being stopped
         server.stop()
         log.info("embedded PostgreSQL stopped")
 
@@ -65,7 +73,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     from .app import create_app
     from .llm.registry import log_llm_configuration
 
-    with database(settings) as url:
+    with database(settings, supervise=True) as url:
         upgrade_schema(url, settings)
         log_llm_configuration(settings, log)
         log.info("serving the Honcho v3 API on http://%s:%d (%d worker(s))", host, port, workers)
@@ -131,7 +139,7 @@ def _worker(settings: Settings) -> int:
             await embedder.aclose()
             await engine.dispose()
 
-    with database(settings) as url:
+    with database(settings, supervise=True) as url:
         asyncio.run(work(url))
     return 0
 

@@ -15,13 +15,16 @@ Server lifetime: every :class:`EmbeddedPostgres` that successfully ``start()``-e
 holds a shared lock on ``.users.lock``. A server that is already running on the
 cluster (e.g. left behind by a crashed or ``kill -9``-ed process) is reused.
 ``stop()`` stops the server only if no other live user holds the lock, i.e. the
-last user out (including one that adopted an orphaned server) stops it.
+last user out (including one that adopted an orphaned server) stops it. A
+:class:`Supervisor` (used by ``serve`` and ``worker``) restarts the postmaster on
+the same port if it dies while the server is in use.
 
-Modules: :mod:`.server` (the :class:`EmbeddedPostgres` lifecycle), :mod:`.control`
-(pg_ctl start/stop), :mod:`.cluster` (initdb, CREATE DATABASE), :mod:`.processes`
-(postmaster.pid and /proc), :mod:`.runtime` (the private copy of the binaries),
-:mod:`.commands` (running them), :mod:`.accounts` (the system user), :mod:`.locks`,
-:mod:`.ports`, :mod:`.layout`, :mod:`.logs` and :mod:`.errors`.
+Modules: :mod:`.server` (the :class:`EmbeddedPostgres` lifecycle), :mod:`.supervisor`
+(restart after a crash), :mod:`.control` (pg_ctl start/stop), :mod:`.cluster` (initdb,
+CREATE DATABASE), :mod:`.processes` (postmaster.pid and /proc), :mod:`.runtime` (the
+private copy of the binaries), :mod:`.commands` (running them), :mod:`.accounts` (the
+system user), :mod:`.locks`, :mod:`.ports`, :mod:`.layout`, :mod:`.logs` and
+:mod:`.errors`.
 """
 
 from __future__ import annotations
@@ -33,5 +36,6 @@ from .errors import EmbeddedPostgresError
 from .ports import HOST as HOST
 from .ports import free_port
 from .server import EmbeddedPostgres
+from .supervisor import Supervisor
 
-__all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "free_port"]
+__all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "Supervisor", "free_port"]

@@ -37,8 +37,12 @@ def socket_dir(run_dir: pathlib.Path, port: int) -> str:
     return path
 
 
-def start_server(tools: Binaries) -> int:
-    """pg_ctl start on a free port (retrying on port/shared-memory races); return the port."""
+def start_server(tools: Binaries, port: int | None = None) -> int:
+    """pg_ctl start (retrying on port/shared-memory races); return the port.
+
+    With ``port`` (a restart: the clients' URLs name it) only that port is used and a
+    taken port is an error; otherwise the remembered port if free, else a free one.
+    """
     layout = tools.layout
     rotate_log(layout.log_file)
     for leftover in layout.run_dir.iterdir():  # stale socket lock files of a dead server
@@ -46,7 +50,9 @@ def start_server(tools: Binaries) -> int:
             leftover.unlink()
     taken: set[int] = set()
     last_error = ""
-    port = choose_port(layout.port_file, taken)
+    fixed = port is not None
+    if port is None:
+        port = choose_port(layout.port_file, taken)
     for attempt in range(1, 6):
         options = [
             "-h", HOST,
@@ -82,6 +88,9 @@ def start_server(tools: Binaries) -> int:
             f"{tail(output, 10)}\n--- server log tail ({layout.log_file}) ---\n{tail(log)}"
         )
         if re.search(r"could not bind|Address already in use|could not create any TCP", log):
+            if fixed:
+                last_error = f"port {HOST}:{port} is taken by another process\n{last_error}"
+                break
             logger.warning("port %d was taken; retrying on another port", port)
             taken.add(port)
             port = choose_port(layout.port_file, taken)

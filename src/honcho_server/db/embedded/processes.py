@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
+import signal
 import time
 from dataclasses import dataclass
 
@@ -128,6 +129,62 @@ def _orphans(pgdata: pathlib.Path) -> list[int]:
         if proc_state(int(entry.name)) not in (None, "Z"):
             found.append(int(entry.name))
     return found
+
+
+def running_postmaster(pgdata: pathlib.Path, run_as: RunAs | None) -> PidFile | None:
+    """The live postmaster named by the cluster's ``postmaster.pid``, or None; no side effects."""
+    info = read_pidfile(pgdata)
+    if info is None or not is_our_postmaster(info.pid, pgdata, run_as):
+        return None
+    return info
+
+
+def clear_dead_postmaster(
+    pgdata: pathlib.Path, run_as: RunAs | None, timeout: float
+) -> PidFile | None:
+    """Make a cluster whose postmaster died (e.g. SIGKILL) startable again.
+
+    Returns the live postmaster instead if one runs (nothing is touched then). Otherwise
+    the processes the dead postmaster left behind are killed with SIGKILL and waited for:
+    PostgreSQL refuses to start while they still hold the old shared memory, and they
+    are no longer protected by a postmaster anyway (crash recovery replays the WAL, so
+    nothing committed is lost). A ``postmaster.pid`` naming a zombie or a recycled pid
+    is removed (postgres would refuse it); one naming a vanished pid is left for postgres,
+    which discards it and its shared-memory segment itself. Caller holds the start lock.
+    """
+    info = read_pidfile(pgdata)
+    if info is not None and is_our_postmaster(info.pid, pgdata, run_as):
+        return info
+    killed = kill_orphans(pgdata, timeout)
+    if killed:
+        logger.debug("killed %d orphaned PostgreSQL process(es): %s", len(killed), killed)
+    if info is not None and (info.pid <= 0 or proc_state(info.pid) is not None):
+        logger.debug("removing stale %s/postmaster.pid (pid %d)", pgdata, info.pid)
+        with contextlib.suppress(FileNotFoundError):
+            (pgdata / "postmaster.pid").unlink()
+    return None
+
+
+def kill_orphans(pgdata: pathlib.Path, timeout: float) -> list[int]:
+    """SIGKILL the postgres processes still using ``pgdata``; wait until they are gone.
+
+    Only for a cluster whose postmaster is dead (the caller checked, under the start lock).
+    """
+    killed: list[int] = []
+    deadline = time.monotonic() + timeout
+    while orphans := _orphans(pgdata):
+        for pid in orphans:
+            if pid not in killed:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+        if time.monotonic() >= deadline:
+            raise EmbeddedPostgresError(
+                f"processes of a dead PostgreSQL server still use {pgdata} after SIGKILL: "
+                f"pids {orphans}"
+            )
+        time.sleep(0.05)
+    return killed
 
 
 def _wait_for_orphans(pgdata: pathlib.Path, timeout: float) -> None:

@@ -7,6 +7,7 @@ import os
 import pathlib
 import threading
 import time
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from .accounts import (
@@ -24,8 +25,25 @@ from .layout import Layout
 from .locks import acquire_flock, flocked
 from .logs import logger
 from .ports import HOST, remember_port
-from .processes import listens_on_loopback, live_postmaster, wait_until_settled
+from .processes import (
+    clear_dead_postmaster,
+    listens_on_loopback,
+    live_postmaster,
+    running_postmaster,
+    wait_until_settled,
+)
 from .runtime import Runtime, cleanup_old_runtimes, ensure_runtime
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """The outcome of :meth:`EmbeddedPostgres.restart`."""
+
+    pid: int
+    """The postmaster now serving the cluster."""
+    port: int
+    by_us: bool
+    """False when another process using the cluster restarted it first."""
 
 
 class EmbeddedPostgres:
@@ -151,6 +169,54 @@ class EmbeddedPostgres:
                     stop_server(self._binaries())
             finally:
                 os.close(fd)
+
+    @property
+    def started(self) -> bool:
+        """True between a successful :meth:`start` and :meth:`stop`."""
+        return self._users_fd is not None
+
+    def postmaster_pid(self) -> int | None:
+        """The pid of the live postmaster serving the cluster, or None if there is none.
+
+        Cheap (reads ``postmaster.pid`` and /proc): meant to be polled by a supervisor.
+        """
+        info = running_postmaster(self._layout.pgdata, self._run_as)
+        return None if info is None else info.pid
+
+    def restart(self) -> Restarted | None:
+        """Start the server again after its postmaster died, on the same port.
+
+        The port stays the same so the clients' URL (:attr:`url`) stays valid; a taken
+        port is an error. The dead server's orphaned processes are killed first and a
+        stale ``postmaster.pid`` is handled (:func:`.processes.clear_dead_postmaster`);
+        PostgreSQL's crash recovery replays the WAL. If another process using the cluster
+        restarted it already, that server is adopted. Returns None (nothing done) after
+        :meth:`stop` or before :meth:`start`. Raises :class:`EmbeddedPostgresError`.
+        """
+        layout = self._layout
+        with self._mutex:
+            port = self._port
+            if self._users_fd is None or port is None:
+                return None
+            with flocked(layout.start_lock, fcntl.LOCK_EX, self._timeout, "another start"):
+                info = clear_dead_postmaster(layout.pgdata, self._run_as, self._timeout)
+                if info is not None:
+                    info = wait_until_settled(info, layout, self._run_as, self._timeout)
+                if info is not None:
+                    if info.port != port or not listens_on_loopback(info):
+                        raise EmbeddedPostgresError(
+                            f"PostgreSQL (pid {info.pid}) was restarted on {layout.pgdata} "
+                            f"with listen={info.listen!r} port={info.port}, not "
+                            f"{HOST}:{port}; restart this process"
+                        )
+                    return Restarted(pid=info.pid, port=port, by_us=False)
+                start_server(self._binaries(), port)
+                started = running_postmaster(layout.pgdata, self._run_as)
+                if started is None:
+                    raise EmbeddedPostgresError(
+                        f"PostgreSQL on {layout.pgdata} exited right after its restart"
+                    )
+                return Restarted(pid=started.pid, port=port, by_us=True)
 
     def _binaries(self) -> Binaries:
         """The bundled tools as this server runs them (after :meth:`_prepare_layout`)."""
