@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     dream_base_url: str | None = None
     dream_api_key: SecretStr | None = None
     dream_model: str | None = None
+    # Largest legal JSON request: 100 messages x (25,000 chars x 4 bytes (longest UTF-8 char)
+    # + 64 KiB metadata + 64 KiB configuration + ids/timestamp) = 22.1 MiB (26.9 MiB from a
+    # client that \u-escapes CJK text). 32 MiB is above both; larger bodies get a 413. Uploads
+    # have their own limit (api/limits.py: 8 MiB for a <= 5 MiB file).
+    max_request_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 
     @field_validator("database_url")
     @classmethod
