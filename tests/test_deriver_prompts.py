@@ -89,5 +89,10 @@ def test_normalise_card() -> None:
         ]
         + [f"INSTRUCTION: rule {i}" for i in range(50)]
     )
-    assert got[:2] == ["IDENTITY: Alice", "RELATIONSHIP: has a dog named Rex"]
-    assert len(got) == 40 and got[-1] == "INSTRUCTION: rule 37"
+    assert got[:4] == [
+        "IDENTITY: Alice",
+        "IDENTITY: lower-case label",
+        "IDENTITY: Name: Alice",
+        "RELATIONSHIP: has a dog named Rex",
+    ]
+    assert len(got) == 40 and got[-1] == "INSTRUCTION: rule 35"

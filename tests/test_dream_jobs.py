@@ -155,7 +155,7 @@ async def test_omni_dream_consolidates_a_seeded_memory(
             ],
             duplicates=[{"ids": ["c2", "c3"]}],
             updates=[{"outdated": "c1", "current": "c4"}],
-            peer_card=["IDENTITY: alice, lives in Lisbon", "not a card entry"],
+            peer_card=["IDENTITY: alice, lives in Lisbon", "ATTRIBUTE: ..."],  # a placeholder
         ),
         # induction sees c3 c4 c5 c6 as c1..c4 and the new deduction as c5
         induction(
