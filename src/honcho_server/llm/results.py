@@ -41,12 +41,15 @@ class Structured(Generic[T]):
 
     ``mode_used`` is how the structure was asked for; ``attempts`` is 1, or 2 when the first
     answer was invalid and the corrective retry fixed it; ``usage`` covers every request.
+    ``raw`` is the validated answer as sent, when the producer kept it ("" otherwise), so a
+    caller that finds the value unusable can keep what the model actually wrote.
     """
 
     value: T
     usage: Usage
     mode_used: ConcreteMode
     attempts: int
+    raw: str = ""
 
 
 class TextStream:
