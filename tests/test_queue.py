@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from databases import fresh_database
 from honcho_server.db.engine import create_engine, create_session_factory
-from honcho_server.db.repositories.jobs import JobRepository
 from honcho_server.db.session import unit_of_work
+from honcho_server.queue import retry_jobs
 from honcho_server.settings import Settings
 from honcho_server.worker.kinds.probe import Probe, enqueue_probe
 from honcho_server.worker.maintenance import requeue_stale_jobs
@@ -122,7 +122,7 @@ async def test_poison_job_fails_alone_and_stays_retryable(queue_db: QueueDb) -> 
     assert (poison.status, poison.attempts) == ("failed", 3)
     assert "asked to fail" in poison.last_error
     async with unit_of_work(queue_db.factory) as db:
-        assert await JobRepository(db).retry_failed([poison.id]) == 1
+        assert await retry_jobs(db, [poison.id]) == {"todo": 1}
     assert {j.note: j.status for j in await queue_db.jobs()}["poison"] == "todo"
 
 

@@ -16,7 +16,10 @@ from honcho_server.worker.runner import run_once
 async def drain(app: FastAPI, settings: Settings, limit: int = 100) -> int:
     """Run due jobs (retries due at once) until none is left; returns how many ran."""
     registry = LLMRegistry(settings)
-    services = WorkerServices(settings=settings, embedder=app.state.embedder, llm=registry)
+    # a dependency found down may be probed again at once (the breaker's cool-down is 0)
+    services = WorkerServices(
+        settings=settings, embedder=app.state.embedder, llm=registry, outage_cooldown=0.0
+    )
     ran = 0
     try:
         while ran < limit and await run_once(

@@ -171,20 +171,24 @@ def _retry(settings: Settings, job_ids: list[int] | None) -> int:
     import asyncio
 
     from .db.engine import create_engine, create_session_factory
-    from .db.repositories.jobs import JobRepository
     from .db.session import unit_of_work
+    from .queue import retry_jobs
 
-    async def retry(url: str) -> int:
+    async def retry(url: str) -> dict[str, int]:
         engine = create_engine(settings, url)
         try:
             async with unit_of_work(create_session_factory(engine)) as db:
-                return await JobRepository(db).retry_failed(job_ids)
+                return await retry_jobs(db, job_ids)
         finally:
             await engine.dispose()
 
     with database(settings) as url:
-        count = asyncio.run(retry(url))
-    print(f"{count} failed job(s) queued again")
+        outcome = asyncio.run(retry(url))
+    print(f"{outcome.get('todo', 0)} job(s) queued again", end="")
+    if outcome.get("superseded"):
+        print(f"; {outcome['superseded']} left to the twin already waiting for the same work")
+    else:
+        print()
     return 0
 
 
@@ -302,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "reembed", help="rebuild every embedding for the configured embedder (model or size change)"
     )
-    retry = commands.add_parser("retry", help="queue failed jobs again (all, or the given ids)")
+    retry = commands.add_parser(
+        "retry", help="queue failed, superseded and orphaned jobs again (all, or the given ids)"
+    )
     retry.add_argument("job_ids", nargs="*", type=int)
     key = commands.add_parser(
         "key", help="print an API key signed with AUTH_JWT_SECRET (admin, workspace, peer, session)"

@@ -6,6 +6,7 @@ test database claims them while a test counts.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +15,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from honcho_server.db.repositories.jobs import JobRepository
 from honcho_server.db.session import unit_of_work
 from honcho_server.services.queue_status import DERIVATION_KINDS
 
@@ -23,9 +23,19 @@ Job = tuple[str, str | None, str, dict[str, Any]]  # kind, session, status, payl
 
 async def _insert(app: FastAPI, ws: str, jobs: list[Job]) -> None:
     async with unit_of_work(app.state.session_factory) as db:
-        repo = JobRepository(db)
         for kind, session, status, payload in jobs:
-            await repo.enqueue(kind, {**payload, "_status": status}, workspace=ws, session=session)
+            await db.execute(
+                text(
+                    "INSERT INTO jobs (kind, payload, workspace_name, session_name)"
+                    " VALUES (:kind, CAST(:payload AS jsonb), :ws, :session)"
+                ),
+                {
+                    "kind": kind,
+                    "payload": json.dumps({**payload, "_status": status}),
+                    "ws": ws,
+                    "session": session,
+                },
+            )
         await db.execute(
             text(
                 "UPDATE jobs SET status = payload->>'_status', "

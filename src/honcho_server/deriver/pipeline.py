@@ -11,23 +11,22 @@ sender, the stored summaries), so one job covers everything that arrived before 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.derivation import DerivationRepository, MemberRow, SessionState
-from ..db.repositories.jobs import JobRepository
 from ..db.repositories.paging import AnyRow
 from ..llm import Message
+from ..queue import enqueue
+from ..queue.payloads import CardPayload as CardPayload
+from ..queue.payloads import DerivePayload as DerivePayload
+from ..queue.payloads import SummarizePayload as SummarizePayload
 from ..schemas.messages import MessageBatchCreate
 from .config import Defaults, Resolved, resolve
 from .observers import Member, observers_of
 from .prompts import ChatMessage, Line
 
-DERIVE_KIND: Literal["derive"] = "derive"
-SUMMARIZE_KIND: Literal["summarize"] = "summarize"
-CARD_KIND: Literal["card"] = "card"
 MAX_NEW_TOKENS = 4_000  # new messages per derive run; the rest goes to a follow-up run
 MAX_NEW_MESSAGES = 200
 CONTEXT_MESSAGES = 20
@@ -35,40 +34,6 @@ KNOWN_CONCLUSIONS = 50
 # A card job waits this long after it is queued, so the derive runs of a burst of messages
 # feed one card refresh (later runs find it waiting and add nothing to the queue).
 CARD_DELAY_SECONDS = 60.0
-
-
-class DerivePayload(BaseModel):
-    kind: Literal["derive"] = DERIVE_KIND
-    workspace: str
-    session: str
-    observed: str
-    observers: list[str]
-
-
-class SummarizePayload(BaseModel):
-    kind: Literal["summarize"] = SUMMARIZE_KIND
-    workspace: str
-    session: str
-    seq: int  # the message that reached the threshold (the job summarises up to the latest)
-
-
-class CardPayload(BaseModel):
-    kind: Literal["card"] = CARD_KIND
-    workspace: str
-    observer: str
-    observed: str
-
-
-def derive_key(workspace: str, session: str, observed: str) -> str:
-    return f"derive:{workspace}/{session}/{observed}"
-
-
-def summarize_key(workspace: str, session: str) -> str:
-    return f"summarize:{workspace}/{session}"
-
-
-def card_key(workspace: str, observer: str, observed: str) -> str:
-    return f"card:{workspace}/{observer}/{observed}"
 
 
 def members(state: SessionState) -> list[Member]:
@@ -90,39 +55,17 @@ def session_config(state: SessionState, defaults: Defaults) -> Resolved:
 
 
 async def enqueue_derive(db: AsyncSession, payload: DerivePayload) -> None:
-    key = derive_key(payload.workspace, payload.session, payload.observed)
-    await JobRepository(db).enqueue(
-        payload.kind,
-        payload.model_dump(),
-        workspace=payload.workspace,
-        session=payload.session,
-        lock_key=key,
-        dedupe_key=key,
-    )
+    await enqueue(db, payload)
 
 
 async def enqueue_summarize(db: AsyncSession, payload: SummarizePayload) -> None:
-    key = summarize_key(payload.workspace, payload.session)
-    await JobRepository(db).enqueue(
-        payload.kind,
-        payload.model_dump(),
-        workspace=payload.workspace,
-        session=payload.session,
-        lock_key=key,
-        dedupe_key=key,
-    )
+    await enqueue(db, payload)
 
 
 async def enqueue_card(db: AsyncSession, payload: CardPayload) -> None:
-    key = card_key(payload.workspace, payload.observer, payload.observed)
-    await JobRepository(db).enqueue(
-        payload.kind,
-        payload.model_dump(),
-        workspace=payload.workspace,
-        lock_key=key,
-        dedupe_key=key,
-    )
-    await DerivationRepository(db).delay_new_job(key, CARD_DELAY_SECONDS)
+    """Due ``CARD_DELAY_SECONDS`` from now when new; a card job already waiting keeps its
+    time (so a busy pair is not starved) and covers this one."""
+    await enqueue(db, payload, delay_seconds=CARD_DELAY_SECONDS)
 
 
 def crosses(first: int, last: int, every: int) -> bool:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.dreams import DreamRepository
+from ..queue import enqueue
 from ..settings import Settings
 from .payload import DreamPayload, dream_key
 from .scheduling import wants_dream
@@ -19,8 +20,7 @@ async def enqueue_dream(
     """Queue ``payload`` in the caller's transaction. A no-op while a dream of the same type
     and collection waits or runs — except that a manual request brings a waiting automatic
     dream forward to now."""
-    key = dream_key(payload.dream_type, payload.workspace, payload.observer, payload.observed)
-    await DreamRepository(db).enqueue(payload.workspace, key, payload.model_dump(), delay_seconds)
+    await enqueue(db, payload, delay_seconds=delay_seconds)
 
 
 async def schedule_automatic_dreams(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from .chunking import chunk_spans, chunk_text, truncate_text
 from .factory import build_embedder
-from .protocol import Embedder, EmbeddingError, Span, TextTokenizer
+from .protocol import Embedder, EmbedderUnavailable, EmbeddingError, Span, TextTokenizer
 
 __all__ = [
     "Embedder",
+    "EmbedderUnavailable",
     "EmbeddingError",
     "Span",
     "TextTokenizer",

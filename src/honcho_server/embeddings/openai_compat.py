@@ -17,7 +17,7 @@ from openai.types import CreateEmbeddingResponse
 
 from ..tokens import encoding
 from .chunking import truncate_text
-from .protocol import EmbeddingError, Span
+from .protocol import EmbedderUnavailable, EmbeddingError, Span
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # OpenAI caps one request at 2048 inputs and 300,000 tokens; stay well inside.
@@ -96,11 +96,12 @@ class OpenAICompatEmbedder:
         except openai.APIStatusError as exc:
             retried = exc.status_code in _RETRIED or exc.status_code >= 500
             after = f" after {self._max_retries} retries" if retried else ""
-            raise EmbeddingError(
+            error = EmbedderUnavailable if retried else EmbeddingError
+            raise error(
                 f"embedding request to {self.base_url} failed{after}: {exc.message}"
             ) from exc
         except openai.APIConnectionError as exc:
-            raise EmbeddingError(
+            raise EmbedderUnavailable(
                 f"embedding endpoint {self.base_url} unreachable after {self._max_retries} "
                 f"retries: {exc}"
             ) from exc

@@ -13,6 +13,11 @@ class EmbeddingError(RuntimeError):
     """Embedding failed: a bad model file, an unreachable endpoint or an unusable answer."""
 
 
+class EmbedderUnavailable(EmbeddingError):
+    """The embedding endpoint is unreachable, timing out or answering 429/5xx (after the
+    client's own retries): a job should wait for it, not spend an attempt."""
+
+
 class TextTokenizer(Protocol):
     """Counts and locates tokens the way the embedding model sees them."""
 

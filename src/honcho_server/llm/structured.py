@@ -78,7 +78,7 @@ async def run_structured(
     reply, mode = await asker.ask(lambda m: with_schema(messages, schema, m), modes)
     spent = reply.usage
     try:
-        return Structured(parse_model(reply.content, schema), spent, mode, 1)
+        return Structured(parse_model(reply.content, schema), spent, mode, 1, raw=reply.content)
     except RepairError as exc:
         error = exc
     log.info("%s: invalid %s answer (%s); retrying once", where, schema.__name__, error)
@@ -102,7 +102,7 @@ async def run_structured(
         raise
     spent += second.usage
     try:
-        return Structured(parse_model(second.content, schema), spent, mode, 2)
+        return Structured(parse_model(second.content, schema), spent, mode, 2, raw=second.content)
     except RepairError as exc:
         cut = ""
         if second.finish_reason == "length":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -14,6 +15,10 @@ class WorkerStatus(BaseModel):
     alive: bool
     embedder: str | None = None
     version: str | None = None
+    #: dependencies this worker found down (endpoint, error, since, the kinds that wait)
+    outages: list[dict[str, Any]] = []
+    #: job kinds this worker cannot run (no LLM for their feature) and why
+    missing: list[dict[str, Any]] = []
 
 
 class FailedJob(BaseModel):
@@ -21,6 +26,8 @@ class FailedJob(BaseModel):
     kind: str
     attempts: int
     last_error: str | None
+    #: the model's answer, when an unusable answer was the reason
+    raw_output: str | None = None
     finished_at: datetime | None
     workspace_id: str | None
     session_id: str | None
@@ -32,6 +39,10 @@ class QueueSummary(BaseModel):
     running: int
     failed: int
     succeeded: int
+    #: left to a twin that waits for the same work (see ``queue.states``)
+    superseded: int = 0
+    #: running, but their worker stopped heartbeating (re-queued by the next sweep)
+    orphaned: int = 0
     oldest_pending_age_seconds: float | None
     by_kind: dict[str, dict[str, int]]
 

@@ -11,6 +11,7 @@ from .. import __version__
 from ..db.repositories.status import StatusRepository
 from ..db.repositories.workers import WorkerRepository
 from ..llm.config import NO_LLM, llm_status
+from ..queue import STALE_AFTER
 from ..schemas.status import FailedJob, QueueSummary, Status, WorkerStatus
 from ..settings import Settings
 
@@ -42,10 +43,12 @@ async def status(db: AsyncSession, *, embedder: str, llm: list[str] | None = Non
             alive=now - w.heartbeat_at <= WORKER_ALIVE_WITHIN,
             embedder=w.embedder,
             version=w.version,
+            outages=(w.report or {}).get("outages", []),
+            missing=(w.report or {}).get("missing", []),
         )
         for w in await WorkerRepository(db).all()
     ]
-    q = await repo.queue()
+    q = await repo.queue(STALE_AFTER)
     by_kind: dict[str, dict[str, int]] = {}
     for row in await repo.by_kind():
         by_kind.setdefault(row.kind, {})[row.status] = int(row.n)
@@ -55,6 +58,8 @@ async def status(db: AsyncSession, *, embedder: str, llm: list[str] | None = Non
         running=q.doing,
         failed=q.failed,
         succeeded=q.succeeded,
+        superseded=q.superseded,
+        orphaned=q.orphaned,
         oldest_pending_age_seconds=float(q.oldest) if q.oldest is not None else None,
         by_kind=by_kind,
     )
@@ -64,6 +69,7 @@ async def status(db: AsyncSession, *, embedder: str, llm: list[str] | None = Non
             kind=f.kind,
             attempts=f.attempts,
             last_error=f.last_error,
+            raw_output=f.raw_output,
             finished_at=f.finished_at,
             workspace_id=f.workspace_name,
             session_id=f.session_name,
@@ -86,8 +92,15 @@ async def status(db: AsyncSession, *, embedder: str, llm: list[str] | None = Non
 
 def _problems(workers: list[WorkerStatus], queue: QueueSummary) -> list[str]:
     problems = []
-    if not any(w.alive for w in workers):
+    alive = [w for w in workers if w.alive]
+    if not alive:
         problems.append("no worker is running: background jobs are not being processed")
+    problems += _dependency_problems(alive, queue)
+    if queue.orphaned:
+        problems.append(
+            f"{queue.orphaned} job(s) running with no live worker (orphaned); the next "
+            "stale-job sweep re-queues them, or run `honcho-server retry`"
+        )
     if queue.failed:
         problems.append(f"{queue.failed} job(s) failed for good (see failed_jobs)")
     age = queue.oldest_pending_age_seconds
@@ -96,9 +109,51 @@ def _problems(workers: list[WorkerStatus], queue: QueueSummary) -> list[str]:
     return problems
 
 
+def _waiting(queue: QueueSummary, kinds: list[str]) -> str:
+    counts = {k: queue.by_kind.get(k, {}).get("todo", 0) for k in kinds}
+    total = sum(counts.values())
+    named = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    return f"{total} job(s) wait" + (f" ({named})" if named else "")
+
+
+def _dependency_problems(alive: list[WorkerStatus], queue: QueueSummary) -> list[str]:
+    """What the live workers report: endpoints down (named, with how long), and kinds that
+    no live worker can run because it has no model for them."""
+    problems: list[str] = []
+    now = datetime.now(UTC)
+    seen: set[str] = set()
+    for worker in alive:
+        for outage in worker.outages:
+            endpoint = str(outage.get("endpoint"))
+            if endpoint in seen:
+                continue
+            seen.add(endpoint)
+            since = datetime.fromisoformat(str(outage.get("since")))
+            down_for = int((now - since).total_seconds())
+            problems.append(
+                f"{endpoint} unreachable for {down_for} s ({outage.get('error')}); "
+                f"{_waiting(queue, list(outage.get('kinds') or []))} until it answers"
+            )
+    runnable_somewhere: set[str] = set()
+    reasons: dict[str, str] = {}
+    for worker in alive:
+        cannot = {k for m in worker.missing for k in m.get("kinds") or []}
+        runnable_somewhere |= set(queue.by_kind) - cannot
+        for m in worker.missing:
+            for kind in m.get("kinds") or []:
+                reasons.setdefault(kind, str(m.get("reason")))
+    stuck = sorted(k for k in reasons if k not in runnable_somewhere)
+    if alive and any(queue.by_kind.get(k, {}).get("todo") for k in stuck):
+        why = sorted({reasons[k] for k in stuck})
+        problems.append(
+            f"{_waiting(queue, stuck)} for a dependency no worker has: {'; '.join(why)}"
+        )
+    return problems
+
+
 def describe_llm(settings: Settings) -> list[str]:
     """One line per LLM feature, or the single 'no LLM configured' line."""
     statuses = llm_status(settings)
     if not any(s.configured for s in statuses):
         return [NO_LLM]
-    return [f"{s.feature}: {s.describe()}" for s in statuses]
+    return [s.describe() for s in statuses]

@@ -10,6 +10,7 @@ from ..db.repositories.paging import AnyRow
 from ..db.repositories.webhooks import WebhookRepository
 from ..errors import Conflict, NotFound
 from ..ids import new_id
+from ..queue import QueueRepository
 from ..schemas.pagination import Page
 from ..schemas.webhooks import WebhookEndpoint
 from ..worker.kinds import webhooks as delivery
@@ -60,7 +61,9 @@ class WebhookService:
         """Remove the endpoint and the deliveries still waiting for it."""
         if not await self.repo.delete(workspace, endpoint_id):
             raise NotFound(f"Webhook endpoint {endpoint_id} not found")
-        await self.repo.cancel_deliveries(workspace, endpoint_id, delivery.KIND)
+        await QueueRepository(self.db).cancel(
+            workspace, kind=delivery.KIND, endpoint_id=endpoint_id
+        )
 
     async def emit_test(self, workspace: str) -> None:
         """Queue a ``test.event`` for every endpoint of the workspace (none: nothing to do)."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..db.repositories.jobs import JobRepository
 from ..db.session import unit_of_work
+from ..queue import QueueRepository
 from ..settings import Settings
+from .gates import FIRST_COOLDOWN_SECONDS, Gates, describe_embedder_endpoint
 
 
 @dataclass
@@ -21,6 +23,21 @@ class WorkerServices:
     settings: Settings = field(default_factory=lambda: Settings(_env_file=None))
     embedder: Any = None
     llm: Any = None  # an LLMRegistry
+    #: the first cool-down of a dependency found down (doubling up to 30 s); tests use 0
+    outage_cooldown: float = FIRST_COOLDOWN_SECONDS
+    _gates: Gates | None = field(default=None, repr=False)
+
+    @property
+    def gates(self) -> Gates:
+        """Which kinds this worker may claim now (built on first use)."""
+        if self._gates is None:
+            self._gates = Gates(
+                self.settings,
+                has_llm=self.llm is not None,
+                embedder_endpoint=describe_embedder_endpoint(self.embedder),
+                first_cooldown=self.outage_cooldown,
+            )
+        return self._gates
 
 
 @dataclass
@@ -51,5 +68,13 @@ class JobContext:
         reverse)."""
         async with unit_of_work(self.factory) as db:
             yield db
-            await JobRepository(db).succeed(self.job_id, self.usage)
+            await QueueRepository(db).succeed(self.job_id, self.usage)
+        self.completed = True
+
+    async def wait(self, reason: str, *, retry_at: datetime | None = None) -> None:
+        """Give the job back to the queue without spending its attempt (``wait`` in the state
+        machine): due again at ``retry_at`` (now if None), or superseded by a waiting twin,
+        which will do this job's work. The handler should return right after."""
+        async with unit_of_work(self.factory) as db:
+            await QueueRepository(db).wait(self.job_id, reason, retry_at=retry_at, usage=self.usage)
         self.completed = True

@@ -8,30 +8,52 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.repositories.deletion import DeletionRepository
-from ..db.repositories.jobs import JobRepository
+from ..db.repositories.workers import WorkerRepository
 from ..db.session import unit_of_work
+from ..queue import STALE_AFTER, QueueRepository
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = timedelta(seconds=60)  # a running job must heartbeat more often than this
 CONCLUSION_PURGE_AGE = timedelta(minutes=5)
-SUCCEEDED_JOB_RETENTION = timedelta(hours=12)
+FINISHED_JOB_RETENTION = timedelta(hours=12)
+DEAD_WORKER_RETENTION = timedelta(hours=1)
 
 
 async def requeue_stale_jobs(
     factory: async_sessionmaker[AsyncSession], stale_after: timedelta = STALE_AFTER
 ) -> int:
+    """``stale`` for every job whose worker stopped responding, each in its own transaction,
+    so one job that cannot be moved never holds up the recovery of the others. Returns how
+    many left ``doing``."""
     async with unit_of_work(factory) as db:
-        recovered = await JobRepository(db).requeue_stale(stale_after)
+        stale = await QueueRepository(db).stale(stale_after)
+    recovered: dict[str, int] = {}
+    for job_id in stale:
+        try:
+            async with unit_of_work(factory) as db:
+                state = await QueueRepository(db).requeue_stale(job_id, stale_after)
+        except Exception as exc:  # logged, and tried again at the next sweep
+            log.warning("could not recover job %d: %s: %s", job_id, type(exc).__name__, exc)
+            continue
+        if state is not None:
+            recovered[state] = recovered.get(state, 0) + 1
     if recovered:
-        log.warning("recovered %d job(s) from workers that stopped responding", recovered)
-    return recovered
+        outcome = ", ".join(f"{n} {state}" for state, n in sorted(recovered.items()))
+        log.warning("recovered jobs from workers that stopped responding: %s", outcome)
+    return sum(recovered.values())
 
 
 async def maintain(factory: async_sessionmaker[AsyncSession]) -> None:
-    """Purge conclusions soft-deleted a while ago, and jobs that succeeded long ago."""
+    """Purge conclusions soft-deleted a while ago, jobs finished long ago, and workers that
+    died long ago."""
     async with unit_of_work(factory) as db:
         purged = await DeletionRepository(db).purge_deleted_conclusions(CONCLUSION_PURGE_AGE)
-        forgotten = await JobRepository(db).purge_succeeded(SUCCEEDED_JOB_RETENTION)
-    if purged or forgotten:
-        log.info("purged %d deleted conclusions and %d finished jobs", purged, forgotten)
+        forgotten = await QueueRepository(db).purge_finished(FINISHED_JOB_RETENTION)
+        dead = await WorkerRepository(db).purge_dead(DEAD_WORKER_RETENTION)
+    if purged or forgotten or dead:
+        log.info(
+            "purged %d deleted conclusions, %d finished jobs and %d dead workers",
+            purged,
+            forgotten,
+            dead,
+        )

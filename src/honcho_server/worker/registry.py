@@ -1,4 +1,5 @@
-"""Every job kind the worker can run: kind → (payload model, handler).
+"""Every job kind's handler, by kind. The kinds and their payloads are listed once, in
+``queue.payloads.PAYLOADS``; this module pairs each with the function that runs it.
 
 A handler gets a ``JobContext``: short transactions for database work (never held across
 an LLM, embedding or HTTP call) and ``ctx.completing()`` for the last writes, which commit
@@ -11,34 +12,34 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
-from ..deriver.pipeline import DerivePayload, SummarizePayload
-from ..dreams.payload import DREAM_KIND, DreamPayload
+from ..queue import PAYLOADS, JobPayload
 from .context import JobContext
 from .kinds import card, deletion, derive, dream, embedding, probe, summarize, webhooks
 
 Handler = Callable[[JobContext, Any], Awaitable[None]]
 
+HANDLERS: dict[str, Handler] = {
+    "delete_session": deletion.delete_session,
+    "delete_workspace": deletion.delete_workspace,
+    "deliver_webhook": webhooks.deliver_webhook,
+    "probe": probe.run_probe,
+    "embed_messages": embedding.embed_messages,
+    "embed_conclusions": embedding.embed_conclusions,
+    "derive": derive.derive,
+    "summarize": summarize.summarize,
+    "card": card.refresh_card,
+    "dream": dream.dream,
+}
+assert HANDLERS.keys() == PAYLOADS.keys(), "every job kind needs exactly one handler"
+
 
 @dataclass(frozen=True)
 class JobKind:
-    payload: type[BaseModel]
+    payload: type[JobPayload]
     handler: Handler
 
 
-JOB_KINDS: dict[str, JobKind] = {
-    "delete_session": JobKind(deletion.DeleteSession, deletion.delete_session),
-    "delete_workspace": JobKind(deletion.DeleteWorkspace, deletion.delete_workspace),
-    webhooks.KIND: JobKind(webhooks.DeliverWebhook, webhooks.deliver_webhook),
-    "probe": JobKind(probe.Probe, probe.run_probe),
-    "embed_messages": JobKind(embedding.EmbedMessages, embedding.embed_messages),
-    "embed_conclusions": JobKind(embedding.EmbedConclusions, embedding.embed_conclusions),
-    "derive": JobKind(DerivePayload, derive.derive),
-    "summarize": JobKind(SummarizePayload, summarize.summarize),
-    "card": JobKind(card.CardPayload, card.refresh_card),
-    DREAM_KIND: JobKind(DreamPayload, dream.dream),
-}
+JOB_KINDS: dict[str, JobKind] = {kind: JobKind(PAYLOADS[kind], h) for kind, h in HANDLERS.items()}
 
 
 class UnknownJobKind(LookupError):

@@ -1,9 +1,11 @@
 """The worker loop. ``run_once`` is one testable step; ``run_forever`` adds the rest.
 
-A job goes todo → doing (claimed and committed on its own, so a crash leaves it visibly
-``doing`` until its heartbeat goes stale and any worker re-queues it) → succeeded, or back to
-todo with exponential backoff after a failure, or failed for good after ``max_attempts``
-(kept, with its last error, and retryable).
+The transitions are those of ``queue.states`` (claim, succeed, fail, wait, release, stale):
+a claim commits on its own, so a crash leaves the job visibly ``doing`` until its heartbeat
+goes stale and any worker re-queues it. A failure that is the job's own spends an attempt
+(backoff, then ``failed``, kept with its error and retryable); a dependency that is down
+(``LLMUnavailable``, ``EmbedderUnavailable``) spends none: the job waits and the worker's
+gates (``worker.gates``) stop claiming its kind until the dependency answers again.
 """
 
 from __future__ import annotations
@@ -14,18 +16,23 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import __version__
-from ..db.repositories.jobs import JobRepository
-from ..db.repositories.paging import AnyRow
 from ..db.repositories.workers import WorkerRepository
 from ..db.session import unit_of_work
+from ..embeddings import EmbedderUnavailable, EmbeddingError
+from ..llm import LLMError, LLMOutputInvalid, LLMUnavailable
+from ..queue import ClaimedJob, QueueRepository
+from ..queue.payloads import BULK_PRIORITY
 from .context import JobContext, WorkerServices
+from .gates import Gates
 from .listener import listen
 from .maintenance import maintain, requeue_stale_jobs
 from .registry import lookup
@@ -34,6 +41,7 @@ log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 2.0  # the fallback when no notification arrives
 HEARTBEAT_SECONDS = 10.0
+REPORT_POLL_SECONDS = 1.0  # how soon a dependency found down shows in /status
 SHUTDOWN_GRACE_SECONDS = 20.0
 STALE_SWEEP_SECONDS = 15.0
 MAINTENANCE_EVERY_SECONDS = 300.0
@@ -48,45 +56,91 @@ def backoff(attempt: int, base: float = BASE_BACKOFF_SECONDS) -> timedelta:
     return timedelta(seconds=base * 2 ** max(attempt - 1, 0))
 
 
-async def _claim(factory: async_sessionmaker[AsyncSession], worker: str) -> AnyRow | None:
+async def _claim(
+    factory: async_sessionmaker[AsyncSession],
+    worker: str,
+    gates: Gates,
+    *,
+    bulk_first: bool = False,
+) -> ClaimedJob | None:
+    """``claim``: the next job this worker may run. With ``bulk_first``, bulk work
+    (embeddings) is looked for first, so no amount of other work can starve it."""
+    blocked = gates.blocked_kinds()
     try:
         async with unit_of_work(factory) as db:
-            return await JobRepository(db).claim(worker)
+            repo = QueueRepository(db)
+            job = None
+            if bulk_first:
+                job = await repo.claim(worker, blocked=blocked, min_priority=BULK_PRIORITY)
+            if job is None:
+                job = await repo.claim(worker, blocked=blocked)
     except IntegrityError:
         # Another worker claimed a job of the same work unit at the same instant; the unique
         # index on running lock keys stopped us. Nothing was changed; try again next step.
         return None
+    if job is not None:
+        gates.claimed(job.kind)
+    return job
 
 
-async def _execute(ctx: JobContext, job: AnyRow, backoff_base: float) -> None:
+async def _execute(ctx: JobContext, job: ClaimedJob, backoff_base: float) -> None:
+    gates = ctx.services.gates
     try:
         kind = lookup(job.kind)
         await kind.handler(ctx, kind.payload.model_validate(job.payload))
         if not ctx.completed:
             async with unit_of_work(ctx.factory) as db:
-                await JobRepository(db).succeed(ctx.job_id, ctx.usage)
+                await QueueRepository(db).succeed(ctx.job_id, ctx.usage)
     except asyncio.CancelledError:
+        gates.finished(job.kind)
         raise
-    except Exception as exc:  # every failure is recorded on the job, loudly
-        final = job.attempts >= job.max_attempts
-        retry_at = None if final else datetime.now(UTC) + backoff(job.attempts, backoff_base)
-        log.error(
-            "job %d (%s) attempt %d/%d failed%s: %s",
-            job.id,
-            job.kind,
-            job.attempts,
-            job.max_attempts,
-            ", giving up" if final else "",
-            exc,
-            exc_info=exc,
-        )
+    except (LLMUnavailable, EmbedderUnavailable) as exc:
+        # ``wait``: the dependency is down, not the job at fault. The breaker logs the
+        # outage once; the job goes back untouched.
+        _record_spent(ctx, exc)
+        gates.down(job.kind, str(exc))
         async with unit_of_work(ctx.factory) as db:
-            spent = getattr(exc, "usage", None)  # LLM errors carry what they spent
-            if spent is not None and hasattr(spent, "as_dict"):
-                ctx.record_usage(spent)
-            await JobRepository(db).fail(
-                job.id, f"{type(exc).__name__}: {exc}", retry_at, ctx.usage
-            )
+            await QueueRepository(db).wait(job.id, f"waiting: {exc}", usage=ctx.usage)
+        return
+    except Exception as exc:  # the job's own failure: recorded on it, loudly
+        await _fail(ctx, job, exc, backoff_base)
+    if ctx.usage.get("requests") or job.kind in ("embed_messages", "embed_conclusions"):
+        gates.answered(job.kind)
+    else:
+        gates.finished(job.kind)
+
+
+async def _fail(ctx: JobContext, job: ClaimedJob, exc: Exception, backoff_base: float) -> None:
+    """``fail``: one attempt spent; back to the queue after a backoff, or failed for good.
+    One log line per attempt; a traceback only for an unexpected error's last attempt."""
+    _record_spent(ctx, exc)
+    final = job.attempts >= job.max_attempts
+    retry_at = None if final else datetime.now(UTC) + backoff(job.attempts, backoff_base)
+    expected = isinstance(exc, (LLMError, EmbeddingError, ValidationError))
+    log.error(
+        "job %d (%s) attempt %d/%d failed%s: %s: %s",
+        job.id,
+        job.kind,
+        job.attempts,
+        job.max_attempts,
+        ", giving up" if final else "",
+        type(exc).__name__,
+        exc,
+        exc_info=exc if final and not expected else None,
+    )
+    raw = exc.raw if isinstance(exc, LLMOutputInvalid) else None
+    if isinstance(exc, LLMError):  # the model answered (badly): the endpoint is up
+        ctx.services.gates.answered(job.kind)
+    async with unit_of_work(ctx.factory) as db:
+        await QueueRepository(db).fail(
+            job.id, f"{type(exc).__name__}: {exc}", retry_at, usage=ctx.usage, raw_output=raw
+        )
+
+
+def _record_spent(ctx: JobContext, exc: BaseException) -> None:
+    spent = getattr(exc, "usage", None)  # LLM errors carry what they spent
+    if spent is not None and hasattr(spent, "as_dict"):
+        ctx.record_usage(spent)
 
 
 async def _heartbeat(factory: async_sessionmaker[AsyncSession], job_id: int) -> None:
@@ -94,7 +148,7 @@ async def _heartbeat(factory: async_sessionmaker[AsyncSession], job_id: int) -> 
         await asyncio.sleep(HEARTBEAT_SECONDS)
         with contextlib.suppress(Exception):  # a missed beat only risks a later re-queue
             async with unit_of_work(factory) as db:
-                await JobRepository(db).heartbeat(job_id)
+                await QueueRepository(db).heartbeat(job_id)
 
 
 async def run_once(
@@ -106,18 +160,20 @@ async def run_once(
     grace: float = SHUTDOWN_GRACE_SECONDS,
     backoff_base: float = BASE_BACKOFF_SECONDS,
     claimed: asyncio.Event | None = None,
+    bulk_first: bool = False,
 ) -> bool:
-    """Claim and run one job; False when there was nothing to run.
+    """Claim and run one job; False when there was nothing this worker may run.
 
     If ``stop`` is set while the job runs, it gets ``grace`` seconds to finish; then it is
     cancelled and released back to the queue without using up an attempt.
     """
-    job = await _claim(factory, worker)
+    services = services or WorkerServices()
+    job = await _claim(factory, worker, services.gates, bulk_first=bulk_first)
     if job is None:
         return False
     if claimed is not None:
         claimed.set()
-    ctx = JobContext(job.id, job.attempts, factory, services or WorkerServices())
+    ctx = JobContext(job.id, job.attempts, factory, services)
     work = asyncio.create_task(_execute(ctx, job, backoff_base))
     beat = asyncio.create_task(_heartbeat(factory, job.id))
     try:
@@ -130,7 +186,7 @@ async def run_once(
                     with contextlib.suppress(asyncio.CancelledError):
                         await work
                     async with unit_of_work(factory) as db:
-                        await JobRepository(db).release(job.id)
+                        await QueueRepository(db).wait(job.id, "released unfinished at shutdown")
                     log.warning("released job %d (%s) unfinished at shutdown", job.id, job.kind)
                     return True
         await work
@@ -158,12 +214,15 @@ async def run_forever(
     if database_url is not None:
         listener = asyncio.create_task(listen(database_url, wake, stop), name="job-listener")
     log.info("worker %s started (%d lanes)", worker, concurrency)
+    services = services or WorkerServices()
     lanes = [
-        asyncio.create_task(_lane(factory, stop, wake, worker, services), name=f"lane-{n}")
+        asyncio.create_task(
+            _lane(factory, stop, wake, worker, services, bulk_first=n == 0), name=f"lane-{n}"
+        )
         for n in range(max(1, concurrency))
     ]
     try:
-        await _housekeeping(factory, stop, worker, embedder_name)
+        await _housekeeping(factory, stop, worker, embedder_name, services.gates)
     finally:
         await asyncio.gather(*lanes)
         if listener is not None:
@@ -179,21 +238,48 @@ async def _lane(
     stop: asyncio.Event,
     wake: asyncio.Event,
     worker: str,
-    services: WorkerServices | None,
+    services: WorkerServices,
+    *,
+    bulk_first: bool = False,
 ) -> None:
-    """One job at a time until ``stop``; sleeps until woken (or the poll interval) when idle."""
+    """One job at a time until ``stop``; sleeps until woken (or the poll interval) when idle.
+    The first lane of a worker looks for bulk work (embeddings) first."""
     while not stop.is_set():
         wake.clear()
         try:
             # A successful claim sets `wake` again, so idle lanes also look for work: a burst
             # of jobs spreads over the lanes instead of waiting for this one.
-            busy = await run_once(factory, worker, services, stop=stop, claimed=wake)
-        except Exception:  # keep the lane alive through database hiccups
-            log.exception("worker step failed; retrying")
+            busy = await run_once(
+                factory, worker, services, stop=stop, claimed=wake, bulk_first=bulk_first
+            )
+        except Exception as exc:  # keep the lane alive through database outages
+            _step_failed.report(exc)
             busy = False
         if not busy:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first_of(wake.wait(), stop.wait()), IDLE_POLL_SECONDS)
+
+
+class _RateLimitedWarning:
+    """One warning line per ``every`` seconds, however often it happens (a database outage
+    makes every lane fail every step), with how many were not printed."""
+
+    def __init__(self, what: str, every: float = 30.0) -> None:
+        self.what, self.every = what, every
+        self.last, self.skipped = -every, 0
+
+    def report(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            self.skipped += 1
+            return
+        more = f" ({self.skipped} more since the last report)" if self.skipped else ""
+        log.warning("%s: %s: %s%s; retrying", self.what, type(exc).__name__, exc, more)
+        self.last, self.skipped = now, 0
+
+
+_step_failed = _RateLimitedWarning("worker step failed")
+_housekeeping_failed = _RateLimitedWarning("worker housekeeping failed")
 
 
 async def _housekeeping(
@@ -201,25 +287,32 @@ async def _housekeeping(
     stop: asyncio.Event,
     worker: str,
     embedder_name: str | None,
+    gates: Gates,
 ) -> None:
-    """Registry heartbeat, stale-job recovery and maintenance, on their own clocks."""
+    """Registry heartbeat (with what this worker sees of its dependencies, written at once
+    when that changes), stale-job recovery and maintenance, on their own clocks."""
     loop = asyncio.get_running_loop()
-    next_sweep = next_maintenance = loop.time()
+    next_sweep = next_maintenance = next_beat = loop.time()
+    reported = -1
     while not stop.is_set():
         try:
-            async with unit_of_work(factory) as db:
-                await WorkerRepository(db).beat(worker, embedder=embedder_name, version=__version__)
             now = loop.time()
+            if now >= next_beat or gates.version != reported:
+                next_beat, reported = now + HEARTBEAT_SECONDS, gates.version
+                async with unit_of_work(factory) as db:
+                    await WorkerRepository(db).beat(
+                        worker, embedder=embedder_name, version=__version__, report=gates.report()
+                    )
             if now >= next_sweep:
                 next_sweep = now + STALE_SWEEP_SECONDS
                 await requeue_stale_jobs(factory)
             if now >= next_maintenance:
                 next_maintenance = now + MAINTENANCE_EVERY_SECONDS
                 await maintain(factory)
-        except Exception:
-            log.exception("worker housekeeping failed; retrying")
+        except Exception as exc:
+            _housekeeping_failed.report(exc)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), HEARTBEAT_SECONDS)
+            await asyncio.wait_for(stop.wait(), REPORT_POLL_SECONDS)
 
 
 async def _first_of(*aws: Awaitable[object]) -> None:

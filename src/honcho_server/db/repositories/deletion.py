@@ -7,10 +7,9 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Conclusion, Job, Session, Workspace, table
+from ..models import Conclusion, Session, Workspace, table
 
 C = table(Conclusion)
-J = table(Job)
 S = table(Session)
 W = table(Workspace)
 
@@ -42,19 +41,12 @@ class DeletionRepository:
         stmt = select(S.c.id).where(S.c.workspace_name == workspace, S.c.is_active).limit(1)
         return (await self.db.execute(stmt)).first() is not None
 
-    async def purge_session(self, workspace: str, session: str, *, except_job: int) -> None:
+    async def purge_session(self, workspace: str, session: str) -> None:
         """Remove an inactive session and everything stamped with it.
 
-        Messages, memberships, summaries and scope links go with the session row (FK cascade).
+        Messages, memberships, summaries and scope links go with the session row (FK cascade);
+        its jobs are cancelled by the caller (``QueueRepository.cancel``).
         """
-        await self.db.execute(
-            delete(J).where(
-                J.c.workspace_name == workspace,
-                J.c.session_name == session,
-                J.c.id != except_job,
-                J.c.status.in_(["todo", "failed"]),
-            )
-        )
         await self.db.execute(
             delete(C).where(C.c.workspace_name == workspace, C.c.session_name == session)
         )
@@ -62,15 +54,9 @@ class DeletionRepository:
             delete(S).where(S.c.workspace_name == workspace, S.c.name == session, ~S.c.is_active)
         )
 
-    async def purge_workspace(self, workspace: str, *, except_job: int) -> None:
-        """Remove a tombstoned workspace; every table cascades from it."""
-        await self.db.execute(
-            delete(J).where(
-                J.c.workspace_name == workspace,
-                J.c.id != except_job,
-                J.c.status.in_(["todo", "failed"]),
-            )
-        )
+    async def purge_workspace(self, workspace: str) -> None:
+        """Remove a tombstoned workspace; every table cascades from it (its jobs are
+        cancelled by the caller)."""
         await self.db.execute(delete(W).where(W.c.name == workspace, W.c.deleted_at.is_not(None)))
 
     async def purge_deleted_conclusions(self, older_than: timedelta) -> int:

@@ -53,17 +53,6 @@ _WATERMARK = text(
     """
 )
 
-_POSTPONE = text(
-    """
-    UPDATE jobs SET status = 'todo', attempts = greatest(attempts - 1, 0), worker_id = NULL,
-                    scheduled_at = now() + make_interval(secs => :seconds), last_error = :reason
-     WHERE id = :id AND status = 'doing'
-       AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.status = 'todo' AND o.id <> :id
-                          AND o.dedupe_key = (SELECT dedupe_key FROM jobs WHERE id = :id))
-    RETURNING id
-    """
-)
-
 
 @dataclass(frozen=True)
 class MemberRow:
@@ -263,22 +252,3 @@ class DerivationRepository:
     async def set_watermark(self, workspace: str, session: str, peer: str, upto: int) -> None:
         params = {"ws": workspace, "session": session, "peer": peer, "upto": upto}
         await self.db.execute(_WATERMARK, params)
-
-    async def delay_new_job(self, dedupe_key: str, seconds: float) -> None:
-        """Schedule the waiting job of ``dedupe_key`` ``seconds`` from now if this transaction
-        queued it (an older waiting job keeps its time, so a busy unit is not starved)."""
-        await self.db.execute(
-            text(
-                "UPDATE jobs SET scheduled_at = now() + make_interval(secs => :seconds)"
-                " WHERE dedupe_key = :key AND status = 'todo' AND created_at = now()"
-            ),
-            {"key": dedupe_key, "seconds": seconds},
-        )
-
-    async def postpone(self, job_id: int, seconds: float, reason: str) -> bool:
-        """Put a running job back in the queue for later without spending its attempt.
-
-        False (nothing changed) when another job of the same unit is already waiting: that
-        one will do the work, so this one may simply finish."""
-        params = {"id": job_id, "seconds": seconds, "reason": reason[:4000]}
-        return (await self.db.execute(_POSTPONE, params)).first() is not None

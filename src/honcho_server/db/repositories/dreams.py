@@ -9,25 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .paging import AnyRow
-
-# One pending and one running dream per key. A dream is not queued while one of the same key
-# runs; a manual request finding an automatic one waiting brings it forward instead.
-_ENQUEUE = text(
-    """
-    INSERT INTO jobs (kind, payload, workspace_name, lock_key, dedupe_key, scheduled_at)
-    SELECT 'dream', :payload, :ws, :key, :key, now() + make_interval(secs => :delay)
-    WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE lock_key = :key AND status = 'doing')
-    ON CONFLICT (dedupe_key) WHERE status = 'todo' AND dedupe_key IS NOT NULL
-    DO UPDATE SET payload = excluded.payload,
-                  scheduled_at = least(jobs.scheduled_at, excluded.scheduled_at)
-    WHERE coalesce((jobs.payload->>'automatic')::boolean, false)
-      AND NOT coalesce((excluded.payload->>'automatic')::boolean, false)
-    """
-).bindparams(bindparam("payload", type_=JSONB))
 
 _STATES = text(
     """
@@ -87,13 +72,6 @@ class CollectionState:
 class DreamRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
-
-    async def enqueue(
-        self, workspace: str, key: str, payload: dict[str, Any], delay_seconds: float = 0.0
-    ) -> None:
-        """Queue a ``dream`` job due in ``delay_seconds`` under ``key`` (lock and dedupe)."""
-        params = {"payload": payload, "ws": workspace, "key": key, "delay": delay_seconds}
-        await self.db.execute(_ENQUEUE, params)
 
     async def collection_states(
         self, workspace: str, observers: Sequence[str], observed: str, keys: Sequence[str]

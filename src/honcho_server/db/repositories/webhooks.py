@@ -1,11 +1,9 @@
-"""SQL for the ``webhook_endpoints`` table (and cancelling deliveries to a removed endpoint)."""
+"""SQL for the ``webhook_endpoints`` table (deliveries are queue jobs: see ``queue``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import ColumnElement, Integer, Text, cast, delete, func, literal, select
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import ColumnElement, Text, cast, delete, func, literal, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Job, WebhookEndpoint, Workspace, table
@@ -70,37 +68,3 @@ class WebhookRepository:
             .returning(T.c.id)
         )
         return (await self.db.execute(stmt)).first() is not None
-
-    async def enqueue_deliveries(
-        self, workspace: str, kind: str, event: dict[str, Any], *, max_attempts: int
-    ) -> int:
-        """Queue one ``kind`` job per endpoint of the workspace, each carrying its endpoint's
-        id and URL and the event, in one statement; returns how many were queued."""
-        payload = func.jsonb_build_object(
-            _text("kind"), _text(kind), _text("endpoint_id"), T.c.id, _text("url"), T.c.url,
-            _text("event"), literal(event, JSONB),
-        )  # fmt: skip
-        rows = select(
-            _text(kind),
-            payload,
-            T.c.workspace_name,
-            literal(max_attempts, Integer),
-        ).where(T.c.workspace_name == workspace)
-        stmt = (
-            insert(J)
-            .from_select(["kind", "payload", "workspace_name", "max_attempts"], rows)
-            .returning(J.c.id)
-        )
-        return len((await self.db.execute(stmt)).all())
-
-    async def cancel_deliveries(self, workspace: str, endpoint_id: str, kind: str) -> None:
-        """Drop deliveries to an endpoint that is gone: waiting ones and failed ones (a
-        delivery in flight finishes its attempt)."""
-        await self.db.execute(
-            delete(J).where(
-                J.c.kind == kind,
-                J.c.workspace_name == workspace,
-                J.c.status.in_(["todo", "failed"]),
-                J.c.payload["endpoint_id"].astext == endpoint_id,
-            )
-        )

@@ -1,6 +1,10 @@
-"""SQL for the ``workers`` registry: who is running, and since when they last said so."""
+"""SQL for the ``workers`` registry: who is running, since when they last said so, and what
+they see of their dependencies (``report``: LLM endpoints or embedder down, models missing)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -16,18 +20,31 @@ class WorkerRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
-    async def beat(self, worker: str, *, embedder: str | None, version: str) -> None:
-        stmt = insert(W).values(id=worker, embedder=embedder, version=version)
+    async def beat(
+        self,
+        worker: str,
+        *,
+        embedder: str | None,
+        version: str,
+        report: dict[str, Any] | None = None,
+    ) -> None:
+        stmt = insert(W).values(id=worker, embedder=embedder, version=version, report=report)
         stmt = stmt.on_conflict_do_update(
-            index_elements=[W.c.id], set_={"heartbeat_at": func.now(), "embedder": embedder}
+            index_elements=[W.c.id],
+            set_={"heartbeat_at": func.now(), "embedder": embedder, "report": report},
         )
         await self.db.execute(stmt)
 
     async def leave(self, worker: str) -> None:
         await self.db.execute(delete(W).where(W.c.id == worker))
 
+    async def purge_dead(self, silent_for: timedelta) -> int:
+        """Forget workers that stopped heartbeating long ago (killed, not stopped)."""
+        stmt = delete(W).where(W.c.heartbeat_at < func.now() - silent_for).returning(W.c.id)
+        return len((await self.db.execute(stmt)).all())
+
     async def all(self) -> list[AnyRow]:
-        stmt = select(W.c.id, W.c.started_at, W.c.heartbeat_at, W.c.embedder, W.c.version).order_by(
-            W.c.started_at
-        )
+        stmt = select(
+            W.c.id, W.c.started_at, W.c.heartbeat_at, W.c.embedder, W.c.version, W.c.report
+        ).order_by(W.c.started_at)
         return list((await self.db.execute(stmt)).all())

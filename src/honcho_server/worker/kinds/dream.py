@@ -100,12 +100,10 @@ async def _postponed_while_active(ctx: JobContext, job: DreamPayload) -> bool:
         due = quiet_at(last, now, idle)
         if due is None:
             return False
-        waiting = await DerivationRepository(db).postpone(
-            ctx.job_id,
-            (due - now).total_seconds(),
-            f"waiting: {job.observed} is active; dreaming once quiet until {due.isoformat()}",
-        )
-    ctx.completed = waiting
+    await ctx.wait(
+        f"waiting: {job.observed} is active; dreaming once quiet until {due.isoformat()}",
+        retry_at=due,
+    )
     return True
 
 

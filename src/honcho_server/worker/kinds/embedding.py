@@ -3,48 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
 
-from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.repositories.embeddings import ChunkVector, EmbeddingRepository
-from ...db.repositories.jobs import BULK_PRIORITY, JobRepository
 from ...embeddings import Embedder, chunk_text
+from ...queue import (
+    EmbedConclusions,
+    EmbedMessages,
+    embed_conclusions_jobs,
+    embed_messages_jobs,
+    enqueue_all,
+)
+from ...queue.payloads import MAX_IDS_PER_JOB as MAX_IDS_PER_JOB
 from ..context import JobContext
-
-MAX_IDS_PER_JOB = 100
-
-
-class EmbedMessages(BaseModel):
-    kind: Literal["embed_messages"] = "embed_messages"
-    workspace: str
-    message_ids: list[int] = Field(min_length=1, max_length=MAX_IDS_PER_JOB)
-
-
-class EmbedConclusions(BaseModel):
-    kind: Literal["embed_conclusions"] = "embed_conclusions"
-    workspace: str
-    conclusion_ids: list[str] = Field(min_length=1, max_length=MAX_IDS_PER_JOB)
 
 
 async def enqueue_embed_messages(
     db: AsyncSession, workspace: str, session: str | None, message_ids: list[int]
 ) -> None:
     """Queue embedding for new messages, in the transaction that stores them."""
-    repo = JobRepository(db)
-    for i in range(0, len(message_ids), MAX_IDS_PER_JOB):
-        job = EmbedMessages(workspace=workspace, message_ids=message_ids[i : i + MAX_IDS_PER_JOB])
-        await repo.enqueue(
-            job.kind, job.model_dump(), workspace=workspace, session=session, priority=BULK_PRIORITY
-        )
+    await enqueue_all(db, embed_messages_jobs(workspace, session, message_ids))
 
 
 async def enqueue_embed_conclusions(db: AsyncSession, workspace: str, ids: list[str]) -> None:
-    repo = JobRepository(db)
-    for i in range(0, len(ids), MAX_IDS_PER_JOB):
-        job = EmbedConclusions(workspace=workspace, conclusion_ids=ids[i : i + MAX_IDS_PER_JOB])
-        await repo.enqueue(job.kind, job.model_dump(), workspace=workspace, priority=BULK_PRIORITY)
+    await enqueue_all(db, embed_conclusions_jobs(workspace, ids))
 
 
 def _embedder(ctx: JobContext) -> Embedder:

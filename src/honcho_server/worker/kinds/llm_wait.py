@@ -1,29 +1,19 @@
-"""LLM jobs while no LLM is configured: they wait in the queue instead of failing."""
+"""LLM jobs on a worker with no LLM for their feature.
+
+Workers do not claim such jobs at all (``worker.gates``), so this only happens when the
+configuration changed under a running job: the job goes back to the queue with its attempt
+given back, and waits for a worker that has an LLM.
+"""
 
 from __future__ import annotations
 
-import logging
+from datetime import UTC, datetime, timedelta
 
-from ...db.repositories.derivation import DerivationRepository
 from ...llm import LLMClient, LLMNotConfigured
 from ...llm.config import Feature
 from ..context import JobContext
 
-log = logging.getLogger(__name__)
-
 NOT_CONFIGURED_RETRY_SECONDS = 60.0
-
-
-async def postpone_without_llm(ctx: JobContext, error: LLMNotConfigured) -> None:
-    """Back to the queue for later, attempt not spent; the job record says why."""
-    async with ctx.transaction() as db:
-        waiting = await DerivationRepository(db).postpone(
-            ctx.job_id, NOT_CONFIGURED_RETRY_SECONDS, f"waiting: {error.message}"
-        )
-    log.info("job %d waits for an LLM: %s", ctx.job_id, error.message)
-    # Postponed: the runner must not mark it done. Not postponed: a twin job of the same
-    # unit is already waiting and will do the work; this one succeeds empty-handed.
-    ctx.completed = waiting
 
 
 async def client_or_wait(ctx: JobContext, feature: Feature) -> LLMClient | None:
@@ -33,6 +23,7 @@ async def client_or_wait(ctx: JobContext, feature: Feature) -> LLMClient | None:
             raise LLMNotConfigured("this worker has no LLM registry")
         client: LLMClient = ctx.services.llm.client(feature)
     except LLMNotConfigured as exc:
-        await postpone_without_llm(ctx, exc)
+        due = datetime.now(UTC) + timedelta(seconds=NOT_CONFIGURED_RETRY_SECONDS)
+        await ctx.wait(f"waiting: {exc.message}", retry_at=due)
         return None
     return client

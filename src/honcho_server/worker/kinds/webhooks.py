@@ -19,34 +19,19 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...db.repositories.webhooks import WebhookRepository
 from ...ids import new_id
+from ...queue import DeliverWebhook, WebhookEvent, enqueue_webhook_event
 from ...settings import Settings
 from ..context import JobContext
 
 KIND: Literal["deliver_webhook"] = "deliver_webhook"
-MAX_ATTEMPTS = 10  # with the runner's 2 s doubling backoff: retries span about 17 minutes
+MAX_ATTEMPTS = DeliverWebhook.max_attempts
 CONNECT_TIMEOUT_SECONDS = 10.0
 SIGNATURE_HEADER = "X-Honcho-Signature"
 EVENT_ID_HEADER = "X-Honcho-Event-Id"
 QueueType = Literal["representation", "summary"]
-
-
-class WebhookEvent(BaseModel):
-    id: str  # sent as a header, not in the body
-    type: str
-    data: dict[str, Any]
-    timestamp: str
-
-
-class DeliverWebhook(BaseModel):
-    kind: Literal["deliver_webhook"] = KIND
-    endpoint_id: str
-    url: str
-    event: WebhookEvent
 
 
 class WebhookNotConfigured(RuntimeError):
@@ -74,9 +59,7 @@ def sign(body: bytes, secret: str) -> str:
 
 async def enqueue_event(db: AsyncSession, workspace: str, event: WebhookEvent) -> int:
     """One delivery job per endpoint of ``workspace`` (in the caller's transaction)."""
-    return await WebhookRepository(db).enqueue_deliveries(
-        workspace, KIND, event.model_dump(), max_attempts=MAX_ATTEMPTS
-    )
+    return await enqueue_webhook_event(db, workspace, event)
 
 
 async def enqueue_test_event(db: AsyncSession, workspace: str) -> int:

@@ -1,0 +1,113 @@
+"""The durable job queue: the bottom layer every other part enqueues through.
+
+- :mod:`.payloads`: one typed payload per job kind, and what the queue knows of each kind.
+- :mod:`.states`: the state machine (state x event -> state), written down once.
+- :mod:`.repository`: every statement on the ``jobs`` table.
+
+Jobs are inserted in the caller's transaction (they exist only if the data that causes them
+commits) and run by ``honcho_server.worker``; handlers live in ``worker/kinds/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .payloads import (
+    PAYLOADS,
+    AnyPayload,
+    CardPayload,
+    DeleteSession,
+    DeleteWorkspace,
+    DeliverWebhook,
+    DerivePayload,
+    DreamPayload,
+    EmbedConclusions,
+    EmbedMessages,
+    JobPayload,
+    Need,
+    Probe,
+    SummarizePayload,
+    WebhookEvent,
+    embed_conclusions_jobs,
+    embed_messages_jobs,
+)
+from .repository import ClaimedJob, QueueRepository
+
+__all__ = [
+    "PAYLOADS",
+    "AnyPayload",
+    "CardPayload",
+    "ClaimedJob",
+    "DeleteSession",
+    "DeleteWorkspace",
+    "DeliverWebhook",
+    "DerivePayload",
+    "DreamPayload",
+    "EmbedConclusions",
+    "EmbedMessages",
+    "JobPayload",
+    "Need",
+    "Probe",
+    "QueueRepository",
+    "SummarizePayload",
+    "WebhookEvent",
+    "embed_conclusions_jobs",
+    "embed_messages_jobs",
+    "enqueue",
+    "enqueue_all",
+    "enqueue_webhook_event",
+    "retry_jobs",
+]
+
+#: A running job must heartbeat more often than this, or it is taken for orphaned.
+STALE_AFTER = timedelta(seconds=60)
+
+
+async def enqueue(
+    db: AsyncSession,
+    payload: JobPayload,
+    *,
+    delay_seconds: float = 0.0,
+    max_attempts: int | None = None,
+) -> None:
+    """Queue ``payload`` in the caller's transaction. A no-op when a twin (same work unit)
+    already waits — it reads the current state when it runs, so it covers this one too —
+    except that a manual dream takes the place of a waiting automatic one."""
+    await QueueRepository(db).insert(
+        payload,
+        delay_seconds=float(delay_seconds),
+        max_attempts=max_attempts,
+        merge_manual_over_automatic=isinstance(payload, DreamPayload),
+    )
+
+
+async def enqueue_all(db: AsyncSession, payloads: Iterable[JobPayload]) -> None:
+    for payload in payloads:
+        await enqueue(db, payload)
+
+
+async def enqueue_webhook_event(db: AsyncSession, workspace: str, event: WebhookEvent) -> int:
+    """One delivery job per endpoint of ``workspace`` registered now; returns how many."""
+    data: dict[str, Any] = event.model_dump(mode="json")
+    return await QueueRepository(db).fan_out_webhook(workspace, data)
+
+
+async def retry_jobs(db: AsyncSession, job_ids: Sequence[int] | None = None) -> dict[str, int]:
+    """``retry`` for every failed or superseded job (or those of ``job_ids``), and ``stale``
+    for orphaned ones (``doing`` with no heartbeat). Returns how many ended in each state."""
+    repo = QueueRepository(db)
+    outcome: dict[str, int] = {}
+    for job_id in await repo.retryable(job_ids):
+        state = await repo.retry(job_id)
+        if state is not None:
+            outcome[state] = outcome.get(state, 0) + 1
+    for job_id in await repo.stale(STALE_AFTER):
+        if job_ids is None or job_id in job_ids:
+            state = await repo.requeue_stale(job_id, STALE_AFTER)
+            if state is not None:
+                outcome[state] = outcome.get(state, 0) + 1
+    return outcome

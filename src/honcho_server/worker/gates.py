@@ -1,0 +1,171 @@
+"""Which job kinds a worker may claim now.
+
+A kind needs an LLM feature or the embedder (``JobPayload.needs``). A worker does not claim
+a kind whose dependency it lacks (no model configured for the feature) or believes down, so
+those jobs simply wait in ``todo``: no claims, no attempts spent, no log line per job, and
+other kinds are never delayed by them.
+
+"Down" is a circuit breaker per endpoint (features sharing an endpoint share it): a job
+that finds the endpoint unreachable, timing out or answering 429/5xx opens it. While open,
+no job needing it is claimed; after a cool-down (doubling, capped) one job is let through as
+the probe: if the endpoint answers, the breaker closes and the backlog drains by itself; if
+not, it stays open for longer. Each change of state is one log line, and the worker writes
+its open breakers to its ``workers`` row at once, so ``/status`` names the endpoint and how
+long it has been down.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+from ..llm import LLMNotConfigured
+from ..llm.config import resolve_llm_config
+from ..queue.payloads import PAYLOADS, LLMNeed, Need, kinds_needing
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+LLM_NEEDS: tuple[LLMNeed, ...] = get_args(LLMNeed)
+FIRST_COOLDOWN_SECONDS = 2.0
+MAX_COOLDOWN_SECONDS = 30.0
+
+
+@dataclass
+class Outage:
+    endpoint: str  # what the operator reads: "LLM <model> at <url>" or "embedder <url>"
+    error: str
+    since: datetime
+    failures: int = 1
+    retry_at: float = 0.0  # monotonic
+    probing: bool = False
+
+    def as_report(self, needs: list[Need], waiting_kinds: list[str]) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "error": self.error,
+            "since": self.since.isoformat(),
+            "needs": needs,
+            "kinds": waiting_kinds,
+        }
+
+
+@dataclass
+class Gates:
+    settings: Settings
+    has_llm: bool
+    embedder_endpoint: str | None  # None: no embedder at all
+    first_cooldown: float = FIRST_COOLDOWN_SECONDS
+    max_cooldown: float = MAX_COOLDOWN_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    #: need → why this worker cannot run it at all (no model configured)
+    missing: dict[Need, str] = field(default_factory=dict)
+    #: need → the endpoint it calls
+    endpoints: dict[Need, str] = field(default_factory=dict)
+    outages: dict[str, Outage] = field(default_factory=dict)
+    #: bumped on every change the worker should report
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        for need in LLM_NEEDS:
+            if not self.has_llm:
+                self.missing[need] = "this worker has no LLM"
+                continue
+            try:
+                config = resolve_llm_config(self.settings, need)
+            except LLMNotConfigured as exc:
+                self.missing[need] = exc.message
+                continue
+            self.endpoints[need] = f"LLM {config.model} at {config.base_url}"
+        if self.embedder_endpoint is None:
+            self.missing["embedder"] = "this worker has no embedder"
+        else:
+            self.endpoints["embedder"] = self.embedder_endpoint
+
+    # ---- what may be claimed ----------------------------------------------------------
+
+    def blocked_kinds(self) -> list[str]:
+        now = self.clock()
+        blocked: set[Need] = set(self.missing)
+        for need, endpoint in self.endpoints.items():
+            outage = self.outages.get(endpoint)
+            if outage is not None and (outage.probing or now < outage.retry_at):
+                blocked.add(need)
+        return kinds_needing(blocked) if blocked else []
+
+    def claimed(self, kind: str) -> None:
+        """A job of ``kind`` was claimed: if its endpoint is down, it is the probe."""
+        outage = self._outage_of(kind)
+        if outage is not None:
+            outage.probing = True
+
+    # ---- what a job found -------------------------------------------------------------
+
+    def down(self, kind: str, error: str) -> None:
+        endpoint = self._endpoint_of(kind)
+        if endpoint is None:
+            return
+        outage = self.outages.get(endpoint)
+        if outage is None:
+            outage = Outage(endpoint, error, datetime.now(UTC), failures=0)
+            self.outages[endpoint] = outage
+            log.warning("%s is unavailable; its jobs wait until it answers: %s", endpoint, error)
+            self.version += 1
+        elif outage.error != error:
+            outage.error = error
+            self.version += 1
+        outage.failures += 1
+        outage.probing = False
+        cooldown = self.first_cooldown * 2 ** min(outage.failures - 1, 16)
+        outage.retry_at = self.clock() + min(cooldown, self.max_cooldown)
+
+    def answered(self, kind: str) -> None:
+        """A job of ``kind`` reached its endpoint and got an answer: the endpoint is up."""
+        endpoint = self._endpoint_of(kind)
+        outage = self.outages.pop(endpoint, None) if endpoint is not None else None
+        if outage is not None:
+            down_for = (datetime.now(UTC) - outage.since).total_seconds()
+            log.warning("%s answers again after %.0f s down", outage.endpoint, down_for)
+            self.version += 1
+
+    def finished(self, kind: str) -> None:
+        """A job of ``kind`` ended without telling us anything about its endpoint (it did
+        not need to call it): let another job probe."""
+        outage = self._outage_of(kind)
+        if outage is not None:
+            outage.probing = False
+
+    # ---- what the worker reports --------------------------------------------------------
+
+    def report(self) -> dict[str, Any]:
+        outages = []
+        for outage in self.outages.values():
+            needs = [n for n, e in self.endpoints.items() if e == outage.endpoint]
+            outages.append(outage.as_report(needs, kinds_needing(set(needs))))
+        missing = [
+            {"need": need, "reason": reason, "kinds": kinds_needing({need})}
+            for need, reason in self.missing.items()
+            if need != "embedder" or kinds_needing({need})
+        ]
+        return {"outages": outages, "missing": missing}
+
+    def _endpoint_of(self, kind: str) -> str | None:
+        cls = PAYLOADS.get(kind)
+        return self.endpoints.get(cls.needs) if cls is not None and cls.needs else None
+
+    def _outage_of(self, kind: str) -> Outage | None:
+        endpoint = self._endpoint_of(kind)
+        return self.outages.get(endpoint) if endpoint is not None else None
+
+
+def describe_embedder_endpoint(embedder: object) -> str | None:
+    """What the operator reads about the embedder, or None when there is none."""
+    if embedder is None:
+        return None
+    name = getattr(embedder, "name", "embedder")
+    base_url = getattr(embedder, "base_url", None)
+    return f"embedder {name} at {base_url}" if base_url else f"embedder {name}"
