@@ -73,8 +73,7 @@ async def summarize(ctx: JobContext, job: SummarizePayload) -> None:
                 f"the {kind} summary came back blank; the previous one is kept",
                 raw=answer.raw,
                 attempts=1,
-                usage=answer.usage,
-            )
+            )  # its usage is already on ctx (recorded above), not counted twice
         async with ctx.transaction() as db:
             await SummaryRepository(db).save(
                 job.workspace,
