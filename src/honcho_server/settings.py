@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     # client that \u-escapes CJK text). 32 MiB is above both; larger bodies get a 413. Uploads
     # have their own limit (api/limits.py: 8 MiB for a <= 5 MiB file).
     max_request_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # How long a stored Idempotency-Key response is replayed (then purged by maintenance).
+    idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
     @field_validator("database_url")
     @classmethod
