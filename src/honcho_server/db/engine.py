@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,9 +21,20 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _discard_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Pool checkout hook: a connection the server has closed is replaced, not handed out.
+
+    asyncpg notices at once when the server closes a connection (a restarted or killed
+    server, ``pg_terminate_backend``), so unlike ``pool_pre_ping`` this costs no round trip.
+    """
+    is_closed = getattr(record.driver_connection, "is_closed", None)  # asyncpg's Connection
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("the database server closed this pooled connection")
+
+
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
     """An asyncpg engine sized by settings, with a statement timeout on every connection."""
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -35,6 +48,8 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
             }
         },
     )
+    event.listen(engine.sync_engine.pool, "checkout", _discard_closed)
+    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

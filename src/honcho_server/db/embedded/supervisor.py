@@ -122,10 +122,10 @@ class Supervisor:
                 if reason != reported:  # one line per state change, not per try
                     reported = reason
                     logger.error(
-                        "%s died and could not be restarted (%s); retrying every %.0f s at most",
+                        "%s died and could not be restarted (retrying, at most %.0f s apart): %s",
                         what,
-                        _describe(exc),
                         self._backoff_max,
+                        _describe(exc),
                     )
                 else:
                     logger.debug("restart attempt %d failed: %s", failures + 1, reason)

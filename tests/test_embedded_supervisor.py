@@ -1,0 +1,229 @@
+"""The embedded database is supervised: `honcho-server serve` restarts a postmaster that was
+SIGKILL-ed (the OOM killer, a stray `kill -9`) on the same data dir and port, the API recovers
+with no operator action and nothing acknowledged is lost; SIGTERM afterwards stops it all."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx
+
+from servers import start_server, stop_server
+
+RECOVERY_LIMIT = 30.0  # seconds from the kill until writes and reads work again
+SESSION = "/v3/workspaces/supervised-ws/sessions/s"
+
+
+def _embedded_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {"HONCHO_DATA_DIR": str(data_dir), "LOG_LEVEL": "INFO", **extra}
+    for key in ("DATABASE_URL", "DB_CONNECTION_URI"):
+        os.environ.pop(key, None)  # the embedded default: no database configured at all
+    return env
+
+
+def _pidfile(data_dir: Path) -> tuple[int, int] | None:
+    """(postmaster pid, port) from the cluster's postmaster.pid, or None."""
+    for path in data_dir.rglob("postmaster.pid"):
+        lines = path.read_text().splitlines()
+        if len(lines) >= 4 and lines[0].strip().isdigit() and lines[3].strip().isdigit():
+            return int(lines[0]), int(lines[3])
+    return None
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def _postgres_processes(pgdata: Path) -> list[int]:
+    """Live (non-zombie) postgres processes whose working directory is the cluster."""
+    target = os.path.realpath(pgdata)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            if os.readlink(entry / "cwd") != target:
+                continue
+        except OSError:
+            continue
+        if _state(int(entry.name)) not in (None, "Z"):
+            found.append(int(entry.name))
+    return found
+
+
+def _kill(pid: int) -> float:
+    """SIGKILL ``pid`` and wait until it is dead; the moment of the kill."""
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    while _state(pid) not in (None, "Z"):
+        time.sleep(0.01)
+    return killed_at
+
+
+def _supervisor_lines(log_path: Path, offset: int) -> list[str]:
+    """WARNING and ERROR lines of the embedded-database logger written after ``offset``."""
+    log = log_path.read_bytes()[offset:].decode(errors="replace")
+    return [
+        line
+        for line in log.splitlines()
+        if "honcho_server.db.embedded" in line and (" WARNING " in line or " ERROR " in line)
+    ]
+
+
+def _wait_for_log(log_path: Path, offset: int, pattern: str, timeout: float) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while not any(re.search(pattern, line) for line in _supervisor_lines(log_path, offset)):
+        assert time.monotonic() < deadline, f"no {pattern!r} in\n{log_path.read_text()[-4000:]}"
+        time.sleep(0.1)
+    return _supervisor_lines(log_path, offset)
+
+
+def _write(client: httpx.Client, url: str, content: str) -> str | None:
+    """POST one message; its id if acknowledged (201), else None."""
+    try:
+        response = client.post(
+            f"{url}{SESSION}/messages",
+            json={"messages": [{"peer_id": "alice", "content": content}]},
+        )
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 201:
+        return None
+    return str(response.json()[0]["id"])
+
+
+def _read(client: httpx.Client, url: str) -> list[str] | None:
+    """The ids of the session's messages, or None if the read failed."""
+    try:
+        response = client.post(f"{url}{SESSION}/messages/list", params={"size": 100})
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    return [str(m["id"]) for m in response.json()["items"]]
+
+
+def test_killed_postmaster_is_restarted_and_api_recovers(tmp_path: Path, server_dir: Path) -> None:
+    data_dir = server_dir / "data"
+    log_path = tmp_path / "serve.log"
+    process, url = start_server(_embedded_env(data_dir), log_path)
+    stopped = False
+    try:
+        with httpx.Client(timeout=10) as client:
+            acknowledged = [_write(client, url, f"before {i}") for i in range(20)]
+            assert all(acknowledged), acknowledged
+            before = _pidfile(data_dir)
+            assert before is not None
+            pid, port = before
+            pgdata = next(data_dir.rglob("postmaster.pid")).parent
+            log_offset = log_path.stat().st_size
+
+            killed_at = _kill(pid)
+
+            statuses: list[str] = []
+            written: str | None = None
+            listed: list[str] | None = None
+            while time.monotonic() - killed_at < RECOVERY_LIMIT:
+                written = written or _write(client, url, "after the kill")
+                listed = _read(client, url) if written else None
+                if written and listed is not None:
+                    break
+                statuses.append("ok" if written else "fail")
+                time.sleep(0.2)
+            recovered_in = time.monotonic() - killed_at
+            print(f"\nrecovered {recovered_in:.2f} s after SIGKILL of postmaster {pid}")
+            assert written and listed is not None, (
+                f"API did not recover within {RECOVERY_LIMIT} s of the kill\n"
+                f"{log_path.read_text()[-4000:]}"
+            )
+
+            # Same data dir, same port (the pool's URL), a new postmaster.
+            after = _pidfile(data_dir)
+            assert after is not None and after[0] != pid and after[1] == port, (before, after)
+            # Nothing acknowledged before the kill is lost; the new write is there too.
+            assert set(acknowledged) | {written} <= set(listed)
+            assert len(listed) == 21
+
+            # Reads and writes keep working (every pooled connection was replaced).
+            for i in range(10):
+                assert _write(client, url, f"later {i}") is not None
+            assert len(_read(client, url) or []) == 31
+
+        log = log_path.read_bytes()[log_offset:].decode(errors="replace")
+        lines = [line for line in log.splitlines() if "honcho_server.db.embedded" in line]
+        loud = [line for line in lines if " WARNING " in line or " ERROR " in line]
+        print("\n".join(["supervisor log:", *lines]))
+        assert len(loud) == 1, loud
+        assert re.search(rf"\(pid {pid}\) died; restarted it on 127\.0\.0\.1:{port}", loud[0])
+
+        # SIGTERM stops serve cleanly, database included: nothing of the cluster is left.
+        stopped = True
+        assert stop_server(process) == 0
+        assert _postgres_processes(pgdata) == []
+        assert _pidfile(data_dir) is None
+    finally:
+        if not stopped:
+            stop_server(process)
+
+
+def test_quiet_outage_and_failed_restarts(tmp_path: Path, server_dir: Path) -> None:
+    """No request during the outage: the first one after the restart still succeeds (a pooled
+    connection the dead server closed is discarded, not handed out). A restart that fails
+    (the port is taken) is retried with backoff, logged once, and ends in one "back" line."""
+    data_dir = server_dir / "data"
+    log_path = tmp_path / "serve.log"
+    env = _embedded_env(data_dir, EMBEDDED_WORKER="false")  # nothing else touches the pool
+    process, url = start_server(env, log_path)
+    try:
+        with httpx.Client(timeout=10) as client:
+            acknowledged = [_write(client, url, f"before {i}") for i in range(5)]
+            assert all(acknowledged)
+            before = _pidfile(data_dir)
+            assert before is not None
+            pid, port = before
+
+            offset = log_path.stat().st_size
+            _kill(pid)
+            _wait_for_log(log_path, offset, rf"\(pid {pid}\) died; restarted it", 30)
+            assert _write(client, url, "first after a quiet restart") is not None
+            assert len(_read(client, url) or []) == 6
+
+            # The port is taken while the server is down: the restart fails until it is free.
+            pid = (_pidfile(data_dir) or (0, 0))[0]
+            offset = log_path.stat().st_size
+            blocker = socket.socket()
+            blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as postgres does
+            try:
+                _kill(pid)
+                blocker.bind(("127.0.0.1", port))
+                blocker.listen()
+                _wait_for_log(log_path, offset, r"could not be restarted", 30)
+                time.sleep(2.5)  # two more tries (1 s, then 2 s later), neither of them logged
+            finally:
+                blocker.close()
+            lines = _wait_for_log(log_path, offset, r"is back on", 30)
+            print("\n".join(["supervisor log:", *lines]))
+            assert len(lines) == 2, lines
+            assert f"(pid {pid}) died and could not be restarted" in lines[0]
+            assert f"127.0.0.1:{port} is taken" in lines[0]
+            assert re.search(
+                rf"\(pid {pid}\) is back on 127\.0\.0\.1:{port} .* after \d+ failed", lines[1]
+            )
+            deadline = time.monotonic() + 10
+            while _write(client, url, "after the port came back") is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert len(_read(client, url) or []) == 7
+    finally:
+        assert stop_server(process) == 0
+    assert _pidfile(data_dir) is None
