@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .events import enqueue_event as enqueue_webhook_event
+from .events import enqueue_queue_empty, enqueue_test_event, new_event
 from .payloads import (
     PAYLOADS,
     AnyPayload,
@@ -59,7 +60,10 @@ __all__ = [
     "embed_messages_jobs",
     "enqueue",
     "enqueue_all",
+    "enqueue_queue_empty",
+    "enqueue_test_event",
     "enqueue_webhook_event",
+    "new_event",
     "retry_jobs",
 ]
 
@@ -88,12 +92,6 @@ async def enqueue(
 async def enqueue_all(db: AsyncSession, payloads: Iterable[JobPayload]) -> None:
     for payload in payloads:
         await enqueue(db, payload)
-
-
-async def enqueue_webhook_event(db: AsyncSession, workspace: str, event: WebhookEvent) -> int:
-    """One delivery job per endpoint of ``workspace`` registered now; returns how many."""
-    data: dict[str, Any] = event.model_dump(mode="json")
-    return await QueueRepository(db).fan_out_webhook(workspace, data)
 
 
 async def retry_jobs(db: AsyncSession, job_ids: Sequence[int] | None = None) -> dict[str, int]:

@@ -5,11 +5,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.embeddings import EmbeddingRepository
-from ..worker.kinds.embedding import (
-    MAX_IDS_PER_JOB,
-    enqueue_embed_conclusions,
-    enqueue_embed_messages,
-)
+from ..queue import embed_conclusions_jobs, embed_messages_jobs, enqueue_all
+from ..queue.payloads import MAX_IDS_PER_JOB
 
 
 async def reembed(db: AsyncSession, model: str, dimensions: int) -> tuple[int, int]:
@@ -20,8 +17,8 @@ async def reembed(db: AsyncSession, model: str, dimensions: int) -> tuple[int, i
     await repo.set_space(model, dimensions)
     message_groups = await repo.message_ids_by_workspace(MAX_IDS_PER_JOB)
     for workspace, ids in message_groups:
-        await enqueue_embed_messages(db, workspace, None, ids)
+        await enqueue_all(db, embed_messages_jobs(workspace, None, ids))
     conclusion_groups = await repo.conclusion_ids_by_workspace(MAX_IDS_PER_JOB)
     for workspace, cids in conclusion_groups:
-        await enqueue_embed_conclusions(db, workspace, cids)
+        await enqueue_all(db, embed_conclusions_jobs(workspace, cids))
     return len(message_groups), len(conclusion_groups)

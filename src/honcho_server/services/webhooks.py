@@ -10,10 +10,9 @@ from ..db.repositories.paging import AnyRow
 from ..db.repositories.webhooks import WebhookRepository
 from ..errors import Conflict, NotFound
 from ..ids import new_id
-from ..queue import QueueRepository
+from ..queue import QueueRepository, enqueue_test_event
 from ..schemas.pagination import Page
 from ..schemas.webhooks import WebhookEndpoint
-from ..worker.kinds import webhooks as delivery
 from .paging import PageRequest, to_page
 
 log = logging.getLogger(__name__)
@@ -62,12 +61,12 @@ class WebhookService:
         if not await self.repo.delete(workspace, endpoint_id):
             raise NotFound(f"Webhook endpoint {endpoint_id} not found")
         await QueueRepository(self.db).cancel(
-            workspace, kind=delivery.KIND, endpoint_id=endpoint_id
+            workspace, kind="deliver_webhook", endpoint_id=endpoint_id
         )
 
     async def emit_test(self, workspace: str) -> None:
         """Queue a ``test.event`` for every endpoint of the workspace (none: nothing to do)."""
-        if await delivery.enqueue_test_event(self.db, workspace):
+        if await enqueue_test_event(self.db, workspace):
             self._warn_if_unsigned()
 
     def _warn_if_unsigned(self) -> None:

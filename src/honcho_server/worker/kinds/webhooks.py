@@ -14,15 +14,17 @@ import asyncio
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...ids import new_id
-from ...queue import DeliverWebhook, WebhookEvent, enqueue_webhook_event
+from ...queue import DeliverWebhook, WebhookEvent
+from ...queue.events import QueueType as QueueType
+from ...queue.events import enqueue_event as enqueue_event
+from ...queue.events import enqueue_queue_empty as enqueue_queue_empty
+from ...queue.events import enqueue_test_event as enqueue_test_event
+from ...queue.events import new_event as new_event
 from ...settings import Settings
 from ..context import JobContext
 
@@ -31,7 +33,6 @@ MAX_ATTEMPTS = DeliverWebhook.max_attempts
 CONNECT_TIMEOUT_SECONDS = 10.0
 SIGNATURE_HEADER = "X-Honcho-Signature"
 EVENT_ID_HEADER = "X-Honcho-Event-Id"
-QueueType = Literal["representation", "summary"]
 
 
 class WebhookNotConfigured(RuntimeError):
@@ -42,11 +43,6 @@ class DeliveryFailed(RuntimeError):
     pass
 
 
-def new_event(type_: str, data: dict[str, Any]) -> WebhookEvent:
-    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return WebhookEvent(id=new_id(), type=type_, data=data, timestamp=stamp)
-
-
 def encode(event: WebhookEvent) -> bytes:
     """The exact body: sorted keys, no whitespace (nulls stay ``null``)."""
     body = event.model_dump(exclude={"id"})
@@ -55,34 +51,6 @@ def encode(event: WebhookEvent) -> bytes:
 
 def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-async def enqueue_event(db: AsyncSession, workspace: str, event: WebhookEvent) -> int:
-    """One delivery job per endpoint of ``workspace`` (in the caller's transaction)."""
-    return await enqueue_webhook_event(db, workspace, event)
-
-
-async def enqueue_test_event(db: AsyncSession, workspace: str) -> int:
-    return await enqueue_event(db, workspace, new_event("test.event", {"workspace_id": workspace}))
-
-
-async def enqueue_queue_empty(
-    db: AsyncSession,
-    workspace: str,
-    queue_type: QueueType,
-    session: str | None,
-    observer: str | None,
-    observed: str | None,
-) -> int:
-    """``queue.empty`` for a drained work unit; missing values are sent as JSON ``null``."""
-    data = {
-        "workspace_id": workspace,
-        "queue_type": queue_type,
-        "session_id": session,
-        "observer": observer,
-        "observed": observed,
-    }
-    return await enqueue_event(db, workspace, new_event("queue.empty", data))
 
 
 def _settings(ctx: JobContext) -> Settings:
