@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.dreams import DreamRepository
 from ..queue import enqueue
+from ..queue.reads import QueueReads
 from ..settings import Settings
 from .payload import DreamPayload, dream_key
 from .scheduling import wants_dream
@@ -37,7 +39,9 @@ async def schedule_automatic_dreams(
     if not observers:
         return []
     keys = [dream_key("omni", workspace, o, observed) for o in observers]
-    states = await DreamRepository(db).collection_states(workspace, observers, observed, keys)
+    states = await DreamRepository(db).collection_states(workspace, observers, observed)
+    busy = await QueueReads(db).busy_units(keys)
+    states = [replace(state, pending=key in busy) for state, key in zip(states, keys, strict=True)]
     now = datetime.now(UTC)
     queued: list[str] = []
     for state in states:

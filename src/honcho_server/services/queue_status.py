@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.repositories.queue_status import JobFilter, QueueStatusRepository, StateCounts
+from ..queue.reads import JobFilter, QueueReads, StateCounts
 from ..schemas.queue import QueueStatus, SessionQueueStatus
 
 DERIVATION_KINDS = frozenset({"derive", "summarize", "dream"})
@@ -55,5 +55,5 @@ async def queue_status(
         observer=observer or None,
         sender=sender or None,
     )
-    groups = await QueueStatusRepository(db).counts_by_session(spec)
+    groups = await QueueReads(db).counts_by_session(spec)
     return summarise(groups, per_session=spec.session is None)

@@ -12,6 +12,7 @@ from ..db.repositories.status import StatusRepository
 from ..db.repositories.workers import WorkerRepository
 from ..llm.config import NO_LLM, llm_status
 from ..queue import STALE_AFTER
+from ..queue.reads import QueueReads
 from ..schemas.status import FailedJob, QueueSummary, Status, WorkerStatus
 from ..settings import Settings
 
@@ -31,6 +32,7 @@ def describe_embedder(settings: Settings) -> str:
 
 async def status(db: AsyncSession, *, embedder: str, llm: list[str] | None = None) -> Status:
     repo = StatusRepository(db)
+    jobs = QueueReads(db)
     started = time.perf_counter()
     await repo.snapshot()
     latency_ms = (time.perf_counter() - started) * 1000
@@ -48,9 +50,9 @@ async def status(db: AsyncSession, *, embedder: str, llm: list[str] | None = Non
         )
         for w in await WorkerRepository(db).all()
     ]
-    q = await repo.queue(STALE_AFTER)
+    q = await jobs.queue(STALE_AFTER)
     by_kind: dict[str, dict[str, int]] = {}
-    for row in await repo.by_kind():
+    for row in await jobs.by_kind():
         by_kind.setdefault(row.kind, {})[row.status] = int(row.n)
     queue = QueueSummary(
         pending=q.todo,
@@ -74,7 +76,7 @@ async def status(db: AsyncSession, *, embedder: str, llm: list[str] | None = Non
             workspace_id=f.workspace_name,
             session_id=f.session_name,
         )
-        for f in await repo.failed()
+        for f in await jobs.failed()
     ]
     problems = _problems(workers, queue)
     return Status(

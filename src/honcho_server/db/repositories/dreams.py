@@ -22,11 +22,8 @@ _STATES = text(
                AND c.observed = :observed AND c.deleted_at IS NULL
                AND c.level = 'explicit') AS live_explicit,
            d.last_dream_at,
-           coalesce(d.last_dream_count, 0) AS last_dream_count,
-           EXISTS (SELECT 1 FROM jobs j WHERE j.dedupe_key = o.key AND j.status = 'todo')
-             OR EXISTS (SELECT 1 FROM jobs j WHERE j.lock_key = o.key AND j.status = 'doing')
-             AS pending
-      FROM unnest(CAST(:observers AS text[]), CAST(:keys AS text[])) AS o(observer, key)
+           coalesce(d.last_dream_count, 0) AS last_dream_count
+      FROM unnest(CAST(:observers AS text[])) AS o(observer)
       LEFT JOIN dream_state d
         ON d.workspace_name = :ws AND d.observer = o.observer AND d.observed = :observed
     """
@@ -66,7 +63,7 @@ class CollectionState:
     live_explicit: int
     last_dream_at: datetime | None
     last_dream_count: int
-    pending: bool  # a dream of it is waiting or running
+    pending: bool = False  # a dream of it is waiting or running (``queue.reads``)
 
 
 class DreamRepository:
@@ -74,20 +71,18 @@ class DreamRepository:
         self.db = db
 
     async def collection_states(
-        self, workspace: str, observers: Sequence[str], observed: str, keys: Sequence[str]
+        self, workspace: str, observers: Sequence[str], observed: str
     ) -> list[CollectionState]:
-        """For each observer's collection of ``observed``: its live explicit count, last dream
-        and whether a dream of its key (``keys[i]`` for ``observers[i]``) is waiting or
-        running. One query."""
+        """For each observer's collection of ``observed``: its live explicit count and last
+        dream (whether one is queued is the queue's to say). One query."""
         params = {"ws": workspace, "observed": observed, "observers": list(observers)}
-        rows = (await self.db.execute(_STATES, params | {"keys": list(keys)})).all()
+        rows = (await self.db.execute(_STATES, params)).all()
         return [
             CollectionState(
                 observer=r.observer,
                 live_explicit=int(r.live_explicit),
                 last_dream_at=r.last_dream_at,
                 last_dream_count=int(r.last_dream_count),
-                pending=bool(r.pending),
             )
             for r in rows
         ]
