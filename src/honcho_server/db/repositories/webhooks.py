@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Text, cast, delete, func, literal, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Job, WebhookEndpoint, Workspace, table
+from ..models import WebhookEndpoint, Workspace, table
 from .paging import AnyRow, fetch_page
 
 T = table(WebhookEndpoint)
-J = table(Job)
 W = table(Workspace)
 COLUMNS = (T.c.id, T.c.workspace_name, T.c.url, T.c.created_at)
 ORDER = (T.c.created_at, T.c.id)
-
-
-def _text(value: str) -> ColumnElement[str]:
-    """A typed text parameter (jsonb_build_object's arguments are untyped otherwise)."""
-    return cast(literal(value), Text)
 
 
 class WebhookRepository:
