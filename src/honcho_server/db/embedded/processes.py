@@ -139,30 +139,26 @@ def running_postmaster(pgdata: pathlib.Path, run_as: RunAs | None) -> PidFile | 
     return info
 
 
-def clear_dead_postmaster(
-    pgdata: pathlib.Path, run_as: RunAs | None, timeout: float
-) -> PidFile | None:
-    """Make a cluster whose postmaster died (e.g. SIGKILL) startable again.
+def clear_dead_postmaster(pgdata: pathlib.Path, timeout: float) -> list[int]:
+    """Make a cluster whose postmaster died (e.g. SIGKILL) startable again; the pids killed.
 
-    Returns the live postmaster instead if one runs (nothing is touched then). Otherwise
-    the processes the dead postmaster left behind are killed with SIGKILL and waited for:
-    PostgreSQL refuses to start while they still hold the old shared memory, and they
-    are no longer protected by a postmaster anyway (crash recovery replays the WAL, so
-    nothing committed is lost). A ``postmaster.pid`` naming a zombie or a recycled pid
-    is removed (postgres would refuse it); one naming a vanished pid is left for postgres,
-    which discards it and its shared-memory segment itself. Caller holds the start lock.
+    The processes the dead postmaster left behind (a backend busy in a long query does not
+    notice its death) are killed with SIGKILL and waited for: PostgreSQL refuses to start
+    while they still hold the old shared memory, and no postmaster protects them anyway
+    (crash recovery replays the WAL, so nothing committed is lost). A ``postmaster.pid``
+    naming a zombie or a recycled pid is removed (postgres would refuse it); one naming a
+    vanished pid is left for postgres, which discards it and the old shared-memory segment
+    itself. The caller holds the start lock and has checked that no postmaster is alive.
     """
-    info = read_pidfile(pgdata)
-    if info is not None and is_our_postmaster(info.pid, pgdata, run_as):
-        return info
     killed = kill_orphans(pgdata, timeout)
     if killed:
         logger.debug("killed %d orphaned PostgreSQL process(es): %s", len(killed), killed)
+    info = read_pidfile(pgdata)
     if info is not None and (info.pid <= 0 or proc_state(info.pid) is not None):
         logger.debug("removing stale %s/postmaster.pid (pid %d)", pgdata, info.pid)
         with contextlib.suppress(FileNotFoundError):
             (pgdata / "postmaster.pid").unlink()
-    return None
+    return killed
 
 
 def kill_orphans(pgdata: pathlib.Path, timeout: float) -> list[int]:

@@ -44,6 +44,8 @@ class Restarted:
     port: int
     by_us: bool
     """False when another process using the cluster restarted it first."""
+    orphans_killed: int = 0
+    """Processes of the dead server that were still running (e.g. a backend in a query)."""
 
 
 class EmbeddedPostgres:
@@ -199,7 +201,7 @@ class EmbeddedPostgres:
             if self._users_fd is None or port is None:
                 return None
             with flocked(layout.start_lock, fcntl.LOCK_EX, self._timeout, "another start"):
-                info = clear_dead_postmaster(layout.pgdata, self._run_as, self._timeout)
+                info = running_postmaster(layout.pgdata, self._run_as)
                 if info is not None:
                     info = wait_until_settled(info, layout, self._run_as, self._timeout)
                 if info is not None:
@@ -210,13 +212,14 @@ class EmbeddedPostgres:
                             f"{HOST}:{port}; restart this process"
                         )
                     return Restarted(pid=info.pid, port=port, by_us=False)
+                killed = clear_dead_postmaster(layout.pgdata, self._timeout)
                 start_server(self._binaries(), port)
                 started = running_postmaster(layout.pgdata, self._run_as)
                 if started is None:
                     raise EmbeddedPostgresError(
                         f"PostgreSQL on {layout.pgdata} exited right after its restart"
                     )
-                return Restarted(pid=started.pid, port=port, by_us=True)
+                return Restarted(started.pid, port, by_us=True, orphans_killed=len(killed))
 
     def _binaries(self) -> Binaries:
         """The bundled tools as this server runs them (after :meth:`_prepare_layout`)."""

@@ -139,26 +139,33 @@ class Supervisor:
             took = time.monotonic() - noticed
             if failures:
                 logger.warning(
-                    "%s is back on %s:%d (pid %d) after %d failed restart(s) in %.1f s",
+                    "%s is back on %s:%d (pid %d) after %d failed restart(s) in %.1f s%s",
                     what,
                     HOST,
                     restarted.port,
                     restarted.pid,
                     failures,
                     took,
+                    _orphans(restarted),
                 )
             else:
                 logger.warning(
-                    "%s died; %s on %s:%d (pid %d) in %.1f s",
+                    "%s died; %s on %s:%d (pid %d) in %.1f s%s",
                     what,
                     "restarted it" if restarted.by_us else "another process restarted it",
                     HOST,
                     restarted.port,
                     restarted.pid,
                     took,
+                    _orphans(restarted),
                 )
             return restarted
         return None
+
+
+def _orphans(restarted: Restarted) -> str:
+    count = restarted.orphans_killed
+    return f" ({count} orphaned process(es) of the dead server killed)" if count else ""
 
 
 def _first_line(exc: BaseException) -> str:
