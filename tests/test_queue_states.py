@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from databases import fresh_database
 from honcho_server.db.engine import create_engine, create_session_factory
+from honcho_server.db.repositories.workers import WorkerRepository
 from honcho_server.db.session import unit_of_work
 from honcho_server.queue import (
     DerivePayload,
@@ -30,7 +31,7 @@ from honcho_server.queue.states import TRANSITIONS
 from honcho_server.settings import Settings
 from honcho_server.worker.context import WorkerServices
 from honcho_server.worker.gates import Gates
-from honcho_server.worker.maintenance import requeue_stale_jobs
+from honcho_server.worker.maintenance import maintain, requeue_stale_jobs
 from honcho_server.worker.runner import run_once
 
 
@@ -226,3 +227,13 @@ def test_the_state_table_covers_every_event_that_moves_a_running_job() -> None:
     for event in ("fail", "wait", "release", "stale"):  # every way back to todo
         assert {"todo", "superseded"} <= set(TRANSITIONS[("doing", event)])
     assert "failed" not in TRANSITIONS[("doing", "wait")]  # waiting never fails a job
+
+
+async def test_maintenance_forgets_workers_dead_for_an_hour(qdb: Db) -> None:
+    async with unit_of_work(qdb.factory) as db:
+        for worker in ("dead", "alive"):
+            await WorkerRepository(db).beat(worker, embedder=None, version="t")
+    await qdb.set("UPDATE workers SET heartbeat_at = now() - interval '2 hours' WHERE id = 'dead'")
+    await maintain(qdb.factory)
+    async with unit_of_work(qdb.factory) as db:
+        assert [w.id for w in await WorkerRepository(db).all()] == ["alive"]
