@@ -146,6 +146,7 @@ def _worker(settings: Settings) -> int:
 
 def _status(settings: Settings, as_json: bool) -> int:
     import asyncio
+    from datetime import timedelta
 
     from .db.engine import create_engine, create_session_factory
     from .db.session import unit_of_work
@@ -156,7 +157,10 @@ def _status(settings: Settings, as_json: bool) -> int:
         try:
             async with unit_of_work(create_session_factory(engine)) as db:
                 report = await status(
-                    db, embedder=describe_embedder(settings), llm=describe_llm(settings)
+                    db,
+                    embedder=describe_embedder(settings),
+                    llm=describe_llm(settings),
+                    stale_after=timedelta(seconds=settings.job_stale_after_seconds),
                 )
         finally:
             await engine.dispose()
@@ -169,6 +173,7 @@ def _status(settings: Settings, as_json: bool) -> int:
 
 def _retry(settings: Settings, job_ids: list[int] | None) -> int:
     import asyncio
+    from datetime import timedelta
 
     from .db.engine import create_engine, create_session_factory
     from .db.session import unit_of_work
@@ -178,7 +183,9 @@ def _retry(settings: Settings, job_ids: list[int] | None) -> int:
         engine = create_engine(settings, url)
         try:
             async with unit_of_work(create_session_factory(engine)) as db:
-                return await retry_jobs(db, job_ids)
+                return await retry_jobs(
+                    db, job_ids, stale_after=timedelta(seconds=settings.job_stale_after_seconds)
+                )
         finally:
             await engine.dispose()
 

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     auth_use_auth: bool = False
     auth_jwt_secret: SecretStr | None = None
     worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # a running job whose worker sent no heartbeat for this long is taken for orphaned and
+    # re-queued (workers heartbeat every third of it, at most every 10 s)
+    job_stale_after_seconds: float = Field(default=60.0, ge=3, le=3600)
     cors_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"]
     )

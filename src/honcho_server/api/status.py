@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 
 from ..schemas.status import Status
@@ -16,4 +18,5 @@ async def get_status(db: DbSession, settings: SettingsDep) -> Status:
         db,
         embedder=status_service.describe_embedder(settings),
         llm=status_service.describe_llm(settings),
+        stale_after=timedelta(seconds=settings.job_stale_after_seconds),
     )

@@ -67,7 +67,8 @@ __all__ = [
     "retry_jobs",
 ]
 
-#: A running job must heartbeat more often than this, or it is taken for orphaned.
+#: A running job must heartbeat more often than this, or it is taken for orphaned (the
+#: default of ``JOB_STALE_AFTER_SECONDS``).
 STALE_AFTER = timedelta(seconds=60)
 
 
@@ -94,7 +95,12 @@ async def enqueue_all(db: AsyncSession, payloads: Iterable[JobPayload]) -> None:
         await enqueue(db, payload)
 
 
-async def retry_jobs(db: AsyncSession, job_ids: Sequence[int] | None = None) -> dict[str, int]:
+async def retry_jobs(
+    db: AsyncSession,
+    job_ids: Sequence[int] | None = None,
+    *,
+    stale_after: timedelta = STALE_AFTER,
+) -> dict[str, int]:
     """``retry`` for every failed or superseded job (or those of ``job_ids``), and ``stale``
     for orphaned ones (``doing`` with no heartbeat). Returns how many ended in each state."""
     repo = QueueRepository(db)
@@ -103,9 +109,9 @@ async def retry_jobs(db: AsyncSession, job_ids: Sequence[int] | None = None) -> 
         state = await repo.retry(job_id)
         if state is not None:
             outcome[state] = outcome.get(state, 0) + 1
-    for job_id in await repo.stale(STALE_AFTER):
+    for job_id in await repo.stale(stale_after):
         if job_ids is None or job_id in job_ids:
-            state = await repo.requeue_stale(job_id, STALE_AFTER)
+            state = await repo.requeue_stale(job_id, stale_after)
             if state is not None:
                 outcome[state] = outcome.get(state, 0) + 1
     return outcome

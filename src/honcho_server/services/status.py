@@ -30,7 +30,13 @@ def describe_embedder(settings: Settings) -> str:
     )
 
 
-async def status(db: AsyncSession, *, embedder: str, llm: list[str] | None = None) -> Status:
+async def status(
+    db: AsyncSession,
+    *,
+    embedder: str,
+    llm: list[str] | None = None,
+    stale_after: timedelta = STALE_AFTER,
+) -> Status:
     repo = StatusRepository(db)
     jobs = QueueReads(db)
     started = time.perf_counter()
@@ -50,7 +56,7 @@ async def status(db: AsyncSession, *, embedder: str, llm: list[str] | None = Non
         )
         for w in await WorkerRepository(db).all()
     ]
-    q = await jobs.queue(STALE_AFTER)
+    q = await jobs.queue(stale_after)
     by_kind: dict[str, dict[str, int]] = {}
     for row in await jobs.by_kind():
         by_kind.setdefault(row.kind, {})[row.status] = int(row.n)

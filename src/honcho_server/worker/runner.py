@@ -143,9 +143,14 @@ def _record_spent(ctx: JobContext, exc: BaseException) -> None:
         ctx.record_usage(spent)
 
 
-async def _heartbeat(factory: async_sessionmaker[AsyncSession], job_id: int) -> None:
+def heartbeat_seconds(stale_after: float) -> float:
+    """How often a running job says it is alive: well inside ``stale_after``."""
+    return min(HEARTBEAT_SECONDS, stale_after / 3)
+
+
+async def _heartbeat(factory: async_sessionmaker[AsyncSession], job_id: int, every: float) -> None:
     while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await asyncio.sleep(every)
         with contextlib.suppress(Exception):  # a missed beat only risks a later re-queue
             async with unit_of_work(factory) as db:
                 await QueueRepository(db).heartbeat(job_id)
@@ -175,7 +180,8 @@ async def run_once(
         claimed.set()
     ctx = JobContext(job.id, job.attempts, factory, services)
     work = asyncio.create_task(_execute(ctx, job, backoff_base))
-    beat = asyncio.create_task(_heartbeat(factory, job.id))
+    every = heartbeat_seconds(services.settings.job_stale_after_seconds)
+    beat = asyncio.create_task(_heartbeat(factory, job.id, every))
     try:
         if stop is not None:
             await _first_of(work, stop.wait())
@@ -222,7 +228,14 @@ async def run_forever(
         for n in range(max(1, concurrency))
     ]
     try:
-        await _housekeeping(factory, stop, worker, embedder_name, services.gates)
+        await _housekeeping(
+            factory,
+            stop,
+            worker,
+            embedder_name,
+            services.gates,
+            timedelta(seconds=services.settings.job_stale_after_seconds),
+        )
     finally:
         await asyncio.gather(*lanes)
         if listener is not None:
@@ -288,6 +301,7 @@ async def _housekeeping(
     worker: str,
     embedder_name: str | None,
     gates: Gates,
+    stale_after: timedelta,
 ) -> None:
     """Registry heartbeat (with what this worker sees of its dependencies, written at once
     when that changes), stale-job recovery and maintenance, on their own clocks."""
@@ -304,8 +318,8 @@ async def _housekeeping(
                         worker, embedder=embedder_name, version=__version__, report=gates.report()
                     )
             if now >= next_sweep:
-                next_sweep = now + STALE_SWEEP_SECONDS
-                await requeue_stale_jobs(factory)
+                next_sweep = now + min(STALE_SWEEP_SECONDS, stale_after.total_seconds() / 2)
+                await requeue_stale_jobs(factory, stale_after)
             if now >= next_maintenance:
                 next_maintenance = now + MAINTENANCE_EVERY_SECONDS
                 await maintain(factory)
