@@ -96,8 +96,11 @@ def start_server(tools: Binaries, port: int | None = None) -> int:
             port = choose_port(layout.port_file, taken)
             continue
         if re.search(r"pre-existing shared memory block|lock file .* already exists", log):
-            # Children of a kill -9'ed postmaster may still be exiting.
-            logger.warning("previous server still shutting down; retrying in 1s")
+            # Children of a kill -9'ed postmaster may still be exiting. (A restart's
+            # supervisor reports the outcome itself: one line per state change.)
+            (logger.debug if fixed else logger.warning)(
+                "previous server still shutting down; retrying in 1s"
+            )
             time.sleep(1.0)
             continue
         break
