@@ -1,4 +1,9 @@
-"""Handler-level authorization: what the route guard cannot see (bodies, query options).
+"""Handler-level authorization helpers.
+
+The guard (:mod:`.guard`, rules in :mod:`.policy`) decides every route and every option that
+names another object, bodies included. What remains here are the create routes' write rules
+(a narrow key may *read* but not change what it reaches through get-or-create) and chat's
+checks, which the guard now makes too (kept as a second line for the chat route).
 
 Every helper takes the request's :class:`Principal` (``PrincipalDep``) and raises
 :class:`Unauthorized` (401) when the key may not do what the request asks. With auth off the
@@ -29,7 +34,7 @@ async def require_active_member(
 ) -> None:
     """A narrow key may reach these sessions' data: a peer key's peer must be an active member
     of each (active) session, a session key must be for that very session. Workspace-level
-    keys pass. Used by chat (``session_id`` and the session allowlist) and session context."""
+    keys pass. Used by chat (``session_id`` and the session allowlist)."""
     if principal.workspace_level:
         return
     wanted = set(sessions)
@@ -40,12 +45,6 @@ async def require_active_member(
     found = await AccessRepository(db).member_sessions(workspace, principal.peer, wanted)
     if found != wanted:
         raise Unauthorized(NOT_PERMISSIONED)
-
-
-def require_own_observer(principal: Principal, observer: str | None) -> None:
-    """A peer key reads representations only from its own peer's perspective."""
-    if principal.peer is not None and observer is not None and observer != principal.peer:
-        raise Unauthorized(UNAUTHORIZED_RESOURCE)
 
 
 def authorize_workspace_create(principal: Principal, workspace: str) -> None:

@@ -1,10 +1,11 @@
-"""FastAPI dependencies: who is calling (``authenticate``) and may they call this route
-(``authorize``, installed once on every ``/v3`` router and on ``/status`` in ``app.py``)."""
+"""FastAPI dependencies: who is calling (``authenticate``) and may they call this route with
+these options (``authorize``, installed once on every ``/v3`` router and on ``/status`` in
+``app.py``)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
@@ -16,7 +17,18 @@ from ..db.session import unit_of_work
 from ..errors import Unauthorized
 from ..settings import Settings
 from .keys import ADMIN, MISSING, Principal, verify
-from .policy import NOT_PERMISSIONED, RouteTarget, decide
+from .policy import (
+    NOT_PERMISSIONED,
+    Decision,
+    Named,
+    RouteTarget,
+    Source,
+    checked,
+    collect,
+    decide,
+    decide_options,
+    options_of,
+)
 
 log = logging.getLogger("honcho_server.auth")
 
@@ -43,11 +55,13 @@ PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
 async def authorize(request: Request, principal: PrincipalDep) -> None:
-    """Apply the route rules of :mod:`.policy` to the matched route and its path params.
+    """Apply :mod:`.policy` to the matched route, its path params and its object-naming options.
 
     Fails closed: no matched route, or a route without a workspace in its path, is admin-only.
-    The membership check opens its own short unit of work (no transaction is held for the
-    rest of the request, which may be a long LLM call).
+    Body options are read from the body parsed by the route's own body field, so they mean
+    exactly what the handler will see (aliases, coercion); a body that does not validate is
+    left to the route's 422. Membership checks open their own short unit of work (no
+    transaction is held for the rest of the request, which may be a long LLM call).
     """
     if principal.admin:
         return
@@ -55,23 +69,85 @@ async def authorize(request: Request, principal: PrincipalDep) -> None:
     if not isinstance(route, APIRoute):
         raise Unauthorized(NOT_PERMISSIONED)
     target = RouteTarget.of(request.method, route.path, request.path_params)
-    decision = decide(
-        admin=principal.admin,
-        workspace=principal.workspace,
-        peer=principal.peer,
-        session=principal.session,
-        route=target,
-    )
+    claims: dict[str, Any] = {
+        "admin": principal.admin,
+        "workspace": principal.workspace,
+        "peer": principal.peer,
+        "session": principal.session,
+    }
+    decision = decide(**claims, route=target)
+    if decision.allowed:
+        named = await _named(request, route, target, principal)
+        decision = decision.also(decide_options(**claims, route=target, named=named))
     if not decision.allowed:
         log.info("401 %s %s for key %s", target.method, target.template, principal.describe())
         raise Unauthorized(decision.detail)
-    if decision.member_of is not None:
-        if principal.peer is None:
-            raise Unauthorized(NOT_PERMISSIONED)
-        factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
-        async with unit_of_work(factory) as db:
-            found = await AccessRepository(db).member_sessions(
-                target.workspace or "", principal.peer, {decision.member_of}
-            )
-        if not found:
-            raise Unauthorized(NOT_PERMISSIONED)
+    await _check_membership(request, target, principal, decision)
+
+
+async def _named(
+    request: Request, route: APIRoute, target: RouteTarget, principal: Principal
+) -> dict[Named, list[str]]:
+    """The values of the route's object-naming options that could refuse this key."""
+    wanted = [
+        option
+        for option in options_of(target)
+        if checked(option, admin=principal.admin, workspace_level=principal.workspace_level)
+    ]
+    if not wanted:
+        return {}
+    body: Any = None
+    if any(option.source is Source.BODY for option in wanted):
+        body = await _parsed_body(request, route)
+    form: Any = None
+    if any(option.source is Source.FORM for option in wanted):
+        form = await request.form()
+    named: dict[Named, list[str]] = {}
+    for option in wanted:
+        if option.source is Source.QUERY:
+            named[option] = request.query_params.getlist(option.name)
+        elif option.source is Source.PATH:
+            value = request.path_params.get(option.name)
+            named[option] = [value] if isinstance(value, str) else []
+        elif option.source is Source.FORM:
+            named[option] = [v for v in form.getlist(option.name) if isinstance(v, str)]
+        else:
+            named[option] = collect(body, option.path)
+    return named
+
+
+async def _parsed_body(request: Request, route: APIRoute) -> Any:
+    """The JSON body as the route's body field parses it; ``None`` if absent or invalid."""
+    field = route.body_field
+    if field is None or not await request.body():
+        return None
+    try:
+        value = await request.json()  # parsed once: FastAPI has already read it (cached)
+    except ValueError:
+        return None
+    parsed, errors = field.validate(value, {}, loc=("body",))
+    return None if errors else parsed
+
+
+async def _check_membership(
+    request: Request, target: RouteTarget, principal: Principal, decision: Decision
+) -> None:
+    """The parts of a decision that need committed data: memberships."""
+    if not decision.sessions and not decision.members:
+        return
+    workspace = target.workspace or principal.workspace or ""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    async with unit_of_work(factory) as db:
+        access = AccessRepository(db)
+        if decision.sessions:
+            if principal.peer is None:
+                raise Unauthorized(NOT_PERMISSIONED)
+            found = await access.member_sessions(workspace, principal.peer, decision.sessions)
+            if found != decision.sessions:
+                raise Unauthorized(NOT_PERMISSIONED)
+        if decision.members:
+            if principal.session is None:
+                raise Unauthorized(NOT_PERMISSIONED)
+            found = await access.active_members(workspace, principal.session, decision.members)
+            if found != decision.members:
+                raise Unauthorized(NOT_PERMISSIONED)

@@ -6,14 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ...auth import checks
 from ...errors import Invalid
 from ...schemas.representation import PeerContext, PeerRepresentationGet, RepresentationResponse
 from ...schemas.summaries import SessionContext
 from ...services.context.budget import MAX_CONTEXT_TOKENS
 from ...services.context.service import ContextRequest, session_context
 from ...services.representation import peer_views
-from ..deps import DbSession, EmbedderDep, PrincipalDep
+from ..deps import DbSession, EmbedderDep
 
 router = APIRouter(tags=["context"])
 
@@ -30,7 +29,6 @@ async def get_session_context(
     session_id: str,
     db: DbSession,
     embedder: EmbedderDep,
-    principal: PrincipalDep,
     tokens: Annotated[int | None, Query(le=MAX_CONTEXT_TOKENS)] = None,
     search_query: str | None = None,
     summary: bool = True,
@@ -44,12 +42,8 @@ async def get_session_context(
     sessions: Annotated[list[str] | None, Query(include_in_schema=False)] = None,
     scope: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> SessionContext:
+    # Who may name which peer, session or scope here is decided by the guard (auth.policy).
     _check_perspective(session_id, peer_target, peer_perspective, limit_to_session, sessions, scope)
-    if scope is not None:
-        checks.require_workspace_key(principal)
-    checks.require_own_observer(principal, peer_perspective or peer_target)
-    if sessions is not None:
-        await checks.require_active_member(db, principal, workspace_id, sessions)
     view = None
     if peer_target is not None:
         view = await peer_views.context_peer_view(
@@ -100,10 +94,7 @@ async def get_representation(
     body: PeerRepresentationGet,
     db: DbSession,
     embedder: EmbedderDep,
-    principal: PrincipalDep,
 ) -> RepresentationResponse:
-    if body.scope is not None:
-        checks.require_workspace_key(principal)
     text = await peer_views.representation(db, workspace_id, peer_id, body, embedder)
     return RepresentationResponse(representation=text)
 

@@ -35,3 +35,22 @@ class AccessRepository:
             )
         )
         return set((await self.db.scalars(stmt)).all())
+
+    async def active_members(
+        self, workspace: str, session: str, peers: Collection[str]
+    ) -> set[str]:
+        """Those of ``peers`` that are active members of ``session`` (itself active)."""
+        if not peers:
+            return set()
+        stmt = (
+            select(M.c.peer_name)
+            .join(S, (S.c.workspace_name == M.c.workspace_name) & (S.c.name == M.c.session_name))
+            .where(
+                M.c.workspace_name == workspace,
+                M.c.session_name == session,
+                M.c.peer_name.in_(list(peers)),
+                M.c.left_at.is_(None),
+                S.c.is_active.is_(True),
+            )
+        )
+        return set((await self.db.scalars(stmt)).all())
