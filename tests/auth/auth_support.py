@@ -18,10 +18,16 @@ SECRET = "auth-tests-secret-7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e"
 
 @dataclass
 class Tenant:
-    """A seeded workspace: its ids, a marker string inside its data, and its keys."""
+    """A seeded workspace: its ids, a marker string inside its data, and its keys.
+
+    ``secret`` is inside the data only carol (not in s1) and session s2 reach: carol's own card
+    and conclusions, s2's metadata and its message. The ``peer_own`` (alice) and
+    ``session_own`` (s1) keys must never see it.
+    """
 
     workspace: str
     marker: str
+    secret: str
     ids: dict[str, str]
     keys: dict[str, Headers]
 
@@ -60,6 +66,7 @@ async def ok(response: httpx.Response) -> Any:
 
 async def seed(client: httpx.AsyncClient, workspace: str, other: str) -> Tenant:
     marker = f"marker-{uuid.uuid4().hex}"
+    secret = f"secret-{uuid.uuid4().hex}"
     keys = keys_for(workspace, other)
     h = keys["admin"]
     w = f"/v3/workspaces/{workspace}"
@@ -69,9 +76,20 @@ async def seed(client: httpx.AsyncClient, workspace: str, other: str) -> Tenant:
         await ok(await client.post(f"{w}/peers", json={"id": peer, **meta}, headers=h))
     s1 = {"id": "s1", "peers": {"alice": {}, "bob": {}}, **meta}
     await ok(await client.post(f"{w}/sessions", json=s1, headers=h))
-    await ok(
-        await client.post(f"{w}/sessions", json={"id": "s2", "peers": {"carol": {}}}, headers=h)
+    s2 = {"id": "s2", "peers": {"carol": {}}, "metadata": {"m": secret}}
+    await ok(await client.post(f"{w}/sessions", json=s2, headers=h))
+    said = [{"peer_id": "carol", "content": f"{secret} carol plays chess"}]
+    in_s2 = await ok(
+        await client.post(f"{w}/sessions/s2/messages", json={"messages": said}, headers=h)
     )
+    about_carol = {
+        "content": f"{secret} carol plays chess",
+        "observer_id": "carol",
+        "observed_id": "carol",
+        "session_id": "s2",
+    }
+    await ok(await client.post(f"{w}/conclusions", json={"conclusions": [about_carol]}, headers=h))
+    await ok(await client.put(f"{w}/peers/carol/card", json={"peer_card": [secret]}, headers=h))
     messages = [
         {"peer_id": "alice", "content": f"{marker} alice likes tea"},
         {"peer_id": "bob", "content": f"{marker} bob likes coffee"},
@@ -100,5 +118,7 @@ async def seed(client: httpx.AsyncClient, workspace: str, other: str) -> Tenant:
         "conclusion_id": conclusions[0]["id"],
         "endpoint_id": webhook["id"],
         "scope_id": "sc1",
+        "s2_message_id": in_s2[0]["id"],
+        "other_workspace": other,
     }
-    return Tenant(workspace, marker, ids, keys)
+    return Tenant(workspace, marker, secret, ids, keys)

@@ -22,7 +22,9 @@ import httpx
 import pytest
 from auth_support import Tenant, seed
 from fastapi import FastAPI, routing
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import TypeAdapter
 
 from honcho_server.app import create_app
 from honcho_server.settings import Settings
@@ -62,7 +64,8 @@ FIXED_DETAILS = {
     "wrong_secret": "Invalid JWT",
     "expired": "JWT expired",
 }
-PUBLIC = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+PUBLIC = {"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+OPEN_ROUTES = {"/health", "/ready"}  # liveness and readiness: no key
 LLM_ROUTES = {
     ("POST", "/v3/workspaces/{workspace_id}/peers/{peer_id}/chat"),
     ("POST", "/v3/workspaces/{workspace_id}/chat"),
@@ -108,8 +111,8 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", W + "/sessions"): Example(GET_SESSION, {"id": "s1"}),
     ("PUT", S): Example(SESSION, {"metadata": {"changed": True}}),
     ("DELETE", S): Example(SESSION),
-    ("POST", S + "/clone"): Example(SESSION),
-    ("POST", S + "/peers"): Example(SESSION, {"carol": {}}),
+    ("POST", S + "/clone"): Example(WS),  # creates a session: not a session key's to do
+    ("POST", S + "/peers"): Example(SESSION, {"bob": {}}),
     ("PUT", S + "/peers"): Example(SESSION, {"bob": {}}),
     ("DELETE", S + "/peers"): Example(SESSION, ["bob"]),
     ("GET", S + "/peers"): Example(MEMBER),
@@ -222,7 +225,7 @@ def test_every_route_has_an_example(auth_app: FastAPI) -> None:
     missing = [r for r in routes if r not in EXAMPLES and r[1] not in PUBLIC]
     assert not missing, f"routes without an example in the authorization matrix: {missing}"
     assert len(routes) > 50
-    assert [path for _, path in routes if path in PUBLIC] == ["/health"]
+    assert {path for _, path in routes if path in PUBLIC} <= OPEN_ROUTES
 
 
 async def test_public_routes_stay_open(auth_client: httpx.AsyncClient) -> None:
@@ -267,8 +270,375 @@ async def test_route_against_every_key(
 
     assert await snapshot(auth_client, a) == before, "a refused request changed A's data"
 
-    for kind in sorted(example.allowed):
+    for kind in sorted(example.allowed, key=lambda k: (k in WS, k)):  # narrow keys first
         r = await auth_client.request(**build(example, a, method, template), headers=a.keys[kind])
         assert r.status_code != 401, (kind, r.text)
         if route not in LLM_ROUTES:
             assert r.status_code < 500, (kind, r.status_code, r.text)
+
+
+# --- every option that names another object, probed ------------------------------------------
+#
+# Positions are derived from the served /openapi.json (query and path parameters, body fields
+# at any depth, the keys of maps such as a session's peer map) plus the options a route accepts
+# but hides from the document (FastAPI's own parameter list and the body models' fields). Each
+# position is either a plain value (VALUE_FIELDS, VALUE_SUBTREES), the path resource the route
+# rule above already decides (ROUTE_PATH), or has an entry in PROBES: a list of requests naming
+# an object, each with the key kinds that must pass, every other kind getting a 401; or
+# ROUTE_BOUND, for routes only workspace-level keys reach (every object of their workspace is
+# in their reach). A new option fails test_every_object_naming_option_is_probed until classified.
+
+VALUE_FIELDS = frozenset(
+    {
+        "page", "size", "reverse", "tokens", "summary", "search_query", "search_top_k",
+        "search_max_distance", "include_most_frequent", "max_conclusions", "limit_to_session",
+        "query", "limit", "top_k", "distance", "stream", "reasoning_level", "include_evidence",
+        "content", "created_at", "file", "url", "dream_type", "rebuild", "peer_card",
+        "observe_me", "observe_others", "expires_at", "Idempotency-Key",
+    }
+)  # fmt: skip
+VALUE_SUBTREES = frozenset({"metadata", "configuration", "response_format"})
+ROUTE_PATH = "decided by the route rule"
+ROUTE_BOUND = "workspace-level keys only"
+BLIND = frozenset({"peer_own", "session_own"})  # must never see carol's or s2's data
+OBSERVE = WS | {"peer_own"}  # alice's own view of someone, on alice's routes
+
+
+@dataclass(frozen=True)
+class Case:
+    """A request naming an object: ``allowed`` kinds are not refused, all others get a 401."""
+
+    allowed: frozenset[str]
+    json: Any = None
+    query: dict[str, str | list[str]] = field(default_factory=dict)
+    path: dict[str, str] = field(default_factory=dict)
+    form: dict[str, str] | None = None
+
+
+Position = tuple[str, str, str, str]  # method, route template, query|path|body, field path
+Probe = tuple[Case, ...] | str
+
+CHAT = {"query": "what does carol like?"}
+PROBES: dict[Position, Probe] = {
+    # self-authorizing get-or-create routes
+    ("POST", "/v3/workspaces", "body", "id"): (
+        Case(ADMIN | {"ws_other", "peer_other", "session_other"}, {"id": "{other_workspace}"}),
+    ),
+    ("POST", W + "/peers", "body", "id"): (
+        Case(WS | {"peer_nonmember", "session_sibling"}, {"id": "carol"}),
+        Case(WS | {"peer_nonmember", "session_sibling"}, {"name": "carol"}),  # the alias
+        Case(WS | {"session_own"}, {"id": "bob"}),
+    ),
+    ("POST", W + "/sessions", "body", "id"): (
+        Case(WS | {"peer_nonmember", "session_sibling"}, {"id": "s2"}),
+        Case(WS | {"peer_nonmember", "session_sibling"}, {"name": "s2"}),  # the alias
+    ),
+    ("POST", W + "/sessions", "body", "peers{}"): (
+        Case(WS, {"id": "s1", "peers": {"carol": {}}}),  # enrolling a non-member
+        Case(WS, {"id": "s1", "peer_names": {"carol": {}}}),  # the same through the alias
+        Case(WS | {"session_own"}, {"id": "s1", "peers": {"bob": {}}}),
+    ),
+    ("POST", W + "/sessions", "body", "scopes"): (Case(WS, {"id": "s1", "scopes": ["sc1"]}),),
+    # alice's routes: her own view of anyone; sessions she is an active member of; no scopes
+    ("POST", P + "/representation", "body", "session_id"): (
+        Case(WS, {"session_id": "s2"}),
+        Case(OBSERVE, {"session_id": "s1"}),
+    ),
+    ("POST", P + "/representation", "body", "filters"): (
+        Case(WS, {"filters": {"session_id": ["s1", "s2"]}}),
+        Case(WS, {"filters": {"session_id": {"in": ["s2"]}}}),
+        Case(OBSERVE, {"filters": {"session_id": "s1"}}),
+    ),
+    ("POST", P + "/representation", "body", "target"): (Case(OBSERVE, {"target": "carol"}),),
+    ("POST", P + "/representation", "body", "scope"): (Case(WS, {"scope": "sc1"}),),
+    ("GET", P + "/context", "query", "target"): (Case(OBSERVE, query={"target": "carol"}),),
+    ("GET", P + "/card", "query", "target"): (Case(OBSERVE, query={"target": "carol"}),),
+    ("PUT", P + "/card", "query", "target"): (
+        Case(OBSERVE, {"peer_card": ["changed"]}, query={"target": "carol"}),
+    ),
+    ("POST", P + "/chat", "body", "session_id"): (
+        Case(WS, {**CHAT, "session_id": "s2"}),
+        Case(OBSERVE, {**CHAT, "session_id": "s1"}),
+    ),
+    ("POST", P + "/chat", "body", "filters"): (
+        Case(WS, {**CHAT, "filters": {"session_id": ["s1", "s2"]}}),
+    ),
+    ("POST", P + "/chat", "body", "target"): (Case(OBSERVE, {**CHAT, "target": "carol"}),),
+    ("POST", P + "/chat", "body", "scope"): (Case(WS, {**CHAT, "scope": ["sc1"]}),),
+    ("POST", P + "/search", "body", "filters"): (
+        Case(OBSERVE, {"query": "chess", "filters": {"session_id": "s2"}}),
+    ),
+    ("POST", P + "/search", "body", "scope"): (Case(WS, {"query": "tea", "scope": "sc1"}),),
+    ("POST", P + "/sessions", "body", "filters"): (Case(OBSERVE, {"filters": {"id": "s2"}}),),
+    # session s1: a session key reaches s1's active members (alice, bob), not carol or s2
+    ("GET", S + "/context", "query", "peer_target"): (
+        Case(WS, query={"peer_target": "carol"}),  # issue 10: was carol's card and conclusions
+        Case(WS | {"session_own"}, query={"peer_target": "bob"}),
+        Case(MEMBER, query={"peer_target": "alice"}),
+        Case(OBSERVE, query={"peer_target": "carol", "peer_perspective": "alice"}),
+    ),
+    ("GET", S + "/context", "query", "peer_perspective"): (
+        Case(WS, query={"peer_target": "alice", "peer_perspective": "carol"}),
+        Case(WS | {"session_own"}, query={"peer_target": "alice", "peer_perspective": "bob"}),
+    ),
+    ("GET", S + "/context", "query", "sessions"): (
+        Case(WS, query={"peer_target": "alice", "sessions": ["s1", "s2"]}),
+        Case(MEMBER, query={"peer_target": "alice", "sessions": ["s1"]}),
+    ),
+    ("GET", S + "/context", "query", "scope"): (
+        Case(WS, query={"peer_target": "alice", "scope": "sc1"}),
+    ),
+    ("POST", S + "/search", "body", "filters"): (
+        Case(MEMBER, {"query": "chess", "filters": {"session_id": "s2"}}),
+    ),
+    ("POST", S + "/search", "body", "scope"): (Case(WS, {"query": "tea", "scope": "sc1"}),),
+    ("POST", S + "/messages/list", "body", "filters"): (
+        Case(MEMBER, {"filters": {"session_id": "s2"}}),
+        Case(MEMBER, {"filters": {"peer_id": "carol"}}),
+    ),
+    ("POST", S + "/messages", "body", "messages[].peer_id"): (
+        Case(WS, {"messages": [{"peer_id": "carol", "content": "enrolled by writing"}]}),
+        Case(SESSION, {"messages": [{"peer_id": "bob", "content": "a member writes"}]}),
+    ),
+    ("POST", S + "/messages/", "body", "messages[].peer_id"): (
+        Case(WS, {"messages": [{"peer_id": "carol", "content": "enrolled by writing"}]}),
+    ),
+    ("POST", S + "/messages/upload", "body", "peer_id"): (Case(WS, form={"peer_id": "carol"}),),
+    ("POST", S + "/peers", "body", "{}"): (Case(WS, {"carol": {}}),),
+    ("PUT", S + "/peers", "body", "{}"): (Case(WS, {"carol": {}}),),
+    ("DELETE", S + "/peers", "body", "[]"): (Case(WS, ["carol"]), Case(SESSION, ["bob"])),
+    ("GET", S + "/peers/{peer_id}/config", "path", "peer_id"): (
+        Case(WS, path={"peer_id": "carol"}),
+        Case(WS | {"session_own"}, path={"peer_id": "bob"}),
+    ),
+    ("PUT", S + "/peers/{peer_id}/config", "path", "peer_id"): (
+        Case(WS, {"observe_me": False}, path={"peer_id": "carol"}),
+    ),
+    # a message id is looked up within the path's session: s2's message is not found via s1
+    ("GET", S + "/messages/{message_id}", "path", "message_id"): (
+        Case(MEMBER, path={"message_id": "{s2_message_id}"}),
+    ),
+    ("PUT", S + "/messages/{message_id}", "path", "message_id"): (
+        Case(SESSION, {"metadata": {"x": 1}}, path={"message_id": "{s2_message_id}"}),
+    ),
+    # routes only workspace-level keys (or admins) reach
+    ("POST", S + "/clone", "query", "message_id"): ROUTE_BOUND,
+    ("POST", "/v3/keys", "query", "workspace_id"): ROUTE_BOUND,
+    ("POST", "/v3/keys", "query", "peer_id"): ROUTE_BOUND,
+    ("POST", "/v3/keys", "query", "session_id"): ROUTE_BOUND,
+    ("POST", "/v3/workspaces/list", "body", "filters"): ROUTE_BOUND,
+    ("POST", W + "/peers/list", "body", "filters"): ROUTE_BOUND,
+    ("POST", W + "/sessions/list", "body", "filters"): ROUTE_BOUND,
+    ("POST", W + "/conclusions/list", "body", "filters"): ROUTE_BOUND,
+    ("POST", W + "/conclusions/query", "body", "filters"): ROUTE_BOUND,
+    ("POST", W + "/conclusions", "body", "conclusions[].observer_id"): ROUTE_BOUND,
+    ("POST", W + "/conclusions", "body", "conclusions[].observed_id"): ROUTE_BOUND,
+    ("POST", W + "/conclusions", "body", "conclusions[].session_id"): ROUTE_BOUND,
+    ("GET", W + "/conclusions/{conclusion_id}", "path", "conclusion_id"): ROUTE_BOUND,
+    ("DELETE", W + "/conclusions/{conclusion_id}", "path", "conclusion_id"): ROUTE_BOUND,
+    ("POST", W + "/search", "body", "filters"): ROUTE_BOUND,
+    ("POST", W + "/search", "body", "scope"): ROUTE_BOUND,
+    ("POST", W + "/chat", "body", "session_id"): ROUTE_BOUND,
+    ("POST", W + "/chat", "body", "filters"): ROUTE_BOUND,
+    ("POST", W + "/chat", "body", "scope"): ROUTE_BOUND,
+    ("GET", W + "/queue/status", "query", "observer_id"): ROUTE_BOUND,
+    ("GET", W + "/queue/status", "query", "sender_id"): ROUTE_BOUND,
+    ("GET", W + "/queue/status", "query", "session_id"): ROUTE_BOUND,
+    ("POST", W + "/schedule_dream", "body", "observer"): ROUTE_BOUND,
+    ("POST", W + "/schedule_dream", "body", "observed"): ROUTE_BOUND,
+    ("POST", W + "/schedule_dream", "body", "session_id"): ROUTE_BOUND,
+    ("POST", W + "/scopes", "body", "id"): ROUTE_BOUND,
+    ("POST", SC + "/sessions", "body", "session_ids"): ROUTE_BOUND,
+    ("DELETE", W + "/webhooks/{endpoint_id}", "path", "endpoint_id"): ROUTE_BOUND,
+}
+
+
+Defs = dict[str, Any]  # schema name -> schema ($ref targets)
+
+
+def _resolve(defs: Defs, schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _variants(doc: Defs, schema: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = _resolve(doc, schema)
+    subs = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
+    if not subs:
+        return [schema]
+    return [v for sub in subs for v in _variants(doc, sub) if v.get("type") != "null"]
+
+
+def _body_positions(doc: Defs, schema: dict[str, Any], prefix: str) -> set[str]:
+    """Field paths in a body schema: ``a.b``, list items ``a[]``, map keys ``a{}``."""
+    out: set[str] = set()
+    for variant in _variants(doc, schema):
+        if variant.get("type") == "array" and "items" in variant:
+            items = _variants(doc, variant["items"])
+            if any("properties" in i or "items" in i for i in items):
+                out |= _body_positions(doc, variant["items"], prefix + "[]")
+            else:
+                out.add(prefix or "[]")  # a list of plain values names what the list names
+        elif "properties" in variant:
+            for name, sub in variant["properties"].items():
+                out |= _body_positions(doc, sub, f"{prefix}.{name}" if prefix else name)
+        elif isinstance(variant.get("additionalProperties"), dict):
+            out.add(prefix + "{}")  # a map's keys (e.g. peer ids)
+            out |= _body_positions(doc, variant["additionalProperties"], prefix + "{}")
+        elif prefix:
+            out.add(prefix)
+    return out
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _hidden_positions(app: FastAPI) -> set[Position]:
+    """Options a route accepts but leaves out of the OpenAPI document."""
+    out: set[Position] = set()
+    for context in routing.iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or not context.path.startswith("/v3"):
+            continue
+        names = {("query", name) for name in _query_names(route.dependant)}
+        if route.body_field is not None:
+            model = route.body_field.field_info.annotation
+            if route.include_in_schema:  # fields left out of the document (SkipJsonSchema)
+                names |= {("body", name) for name in getattr(model, "model_fields", {})}
+            else:  # the whole route is hidden: walk its body model
+                schema = TypeAdapter(model).json_schema()
+                names |= {("body", f) for f in _body_positions(schema.get("$defs", {}), schema, "")}
+        for method in context.methods or ():
+            out |= {(method, context.path, where, name) for where, name in names}
+    return out
+
+
+def _positions(doc: dict[str, Any]) -> set[Position]:
+    out: set[Position] = set()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            m = method.upper()
+            for param in op.get("parameters", []):
+                out.add((m, path, param["in"], param["name"]))
+            for content in op.get("requestBody", {}).get("content", {}).values():
+                schema = content["schema"]
+                defs = doc["components"]["schemas"]
+                out |= {(m, path, "body", f) for f in _body_positions(defs, schema, "")}
+    return out
+
+
+def _is_value(position: Position) -> bool:
+    steps = position[3].replace("[]", ".").replace("{}", ".").split(".")
+    names = [s for s in steps if s]
+    leaf_is_value = bool(names) and names[-1] in VALUE_FIELDS and not position[3].endswith("{}")
+    return leaf_is_value or any(n in VALUE_SUBTREES for n in names)
+
+
+def _route_path(position: Position) -> bool:
+    """The path resource the route rule decides: the workspace, a peer route's peer, a session
+    route's session, a scope's id."""
+    _, template, where, name = position
+    if where != "path":
+        return False
+    rel = template.removeprefix("/v3")
+    return (
+        name == "workspace_id"
+        or (name == "peer_id" and rel.startswith("/workspaces/{workspace_id}/peers/{peer_id}"))
+        or (name == "session_id" and "/sessions/{session_id}" in rel)
+        or (name == "scope_id" and rel.startswith("/workspaces/{workspace_id}/scopes/"))
+    )
+
+
+def _documented(position: Position, served: set[Position]) -> bool:
+    """Whether the document has this option (a body field as itself or through its items)."""
+    method, template, where, name = position
+    return any(
+        (m, t, w) == (method, template, where)
+        and (n == name or n.startswith((name + ".", name + "[]", name + "{}")))
+        for m, t, w, n in served
+    )
+
+
+async def test_every_object_naming_option_is_probed(
+    auth_client: httpx.AsyncClient, auth_app: FastAPI
+) -> None:
+    doc = (await auth_client.get("/openapi.json")).json()
+    served = _positions(doc)
+    hidden = {p for p in _hidden_positions(auth_app) if not _documented(p, served)}
+    everything = served | hidden
+    naming = {p for p in everything if not _is_value(p) and not _route_path(p)}
+    unprobed = sorted(naming - set(PROBES))
+    assert not unprobed, f"options naming objects without a probe in PROBES: {unprobed}"
+    stale = sorted(set(PROBES) - everything)
+    assert not stale, f"PROBES entries for options the app does not have: {stale}"
+    # The options upstream hides from the document are among them (and probed).
+    assert ("GET", S + "/context", "query", "sessions") in hidden
+    assert ("POST", P + "/representation", "body", "scope") in hidden
+    # A route-bound option's route really is reached by workspace-level keys only.
+    for (method, template, _, name), probe in PROBES.items():
+        if probe == ROUTE_BOUND:
+            assert EXAMPLES[(method, template)].allowed <= WS, (method, template, name)
+
+
+def _probe_ids() -> list[tuple[Position, int]]:
+    return [
+        (position, i)
+        for position, probe in PROBES.items()
+        if isinstance(probe, tuple)
+        for i in range(len(probe))
+    ]
+
+
+def _case_id(item: tuple[Position, int]) -> str:
+    (method, template, where, name), i = item
+    return f"{method} {template.removeprefix(W)} {where}:{name} #{i}"
+
+
+def build_case(case: Case, tenant: Tenant, method: str, template: str) -> dict[str, Any]:
+    ids = {**tenant.ids, **{k: v.format(**tenant.ids) for k, v in case.path.items()}}
+    request: dict[str, Any] = {
+        "method": method,
+        "url": template.format(**ids),
+        "params": [
+            (k, item.format(**ids))
+            for k, v in case.query.items()
+            for item in ([v] if isinstance(v, str) else v)
+        ],
+    }
+    if case.form is not None:
+        request["files"] = {"file": ("notes.txt", b"an uploaded note", "text/plain")}
+        request["data"] = case.form
+    elif case.json is not None:
+        request["json"] = _fill(case.json, ids)
+    return request
+
+
+@pytest.mark.parametrize("item", _probe_ids(), ids=_case_id)
+async def test_object_naming_option_reach(
+    auth_client: httpx.AsyncClient, tenant_b: Tenant, item: tuple[Position, int]
+) -> None:
+    """Keys that must not reach the object get a 401 and none of its data; the others pass,
+    and a key that cannot reach carol or s2 never sees their data, whatever it asks for."""
+    (method, template, _, _), index = item
+    probe = PROBES[item[0]]
+    assert isinstance(probe, tuple)
+    case = probe[index]
+    a = await seed(auth_client, f"ws-a-{uuid.uuid4().hex[:10]}", tenant_b.workspace)
+    refused = [kind for kind in KINDS if kind not in case.allowed]
+    for kind in refused:  # first: a refused request changes nothing
+        r = await auth_client.request(**build_case(case, a, method, template), headers=a.keys[kind])
+        assert r.status_code == 401, (kind, r.status_code, r.text)
+        assert isinstance(r.json()["detail"], str)
+        assert a.secret not in r.text and a.marker not in r.text, kind
+    for kind in sorted(case.allowed, key=lambda k: (k in WS, k)):  # narrow keys before writes
+        r = await auth_client.request(**build_case(case, a, method, template), headers=a.keys[kind])
+        assert r.status_code != 401, (kind, r.text)
+        if (method, template) not in LLM_ROUTES:
+            assert r.status_code < 500, (kind, r.status_code, r.text)
+        if kind in BLIND:
+            assert a.secret not in r.text, (kind, r.text)
