@@ -4,6 +4,7 @@ from .base import Base, table, vector_literal
 from .conclusion import Conclusion
 from .dream_state import DreamState
 from .embedding import EmbeddingSpace, MessageEmbedding
+from .idempotency_key import IdempotencyKey
 from .job import Job
 from .message import Message
 from .peer import Peer
@@ -21,6 +22,7 @@ __all__ = [
     "Conclusion",
     "DreamState",
     "EmbeddingSpace",
+    "IdempotencyKey",
     "Job",
     "Message",
     "MessageEmbedding",
