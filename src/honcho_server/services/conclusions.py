@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.conclusions import ConclusionRepository, filter_condition
 from ..db.repositories.paging import AnyRow
+from ..db.repositories.workspaces import WorkspaceRepository
 from ..embeddings import Embedder
 from ..errors import Invalid, NotFound
 from ..ids import new_id
@@ -51,11 +52,18 @@ async def create_batch(
 
     Manual creation is deliberately permissive: no de-duplication and no session-purity rule
     (the deriver applies both to what it writes).
+
+    Nothing is written into a workspace or session being deleted (404): the sessions named are
+    held until commit, or, when none is named, the workspace (an active session in it is
+    enough, as a workspace with one cannot be deleted).
     """
     items = body.conclusions
     repo = ConclusionRepository(db)
     await _require_peers(repo, workspace, items)
-    await _require_sessions(repo, workspace, items)
+    if any(item.session_id is not None for item in items):
+        await _require_sessions(repo, workspace, items)
+    elif not await WorkspaceRepository(db).hold(workspace):
+        raise NotFound(f"Workspace {workspace} not found")
     rows = await repo.insert_many([_row(workspace, item) for item in items])
     # embedded by a background job queued in this transaction (never in the request path)
     await enqueue_embed_conclusions(db, workspace, [r.id for r in rows])

@@ -26,9 +26,12 @@ async def delete_workspace(db: AsyncSession, workspace: str) -> None:
     row = await WorkspaceRepository(db).get(workspace)
     if row is None or row.deleted_at is not None:
         raise NotFound(f"Workspace {workspace} not found")
+    # Tombstone first: the UPDATE waits for writers that hold the workspace, so the check
+    # after it sees every session they created (and a 409 rolls the tombstone back).
+    if not await repo.tombstone_workspace(workspace):
+        raise NotFound(f"Workspace {workspace} not found")
     if await repo.has_active_sessions(workspace):
         raise Conflict(f"Workspace {workspace} still has active sessions; delete them first")
-    await repo.tombstone_workspace(workspace)
     await enqueue_delete_workspace(db, workspace)
 
 

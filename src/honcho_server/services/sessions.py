@@ -129,8 +129,9 @@ class SessionService:
         )
 
     async def _active(self, workspace: str, name: str) -> Any:
-        row = await self.sessions.get(workspace, name)
-        if row is None or not row.is_active:
+        """The active session, held until commit against a concurrent DELETE."""
+        row = await self.sessions.hold_active(workspace, name)
+        if row is None:
             raise _not_found(name)
         return row
 

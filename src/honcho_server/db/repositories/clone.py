@@ -1,4 +1,8 @@
-"""Copy a session (optionally up to a message) in three statements, inside one transaction."""
+"""Copy a session (optionally up to a message) in three statements, inside one transaction.
+
+The source row is locked ``FOR SHARE`` by the first: a concurrent DELETE of the source waits
+for the copy, and a copy that waited for a committed DELETE finds the source inactive (404).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ _SESSION = text(
                        AND (CAST(:upto AS bigint) IS NULL OR id <= :upto)), 0),
            metadata, internal_metadata, configuration
     FROM sessions WHERE workspace_name = :workspace AND name = :source AND is_active
+    FOR SHARE
     RETURNING id, workspace_name, name, is_active, metadata, configuration, created_at
     """
 ).bindparams(bindparam("upto", type_=BigInteger))

@@ -68,9 +68,13 @@ class ScopeRepository:
         return await fetch_page(self.db, stmt, order, page=page, size=size)
 
     async def active_sessions(self, workspace: str, names: list[str]) -> set[str]:
-        """Which of ``names`` are active sessions of the workspace."""
-        stmt = select(S.c.name).where(
-            S.c.workspace_name == workspace, S.c.name.in_(names), S.c.is_active
+        """Which of ``names`` are active sessions of the workspace, locked ``FOR SHARE`` until
+        commit so a concurrent DELETE cannot deactivate them (and purge the memberships about
+        to be written) before this transaction commits."""
+        stmt = (
+            select(S.c.name)
+            .where(S.c.workspace_name == workspace, S.c.name.in_(sorted(set(names))), S.c.is_active)
+            .with_for_update(read=True)
         )
         return set((await self.db.execute(stmt)).scalars())
 

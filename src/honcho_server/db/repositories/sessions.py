@@ -60,33 +60,33 @@ class SessionRepository:
     ) -> AnyRow | None:
         """Replace metadata / shallow-merge configuration of an active session.
 
-        ``None`` when the session is missing or inactive.
+        ``None`` when the session is missing or inactive. With nothing to change the row is
+        still locked (see :meth:`hold_active`).
         """
         values: dict[str, Any] = {}
         if metadata is not None:
             values["metadata"] = metadata
         if configuration is not None:
             values["configuration"] = T.c.configuration.op("||")(configuration)
-        where = (T.c.workspace_name == workspace, T.c.name == name, T.c.is_active)
         if not values:
-            return (await self.db.execute(select(*COLUMNS).where(*where))).first()
+            return await self.hold_active(workspace, name)
+        where = (T.c.workspace_name == workspace, T.c.name == name, T.c.is_active)
         stmt = update(T).where(*where).values(values).returning(*COLUMNS)
         return (await self.db.execute(stmt)).first()
 
-    async def reserve_seq(self, workspace: str, name: str, count: int) -> int | None:
-        """Reserve ``count`` sequence numbers; returns the last one, or ``None`` if inactive.
+    async def hold_active(self, workspace: str, name: str) -> AnyRow | None:
+        """The active session, locked ``FOR SHARE`` until commit; ``None`` if missing/inactive.
 
-        The row lock this takes serialises writers to one session until commit, which keeps
-        ``seq_in_session`` gap-free and in commit order.
+        A concurrent DELETE (an UPDATE of the row) waits for this transaction, and a call that
+        waited for a committed DELETE re-reads the row and finds it inactive: what this
+        transaction then writes into the session is never purged after the 202.
         """
         stmt = (
-            update(T)
+            select(*COLUMNS)
             .where(T.c.workspace_name == workspace, T.c.name == name, T.c.is_active)
-            .values(last_seq=T.c.last_seq + count)
-            .returning(T.c.last_seq)
+            .with_for_update(read=True)
         )
-        last: int | None = (await self.db.execute(stmt)).scalar_one_or_none()
-        return last
+        return (await self.db.execute(stmt)).first()
 
     async def list_page(
         self,
