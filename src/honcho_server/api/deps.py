@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..auth.guard import PrincipalDep as PrincipalDep  # the verified caller (admin if auth off)
 from ..auth.keys import Principal as Principal
-from ..db.session import unit_of_work
+from ..db.session import run_unit_of_work, unit_of_work
 from ..embeddings import Embedder
 from ..llm import LLMRegistry
 from ..schemas.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from ..services import idempotency
 from ..services.paging import PageRequest
 from ..services.sessions import SessionService
 from ..settings import Settings
+
+T = TypeVar("T")
 
 
 def _settings(request: Request) -> Settings:
@@ -47,6 +51,37 @@ async def _db(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+class UnitOfWork:
+    """A request's transaction, opened by the route around its service call, so that it can
+    run again from the start when Postgres aborts it (deadlock victim, serialization
+    failure) and can carry an ``Idempotency-Key``. Committed before the response is sent."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession], key_ttl: timedelta) -> None:
+        self.factory = factory
+        self.key_ttl = key_ttl
+
+    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        return await run_unit_of_work(self.factory, work)
+
+    async def run_once(
+        self,
+        request: idempotency.KeyedRequest,
+        work: Callable[[AsyncSession], Awaitable[T]],
+        render: Callable[[T], bytes],
+        *,
+        status: int,
+    ) -> idempotency.Outcome:
+        return await idempotency.run_once(
+            self.factory, request, work, render, status=status, ttl=self.key_ttl
+        )
+
+
+def _unit_of_work(request: Request) -> UnitOfWork:
+    settings: Settings = request.app.state.settings
+    ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
+    return UnitOfWork(request.app.state.session_factory, ttl)
+
+
 def _paging(
     page: Annotated[int, Query(ge=1, description="Page number")] = 1,
     size: Annotated[
@@ -71,6 +106,7 @@ EmbedderDep = Annotated[Embedder, Depends(_embedder)]
 LLMDep = Annotated[LLMRegistry, Depends(_llm)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
 DbSession = Annotated[AsyncSession, Depends(_db, scope="function")]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work)]
 Paging = Annotated[PageRequest, Depends(_paging)]
 Listing = Annotated[PageRequest, Depends(_listing)]
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.ingest import IngestRepository
 from ..db.repositories.messages import MessageRepository
+from ..db.repositories.workspaces import WorkspaceDeleting
 from ..deriver.config import Defaults
 from ..deriver.pipeline import enqueue_derivation
 from ..errors import NotFound
@@ -41,14 +42,13 @@ async def create_batch(
     internal_metadata: list[dict[str, Any]] | None = None,
     embed: bool = True,
     defaults: Defaults = Defaults(),
-    first_write: bool = False,
 ) -> list[Message]:
     """Store a batch in request order with contiguous ``seq_in_session`` numbers.
 
     Creates the workspace, the session and every author (as an active member) if needed.
     ``internal_metadata`` (one object per message) is stored but never returned. With
-    ``embed``, the messages' embedding is queued in the same transaction. ``first_write``:
-    nothing was written in this transaction before, so it may be restarted (deadlocks).
+    ``embed``, the messages' embedding is queued in the same transaction. A workspace being
+    deleted answers 409, an inactive session 404; the transaction must then be rolled back.
     """
     if internal_metadata is not None and len(internal_metadata) != len(body.messages):
         raise ValueError("internal_metadata needs exactly one object per message")
@@ -57,17 +57,14 @@ async def create_batch(
     authors = sorted({require_valid_name(m.peer_id, "peer") for m in body.messages})
     counts = await _token_counts([m.content for m in body.messages])  # before touching the DB
 
-    last = await IngestRepository(db).prepare(
-        workspace,
-        session,
-        authors,
-        _DEFAULT_MEMBER_CONFIG,
-        len(body.messages),
-        restartable=first_write,
+    reserved = await IngestRepository(db).prepare(
+        workspace, session, authors, _DEFAULT_MEMBER_CONFIG, len(body.messages)
     )
-    if last is None:
+    if reserved.workspace_deleting:
+        raise WorkspaceDeleting(workspace)
+    if reserved.last is None:
         raise NotFound(f"Session {session} not found")
-    first = last - len(body.messages) + 1
+    first = reserved.last - len(body.messages) + 1
     rows: list[dict[str, Any]] = [
         {
             "public_id": new_id(),

@@ -67,35 +67,51 @@ def message_template(fields: UploadFields) -> MessageCreate:
         raise Invalid(_describe(exc)) from exc
 
 
-async def create_from_file(
-    db: AsyncSession,
-    workspace: str,
-    session: str,
-    template: MessageCreate,
-    file: UploadedFile,
-    *,
-    embed: bool = True,
-    defaults: Defaults = Defaults(),
-) -> list[Message]:
-    """One message per chunk of the file's text, stored as the batch route stores them."""
-    require_valid_name(workspace, "workspace")
-    require_valid_name(session, "session")
+@dataclass(frozen=True)
+class SplitUpload:
+    """A file's text as message batches (at most ``MAX_BATCH`` each), every message with its
+    hidden per-chunk metadata: all the work done before a transaction is opened."""
+
+    batches: list[tuple[MessageBatchCreate, list[dict[str, Any]]]]
+
+
+async def split_file(template: MessageCreate, file: UploadedFile) -> SplitUpload:
+    """One message per chunk of the file's text."""
     # CPU-bound (PDF parsing), so off the event loop; no DB connection is checked out yet.
     text, spans = await asyncio.to_thread(_text_and_spans, file)
     file_info = _file_info(file, spans)
     batch = [template.model_copy(update={"content": text[start:end]}) for start, end in spans]
+    return SplitUpload(
+        [
+            (MessageBatchCreate(messages=batch[i : i + MAX_BATCH]), file_info[i : i + MAX_BATCH])
+            for i in range(0, len(batch), MAX_BATCH)
+        ]
+    )
+
+
+async def store(
+    db: AsyncSession,
+    workspace: str,
+    session: str,
+    upload: SplitUpload,
+    *,
+    embed: bool = True,
+    defaults: Defaults = Defaults(),
+) -> list[Message]:
+    """Store the messages as the batch route stores them, in this one transaction (so the
+    sequence numbers stay contiguous)."""
+    require_valid_name(workspace, "workspace")
+    require_valid_name(session, "session")
     created: list[Message] = []
-    for i in range(0, len(batch), MAX_BATCH):  # one transaction: seq numbers stay contiguous
-        body = MessageBatchCreate(messages=batch[i : i + MAX_BATCH])
+    for body, file_info in upload.batches:
         created += await messages.create_batch(
             db,
             workspace,
             session,
             body,
-            internal_metadata=file_info[i : i + MAX_BATCH],
+            internal_metadata=file_info,
             embed=embed,
             defaults=defaults,
-            first_write=i == 0,
         )
     return created
 

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...deriver.config import defaults_from
 from ...schemas.messages import Message, MessageBatchCreate, MessageGet, MessageUpdate
 from ...schemas.pagination import Page
 from ...services import messages
-from ..deps import DbSession, Listing, SettingsDep
+from ..deps import DbSession, Listing, SettingsDep, UnitOfWorkDep
+from ..idempotency import IdempotencyKey, create_once
 
 router = APIRouter(
     prefix="/workspaces/{workspace_id}/sessions/{session_id}/messages", tags=["messages"]
@@ -21,17 +23,29 @@ async def create_messages_for_session(
     workspace_id: str,
     session_id: str,
     body: MessageBatchCreate,
-    db: DbSession,
+    uow: UnitOfWorkDep,
     settings: SettingsDep,
-) -> list[Message]:
-    return await messages.create_batch(
-        db,
-        workspace_id,
-        session_id,
-        body,
-        embed=settings.embed_messages,
-        defaults=defaults_from(settings),
-        first_write=True,
+    idempotency_key: IdempotencyKey = None,
+) -> list[Message] | Response:
+    async def create(db: AsyncSession) -> list[Message]:
+        return await messages.create_batch(
+            db,
+            workspace_id,
+            session_id,
+            body,
+            embed=settings.embed_messages,
+            defaults=defaults_from(settings),
+        )
+
+    return await create_once(
+        uow,
+        idempotency_key,
+        create,
+        workspace=workspace_id,
+        route="messages.create",
+        request={"session": session_id, "body": body.model_dump(mode="json")},
+        response_type=list[Message],
+        status=201,
     )
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...deriver.config import defaults_from
 from ...schemas.messages import Message
 from ...services import uploads
-from ..deps import DbSession, SettingsDep
+from ..deps import SettingsDep, UnitOfWorkDep
+from ..idempotency import IdempotencyKey, create_once
 
 router = APIRouter(tags=["messages"])
 
@@ -28,23 +30,42 @@ async def create_messages_with_file(
     session_id: str,
     file: Annotated[UploadFile, File()],
     peer_id: Annotated[str, Form()],
-    db: DbSession,
+    uow: UnitOfWorkDep,
     settings: SettingsDep,
     metadata: Annotated[str | None, Form()] = None,
     configuration: Annotated[str | None, Form()] = None,
     created_at: Annotated[str | None, Form()] = None,
-) -> list[Message]:
+    idempotency_key: IdempotencyKey = None,
+) -> list[Message] | Response:
     fields = uploads.UploadFields(peer_id, metadata, configuration, created_at)
     template = uploads.message_template(fields)
     upload = uploads.UploadedFile(file.filename or "", file.content_type, await _read(file))
-    return await uploads.create_from_file(
-        db,
-        workspace_id,
-        session_id,
-        template,
-        upload,
-        embed=settings.embed_messages,
-        defaults=defaults_from(settings),
+    split = await uploads.split_file(template, upload)
+
+    async def store(db: AsyncSession) -> list[Message]:
+        return await uploads.store(
+            db,
+            workspace_id,
+            session_id,
+            split,
+            embed=settings.embed_messages,
+            defaults=defaults_from(settings),
+        )
+
+    return await create_once(
+        uow,
+        idempotency_key,
+        store,
+        workspace=workspace_id,
+        route="messages.upload",
+        request={
+            "session": session_id,
+            "fields": [peer_id, metadata, configuration, created_at],
+            "file": [upload.filename, upload.content_type],
+        },
+        files=(upload.data,),
+        response_type=list[Message],
+        status=201,
     )
 
 

@@ -2,59 +2,90 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from ..errors import DEADLOCK, sqlstate
-
-# Writers that create the same new workspace, session or peers at the same moment can
-# deadlock inside the statement (its inserts have no defined order); Postgres aborts one of
-# them, which then starts again.
-_DEADLOCK_ATTEMPTS = 4
 
 # One round trip that get-or-creates the workspace, the session and the authors, (re)joins the
 # authors as members (left members rejoin with ``config``; active ones keep theirs) and reserves
 # ``count`` sequence numbers. A new session is inserted with its counter already advanced; an
 # existing active one is advanced under its row lock, which serialises writers to one session
-# until commit and keeps ``seq_in_session`` gap-free. NULL means the session exists but is
-# inactive. Authors arrive sorted so concurrent writers take index locks in one order.
+# until commit and keeps ``seq_in_session`` gap-free. Authors and members are written only when
+# numbers were reserved. Authors arrive sorted so concurrent writers take index locks in one
+# order.
+#
+# Tombstones. A session is only created in a workspace this statement created or holds
+# ``FOR SHARE`` while its ``deleted_at`` is NULL: a workspace DELETE (an UPDATE of that row)
+# waits for this transaction and then finds the new session active (409), and a writer that
+# waited for a committed DELETE re-reads the row, sees the tombstone and creates nothing. An
+# existing session needs no workspace lock: it is advanced only while active, under its own row
+# lock, and a workspace with an active session cannot be deleted. ``deleting`` reports a
+# tombstone this statement's snapshot sees.
 _PREPARE = text(
     """
     WITH ws AS (
-        INSERT INTO workspaces (name) VALUES (:workspace) ON CONFLICT DO NOTHING
+        INSERT INTO workspaces (name) VALUES (:workspace) ON CONFLICT DO NOTHING RETURNING id
+    ), held AS (
+        SELECT id FROM workspaces
+        WHERE name = :workspace AND deleted_at IS NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM sessions WHERE workspace_name = :workspace AND name = :session
+          )
+        FOR SHARE
+    ), open AS (
+        SELECT id FROM ws UNION ALL SELECT id FROM held
     ), new_session AS (
         INSERT INTO sessions (workspace_name, name, last_seq)
-        VALUES (:workspace, :session, :count)
+        SELECT :workspace, :session, :count WHERE EXISTS (SELECT 1 FROM open)
         ON CONFLICT DO NOTHING
         RETURNING last_seq
-    ), authors AS (
-        INSERT INTO peers (workspace_name, name)
-        SELECT :workspace, unnest(CAST(:authors AS text[]))
-        ON CONFLICT DO NOTHING
-    ), members AS (
-        INSERT INTO session_peers (workspace_name, session_name, peer_name, configuration)
-        SELECT :workspace, :session, unnest(CAST(:authors AS text[])), :config
-        ON CONFLICT (workspace_name, session_name, peer_name) DO UPDATE
-            SET configuration = EXCLUDED.configuration, joined_at = now(), left_at = NULL
-            WHERE session_peers.left_at IS NOT NULL
     ), advanced AS (
         UPDATE sessions SET last_seq = last_seq + :count
         WHERE workspace_name = :workspace AND name = :session AND is_active
         RETURNING last_seq
+    ), reserved AS (
+        SELECT last_seq FROM new_session UNION ALL SELECT last_seq FROM advanced
+    ), authors AS (
+        INSERT INTO peers (workspace_name, name)
+        SELECT :workspace, unnest(CAST(:authors AS text[]))
+        WHERE EXISTS (SELECT 1 FROM reserved)
+        ON CONFLICT DO NOTHING
+    ), members AS (
+        INSERT INTO session_peers (workspace_name, session_name, peer_name, configuration)
+        SELECT :workspace, :session, unnest(CAST(:authors AS text[])), :config
+        WHERE EXISTS (SELECT 1 FROM reserved)
+        ON CONFLICT (workspace_name, session_name, peer_name) DO UPDATE
+            SET configuration = EXCLUDED.configuration, joined_at = now(), left_at = NULL
+            WHERE session_peers.left_at IS NOT NULL
     )
-    SELECT coalesce((SELECT last_seq FROM new_session), (SELECT last_seq FROM advanced))
+    SELECT (SELECT max(last_seq) FROM reserved) AS last,
+           EXISTS (
+               SELECT 1 FROM workspaces WHERE name = :workspace AND deleted_at IS NOT NULL
+           ) AS deleting
     """
 ).bindparams(
     bindparam("authors", type_=ARRAY(Text)),
     bindparam("config", type_=JSONB),
 )
+
+# A statement that reserved nothing ran again at most this often: once for a session (or
+# workspace) another transaction committed after this statement's snapshot was taken, once
+# more for one purged meanwhile.
+_RUNS = 3
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """``last``: the last reserved number; ``None`` when the workspace is being deleted
+    (``workspace_deleting``) or the session is inactive. A ``None`` reservation may have
+    written rows: the caller must not commit."""
+
+    last: int | None
+    workspace_deleting: bool = False
 
 
 class IngestRepository:
@@ -68,18 +99,12 @@ class IngestRepository:
         authors: Sequence[str],
         member_config: dict[str, Any],
         count: int,
-        *,
-        restartable: bool = False,
-    ) -> int | None:
-        """Reserve ``count`` sequence numbers; returns the last one (``None``: inactive).
+    ) -> Reservation:
+        """Reserve ``count`` sequence numbers for a batch (see :data:`_PREPARE`).
 
-        If another transaction created the session while this statement ran, the session
-        row is not in this statement's snapshot and nothing is advanced; the statement is
-        idempotent, so it runs once more with a fresh snapshot that sees the committed row.
-
-        ``restartable``: the transaction has written nothing yet, so when Postgres picks it
-        as a deadlock victim it is rolled back and the statement retried (after a short random
-        pause) instead of failing the request.
+        When another transaction created (or purged) the session or the workspace while the
+        statement ran, their rows are not in its snapshot and nothing is reserved; the
+        statement is idempotent, so it runs again with a fresh snapshot.
         """
         params = {
             "workspace": workspace,
@@ -88,20 +113,10 @@ class IngestRepository:
             "config": member_config,
             "count": count,
         }
-        for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
-            try:
-                return await self._reserve(params)
-            except DBAPIError as exc:
-                if not restartable or sqlstate(exc) != DEADLOCK or attempt == _DEADLOCK_ATTEMPTS:
-                    raise
-                await self.db.rollback()
-                await asyncio.sleep(random.uniform(0.002, 0.02) * attempt)
-        raise AssertionError("unreachable")
-
-    async def _reserve(self, params: dict[str, Any]) -> int | None:
-        last: int | None = None
-        for _ in range(2):
-            last = (await self.db.execute(_PREPARE, params)).scalar_one()
+        for _ in range(_RUNS):
+            last, deleting = (await self.db.execute(_PREPARE, params)).one()
+            if deleting:  # whatever was reserved: the caller rolls the transaction back
+                return Reservation(None, workspace_deleting=True)
             if last is not None:
-                break
-        return last
+                return Reservation(last)
+        return Reservation(None)
