@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from . import __version__
 from .api import errors
 from .api.health import router as health_router
+from .api.limits import RequestLimits
 from .api.status import router as status_router
 from .api.v3 import (
     chat,
@@ -92,6 +93,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Body size and lone-surrogate checks before any route reads the body (CORS wraps them,
+    # so browsers can read a 413 too).
+    app.add_middleware(RequestLimits, max_body=settings.max_request_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
