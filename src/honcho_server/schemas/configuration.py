@@ -7,12 +7,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..tokens import count_tokens
+from .common import configuration_limits
 
 CUSTOM_INSTRUCTIONS_MAX_TOKENS = 2000
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _limits(cls, value: Any) -> Any:  # size, nesting, text (once, on the raw object)
+        return configuration_limits(value)
 
 
 class ReasoningConfiguration(_Section):
@@ -55,6 +61,11 @@ class WorkspaceConfiguration(BaseModel):
     """Workspace/session configuration; unknown top-level keys are kept verbatim."""
 
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _limits(cls, value: Any) -> Any:  # size, nesting, text (once, on the raw object)
+        return configuration_limits(value)
 
     reasoning: ReasoningConfiguration | None = None
     peer_card: PeerCardConfiguration | None = None

@@ -5,18 +5,18 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, Field
 
-from .common import Filters, Metadata, Name
+from .common import Configuration, Filters, Metadata, Name
 
 
 class PeerCreate(BaseModel):
     id: Name = Field(validation_alias=AliasChoices("id", "name"))
     metadata: Metadata | None = None
-    configuration: dict[str, Any] | None = None
+    configuration: Configuration | None = None
 
 
 class PeerUpdate(BaseModel):
     metadata: Metadata | None = None
-    configuration: dict[str, Any] | None = None
+    configuration: Configuration | None = None
 
 
 class PeerGet(BaseModel):
