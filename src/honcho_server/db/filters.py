@@ -7,6 +7,7 @@ Structure: entries of an object are ANDed; ``AND``/``OR``/``NOT`` take arrays of
 (``NOT`` = none of them, null-safe); at most 5 logical levels below the top. Field values: scalar
 (equality), ``"*"`` (no condition), ``null`` (IS NULL), array (IN), or an operator object
 (``gt gte lt lte ne in contains icontains``). ``metadata`` is handled in :mod:`.filter_metadata`.
+Size limits (conditions, values, list lengths) are checked first, in :mod:`.filter_limits`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Boolean, ColumnElement, and_, false, func, not_, or_
 
+from .filter_limits import LOGICAL, MAX_DEPTH, check_filter_limits
 from .filter_metadata import metadata_condition
 from .filter_values import (
     COMPARE,
@@ -53,8 +55,6 @@ __all__ = [
 FieldKind = Literal["text", "int", "bool", "datetime", "enum"]
 Condition = ColumnElement[bool]
 
-MAX_DEPTH = 5
-LOGICAL = frozenset({"AND", "OR", "NOT"})
 CONCLUSION_LEVELS = frozenset({"explicit", "deductive", "inductive", "contradiction"})
 
 _ORDERED = COMPARISONS | {"ne", "in"}
@@ -86,6 +86,8 @@ def build_filter(filters: Mapping[str, Any] | None, spec: FilterSpec) -> Conditi
     """None / {} → None (no condition). Otherwise one SQL boolean expression."""
     if filters is None:
         return None
+    if isinstance(filters, Mapping):
+        check_filter_limits(filters)  # cheap, and before any SQL is built
     return _object_condition(filters, spec, 0)
 
 
