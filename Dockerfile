@@ -49,8 +49,10 @@ USER 10001:10001
 VOLUME ["/var/lib/honcho-server"]
 EXPOSE 8000
 
-# No curl in slim images: the standard library does the probe (urlopen fails on non-2xx).
+# Readiness, not just liveness: /ready answers 503 while the database is unreachable (see
+# README, "Health and readiness"). No curl in slim images: the standard library does the probe
+# (urlopen fails on non-2xx).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=4)"]
 
 CMD ["honcho-server", "serve", "--host", "0.0.0.0", "--port", "8000"]

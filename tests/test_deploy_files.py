@@ -395,14 +395,14 @@ def test_api_serves_on_all_interfaces_and_publishes_the_port(services: dict[str,
     )
 
 
-def test_api_healthcheck_probes_health_on_the_served_port(services: dict[str, Any]) -> None:
+def test_api_healthcheck_probes_readiness_on_the_served_port(services: dict[str, Any]) -> None:
     api = services["api"]
     test = api["healthcheck"]["test"]
     assert test[0] == "CMD", "exec form: the slim image has no curl, python does the probe"
     urls = re.findall(r"https?://[^'\"\s]+", " ".join(test))
     assert urls, f"no URL in the api healthcheck {test}"
     probed = urlsplit(urls[0])
-    assert probed.path == "/health"
+    assert probed.path == "/ready", "the healthcheck must see the database (readiness)"
     assert probed.port == int(api["command"][api["command"].index("--port") + 1])
 
 
@@ -581,13 +581,13 @@ def test_image_serves_the_api_on_port_8000(runtime: Stage) -> None:
     assert "8000" in exposed
 
 
-def test_image_healthcheck_probes_health_with_python(runtime: Stage) -> None:
+def test_image_healthcheck_probes_readiness_with_python(runtime: Stage) -> None:
     (check,) = runtime.all("HEALTHCHECK")
     _, probe = strip_flags(check.args)
     assert probe.startswith("CMD ")
     command = json.loads(probe[len("CMD ") :])
     assert command[:2] == ["python", "-c"], "no curl or wget in python:3.12-slim"
-    assert "urllib" in command[2] and "127.0.0.1:8000/health" in command[2]
+    assert "urllib" in command[2] and "127.0.0.1:8000/ready" in command[2]
 
 
 def test_migrations_are_copied_into_the_working_directory(runtime: Stage) -> None:
@@ -656,7 +656,7 @@ class _Health(BaseHTTPRequestHandler):
     status = 200
 
     def do_GET(self) -> None:
-        self.send_response(self.status if self.path == "/health" else 404)
+        self.send_response(self.status if self.path == "/ready" else 404)
         self.end_headers()
         self.wfile.write(b'{"status":"ok"}')
 
@@ -685,7 +685,7 @@ def _probes(runtime: Stage, services: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("source", ["Dockerfile", "docker-compose.yml"])
-def test_healthcheck_probe_fails_unless_health_answers_ok(
+def test_healthcheck_probe_fails_unless_readiness_answers_ok(
     source: str,
     runtime: Stage,
     services: dict[str, Any],
@@ -705,7 +705,7 @@ def test_healthcheck_probe_fails_unless_health_answers_ok(
 
     assert probe(port) == 0, "healthy server reported unhealthy"
     handler.status = 503
-    assert probe(port) != 0, "a 503 from /health counted as healthy"
+    assert probe(port) != 0, "a 503 from /ready counted as healthy"
     with ThreadingHTTPServer(("127.0.0.1", 0), _Health) as closed:
         unused = closed.server_address[1]
     assert probe(unused) != 0, "nothing listening counted as healthy"
