@@ -75,7 +75,8 @@ async def test_context_without_summary_takes_newest_that_fit(
     ctx = await _context(client, ws, "s", tokens=budget - 1)
     assert [m["id"] for m in ctx["messages"]] == [m["id"] for m in msgs[-4:]]
     assert (await _context(client, ws, "s", tokens=0))["messages"] == []
-    assert (await _context(client, ws, "s", tokens=-3))["messages"] == []
+    negative = await client.get(f"/v3/workspaces/{ws}/sessions/s/context", params={"tokens": -3})
+    assert negative.status_code == 422  # refused here (see test_context_bounds.py)
     assert (await _context(client, ws, "unknown-session"))["messages"] == []
 
 

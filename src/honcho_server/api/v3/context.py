@@ -19,6 +19,9 @@ router = APIRouter(tags=["context"])
 TopK = Annotated[int | None, Query(ge=1, le=100)]
 MaxDistance = Annotated[float | None, Query(ge=0.0, le=1.0)]
 MaxConclusions = Annotated[int | None, Query(ge=1, le=100)]
+Tokens = Annotated[int | None, Query(ge=0, le=MAX_CONTEXT_TOKENS)]
+"""Upstream declares only the maximum (and a negative budget there means "nothing"); a negative
+budget is refused here (422), 0 keeps meaning no summary and no messages (only a peer view)."""
 
 
 @router.get(
@@ -29,7 +32,7 @@ async def get_session_context(
     session_id: str,
     db: DbSession,
     embedder: EmbedderDep,
-    tokens: Annotated[int | None, Query(le=MAX_CONTEXT_TOKENS)] = None,
+    tokens: Tokens = None,
     search_query: str | None = None,
     summary: bool = True,
     peer_target: str | None = None,
