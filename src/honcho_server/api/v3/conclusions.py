@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...schemas.conclusions import (
     Conclusion,
@@ -14,16 +15,32 @@ from ...schemas.conclusions import (
 )
 from ...schemas.pagination import Page
 from ...services import conclusions
-from ..deps import DbSession, EmbedderDep, Listing
+from ..deps import DbSession, EmbedderDep, Listing, UnitOfWorkDep
+from ..idempotency import IdempotencyKey, create_once
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/conclusions", tags=["conclusions"])
 
 
 @router.post("", response_model=list[Conclusion], status_code=201)
 async def create_conclusions(
-    workspace_id: str, body: ConclusionBatchCreate, db: DbSession
-) -> list[Conclusion]:
-    return await conclusions.create_batch(db, workspace_id, body)
+    workspace_id: str,
+    body: ConclusionBatchCreate,
+    uow: UnitOfWorkDep,
+    idempotency_key: IdempotencyKey = None,
+) -> list[Conclusion] | Response:
+    async def create(db: AsyncSession) -> list[Conclusion]:
+        return await conclusions.create_batch(db, workspace_id, body)
+
+    return await create_once(
+        uow,
+        idempotency_key,
+        create,
+        workspace=workspace_id,
+        route="conclusions.create",
+        request={"body": body.model_dump(mode="json")},
+        response_type=list[Conclusion],
+        status=201,
+    )
 
 
 @router.post("/list", response_model=Page[Conclusion])
