@@ -9,6 +9,13 @@ conclusion, a card, a webhook, a scope) and the route is called on A's resources
 * A's data (read back with an admin key) is unchanged by all refused calls, and by the same
   request made with workspace B's keys on B's own resources (whose answers never carry A's data);
 * keys that must be allowed are not refused (and, LLM routes apart, cause no 5xx).
+
+Then every option that names another object (query and path parameters, body fields at any
+depth, map keys, hidden options included) is derived from the served OpenAPI document and the
+routes themselves, and must have an entry in ``PROBES``: requests naming objects out of some
+keys' reach (carol, who is not in s1; session s2; scope sc1), each run with all 14 kinds of
+key, and no key without reach may see the tenant's ``secret`` (carol's card and conclusions,
+s2's metadata and message). A new object-naming option fails until it is probed.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 
 from honcho_server.app import create_app
+from honcho_server.auth import policy
 from honcho_server.settings import Settings
 
 Headers = dict[str, str]
@@ -579,6 +587,9 @@ async def test_every_object_naming_option_is_probed(
     # The options upstream hides from the document are among them (and probed).
     assert ("GET", S + "/context", "query", "sessions") in hidden
     assert ("POST", P + "/representation", "body", "scope") in hidden
+    # The guard's own table names only routes the app has (no entry left behind by a rename).
+    routes = {(m, t.removeprefix("/v3")) for m, t in ROUTES}
+    assert not set(policy.OPTIONS) - routes, set(policy.OPTIONS) - routes
     # A route-bound option's route really is reached by workspace-level keys only.
     for (method, template, _, name), probe in PROBES.items():
         if probe == ROUTE_BOUND:
