@@ -117,27 +117,33 @@ def _busy_backend(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], i
     raise AssertionError("the busy backend did not show up")
 
 
-def _write(client: httpx.Client, url: str, content: str) -> str | None:
-    """POST one message; its id if acknowledged (201), else None."""
+def _write(
+    client: httpx.Client, url: str, content: str, seen: list[int] | None = None
+) -> str | None:
+    """POST one message; its id if acknowledged (201), else None (the status added to seen)."""
     try:
         response = client.post(
             f"{url}{SESSION}/messages",
             json={"messages": [{"peer_id": "alice", "content": content}]},
         )
     except httpx.HTTPError:
-        return None
-    if response.status_code != 201:
+        response = None
+    if response is None or response.status_code != 201:
+        if seen is not None:
+            seen.append(0 if response is None else response.status_code)
         return None
     return str(response.json()[0]["id"])
 
 
-def _read(client: httpx.Client, url: str) -> list[str] | None:
-    """The ids of the session's messages, or None if the read failed."""
+def _read(client: httpx.Client, url: str, seen: list[int] | None = None) -> list[str] | None:
+    """The ids of the session's messages, or None if the read failed (the status added to seen)."""
     try:
         response = client.post(f"{url}{SESSION}/messages/list", params={"size": 100})
     except httpx.HTTPError:
-        return None
-    if response.status_code != 200:
+        response = None
+    if response is None or response.status_code != 200:
+        if seen is not None:
+            seen.append(0 if response is None else response.status_code)
         return None
     return [str(m["id"]) for m in response.json()["items"]]
 
@@ -160,25 +166,25 @@ def test_killed_postmaster_is_restarted_and_api_recovers(tmp_path: Path, server_
 
             killed_at = _kill(pid)
 
-            failures = 0
+            seen: list[int] = []  # statuses of the failed requests (0: no answer)
             written: str | None = None
             listed: list[str] | None = None
             while time.monotonic() - killed_at < RECOVERY_LIMIT:
-                written = written or _write(client, url, "after the kill")
-                listed = _read(client, url) if written else None
+                written = written or _write(client, url, "after the kill", seen)
+                listed = _read(client, url, seen) if written else None
                 if written and listed is not None:
                     break
-                failures += 1
                 time.sleep(0.2)
             recovered_in = time.monotonic() - killed_at
             print(
-                f"\nrecovered {recovered_in:.2f} s after SIGKILL of postmaster {pid} "
-                f"({failures} failed write/read rounds, 0.2 s apart)"
+                f"\nrecovered {recovered_in:.2f} s after SIGKILL of postmaster {pid}; "
+                f"failed requests meanwhile (0.2 s apart): {seen}"
             )
             assert written and listed is not None, (
                 f"API did not recover within {RECOVERY_LIMIT} s of the kill\n"
                 f"{log_path.read_text()[-4000:]}"
             )
+            assert set(seen) <= {503}, seen  # while it is down: 503, never a 500 or a drop
 
             # Same data dir, same port (the pool's URL), a new postmaster.
             after = _pidfile(data_dir)
