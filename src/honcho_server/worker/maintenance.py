@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.repositories.deletion import DeletionRepository
+from ..db.repositories.idempotency import IdempotencyRepository
 from ..db.repositories.workers import WorkerRepository
 from ..db.session import unit_of_work
 from ..queue import STALE_AFTER, QueueRepository
@@ -43,17 +44,22 @@ async def requeue_stale_jobs(
     return sum(recovered.values())
 
 
-async def maintain(factory: async_sessionmaker[AsyncSession]) -> None:
-    """Purge conclusions soft-deleted a while ago, jobs finished long ago, and workers that
-    died long ago."""
+async def maintain(
+    factory: async_sessionmaker[AsyncSession], idempotency_ttl: timedelta = timedelta(hours=24)
+) -> None:
+    """Purge conclusions soft-deleted a while ago, jobs finished long ago, workers that died
+    long ago, and idempotency keys past their time."""
     async with unit_of_work(factory) as db:
         purged = await DeletionRepository(db).purge_deleted_conclusions(CONCLUSION_PURGE_AGE)
         forgotten = await QueueRepository(db).purge_finished(FINISHED_JOB_RETENTION)
         dead = await WorkerRepository(db).purge_dead(DEAD_WORKER_RETENTION)
-    if purged or forgotten or dead:
+        keys = await IdempotencyRepository(db).purge_expired(idempotency_ttl)
+    if purged or forgotten or dead or keys:
         log.info(
-            "purged %d deleted conclusions, %d finished jobs and %d dead workers",
+            "purged %d deleted conclusions, %d finished jobs, %d dead workers and %d expired "
+            "idempotency keys",
             purged,
             forgotten,
             dead,
+            keys,
         )

@@ -228,14 +228,7 @@ async def run_forever(
         for n in range(max(1, concurrency))
     ]
     try:
-        await _housekeeping(
-            factory,
-            stop,
-            worker,
-            embedder_name,
-            services.gates,
-            timedelta(seconds=services.settings.job_stale_after_seconds),
-        )
+        await _housekeeping(factory, stop, worker, embedder_name, services)
     finally:
         await asyncio.gather(*lanes)
         if listener is not None:
@@ -300,11 +293,13 @@ async def _housekeeping(
     stop: asyncio.Event,
     worker: str,
     embedder_name: str | None,
-    gates: Gates,
-    stale_after: timedelta,
+    services: WorkerServices,
 ) -> None:
     """Registry heartbeat (with what this worker sees of its dependencies, written at once
     when that changes), stale-job recovery and maintenance, on their own clocks."""
+    gates = services.gates
+    stale_after = timedelta(seconds=services.settings.job_stale_after_seconds)
+    ttl = timedelta(seconds=services.settings.idempotency_key_ttl_seconds)
     loop = asyncio.get_running_loop()
     next_sweep = next_maintenance = next_beat = loop.time()
     reported = -1
@@ -322,7 +317,7 @@ async def _housekeeping(
                 await requeue_stale_jobs(factory, stale_after)
             if now >= next_maintenance:
                 next_maintenance = now + MAINTENANCE_EVERY_SECONDS
-                await maintain(factory)
+                await maintain(factory, ttl)
         except Exception as exc:
             _housekeeping_failed.report(exc)
         with contextlib.suppress(TimeoutError):
