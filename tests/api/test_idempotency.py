@@ -268,3 +268,16 @@ async def test_conclusions_are_created_once(
         sql = "SELECT count(*) FROM conclusions WHERE workspace_name = :ws"
         assert (await conn.execute(text(sql), {"ws": ws})).scalar_one() == 1
     assert (await client.post(url, json=body)).status_code == 201  # no key: a second copy
+
+
+async def test_clones_are_created_once(client: httpx.AsyncClient, app: FastAPI, ws: str) -> None:
+    assert (await client.post(_url(ws), json=BATCH)).status_code == 201
+    key = _key()
+    url = f"/v3/workspaces/{ws}/sessions/s/clone"
+    first, again = [await client.post(url, headers=key) for _ in range(2)]
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    async with app.state.engine.connect() as conn:
+        sql = "SELECT count(*) FROM sessions WHERE workspace_name = :ws"
+        assert (await conn.execute(text(sql), {"ws": ws})).scalar_one() == 2  # s and one clone
+    assert (await client.post(url)).status_code == 201  # no key: another clone

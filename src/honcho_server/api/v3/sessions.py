@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...auth import checks
 from ...schemas.configuration import SessionPeerConfig
@@ -10,7 +11,8 @@ from ...schemas.pagination import Page
 from ...schemas.peers import Peer
 from ...schemas.sessions import Session, SessionCreate, SessionGet, SessionUpdate
 from ...services import lifecycle
-from ..deps import DbSession, Listing, Paging, PrincipalDep, Sessions
+from ..deps import DbSession, Listing, Paging, PrincipalDep, Sessions, UnitOfWorkDep
+from ..idempotency import IdempotencyKey, create_once
 from .status import created_or_ok
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/sessions", tags=["sessions"])
@@ -66,10 +68,23 @@ async def delete_session(workspace_id: str, session_id: str, db: DbSession) -> d
 async def clone_session(
     workspace_id: str,
     session_id: str,
-    db: DbSession,
+    uow: UnitOfWorkDep,
     message_id: Annotated[str | None, Query()] = None,
-) -> Session:
-    return await lifecycle.clone_session(db, workspace_id, session_id, message_id)
+    idempotency_key: IdempotencyKey = None,
+) -> Session | Response:
+    async def clone(db: AsyncSession) -> Session:
+        return await lifecycle.clone_session(db, workspace_id, session_id, message_id)
+
+    return await create_once(
+        uow,
+        idempotency_key,
+        clone,
+        workspace=workspace_id,
+        route="sessions.clone",
+        request={"session": session_id, "message_id": message_id},
+        response_type=Session,
+        status=201,
+    )
 
 
 @router.post("/{session_id}/peers", response_model=Session)
