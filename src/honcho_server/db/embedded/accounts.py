@@ -2,6 +2,8 @@
 
 PostgreSQL refuses to run as root, so a root caller runs the server as a system
 user (``honcho-pg`` by default, created on demand) and hands it the files it needs.
+Nothing outside the data directory changes mode: where the user cannot reach the data
+directory, its files live in a directory it owns instead (see :mod:`.placement`).
 """
 
 from __future__ import annotations
@@ -73,9 +75,12 @@ def _create_system_user(name: str) -> pwd.struct_passwd:
         ) from None
 
 
-def ensure_traversable(path: pathlib.Path, run_as: RunAs) -> None:
-    """Let ``run_as`` traverse ``path`` and its ancestors (adds o+x if needed)."""
-    for directory in (path, *path.parents):
+def untraversable(path: pathlib.Path, run_as: RunAs) -> pathlib.Path | None:
+    """The top-most directory of ``path`` and its ancestors that ``run_as`` may not traverse.
+
+    Only the mode bits are read (nothing is changed); None when every directory lets it through.
+    """
+    for directory in reversed((path, *path.parents)):
         st = directory.stat()
         if st.st_uid == run_as.uid:
             ok = st.st_mode & stat.S_IXUSR
@@ -84,13 +89,8 @@ def ensure_traversable(path: pathlib.Path, run_as: RunAs) -> None:
         else:
             ok = st.st_mode & stat.S_IXOTH
         if not ok:
-            logger.warning(
-                "adding o+x (traverse only) to %s so the %r user can reach %s",
-                directory,
-                run_as.name,
-                path,
-            )
-            directory.chmod(stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
+            return directory
+    return None
 
 
 def give_to_server_user(path: pathlib.Path, run_as: RunAs | None, *, recursive: bool) -> None:

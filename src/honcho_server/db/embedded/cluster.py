@@ -1,8 +1,10 @@
-"""The cluster and its database: version check, initdb, CREATE DATABASE."""
+"""The cluster and its database: version check, initdb (password auth), CREATE DATABASE."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import pathlib
 import re
 import shutil
 import stat
@@ -14,9 +16,10 @@ from .commands import Binaries
 from .errors import EmbeddedPostgresError
 from .logs import logger, tail
 from .ports import HOST
+from .security import scram_verifier, write_hba
 
 PG_SUPERUSER: Final = "postgres"
-"""Database superuser created by initdb (trust authentication on loopback)."""
+"""Database superuser created by initdb (password authentication, see :mod:`.security`)."""
 
 
 def check_binaries(tools: Binaries) -> str:
@@ -33,8 +36,12 @@ def check_binaries(tools: Binaries) -> str:
     return match.group(1)
 
 
-def ensure_cluster(tools: Binaries) -> None:
-    """initdb the cluster if needed (atomically) and check its version."""
+def ensure_cluster(tools: Binaries, password: str) -> bool:
+    """initdb the cluster if needed (atomically) and check its version; True if created.
+
+    A new cluster's superuser has ``password`` and its pg_hba.conf is :data:`.security.HBA`
+    before it ever starts.
+    """
     major = check_binaries(tools)
     pgdata = tools.layout.pgdata
     run_as = tools.run_as
@@ -52,15 +59,16 @@ def ensure_cluster(tools: Binaries) -> None:
             give_to_server_user(pgdata, run_as, recursive=True)
         if stat.S_IMODE(pgdata.stat().st_mode) not in (0o700, 0o750):
             pgdata.chmod(0o700)  # postgres refuses group/world-accessible data
-        return
+        return False
     if pgdata.exists() and any(pgdata.iterdir()):
         raise EmbeddedPostgresError(
             f"{pgdata} is not empty but has no PG_VERSION: not a PostgreSQL cluster; move it away"
         )
-    _initdb(tools)
+    _initdb(tools, password)
+    return True
 
 
-def _initdb(tools: Binaries) -> None:
+def _initdb(tools: Binaries, password: str) -> None:
     """Create the cluster in a staging directory, then rename it into place."""
     pgdata = tools.layout.pgdata
     began = time.monotonic()
@@ -68,12 +76,35 @@ def _initdb(tools: Binaries) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(mode=0o700)
     give_to_server_user(staging, tools.run_as, recursive=False)
-    code, output = tools.run(
+    # initdb reads the password from a file; PostgreSQL stores a SCRAM verifier as given,
+    # so the file (readable by the server user only, removed at once) holds just that.
+    pwfile = tools.layout.server_dir / f".initdb-pw.{os.getpid()}"
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(scram_verifier(password) + "\n")
+    give_to_server_user(pwfile, tools.run_as, recursive=False)
+    try:
+        code, output = _run_initdb(tools, staging, pwfile)
+    finally:
+        pwfile.unlink(missing_ok=True)
+    if code != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise EmbeddedPostgresError(f"initdb failed (exit {code}):\n{tail(output)}")
+    write_hba(staging, tools.run_as)
+    with contextlib.suppress(FileNotFoundError):
+        pgdata.rmdir()  # an empty leftover directory
+    staging.rename(pgdata)
+    logger.info("initialised PostgreSQL cluster %s in %.2fs", pgdata, time.monotonic() - began)
+
+
+def _run_initdb(tools: Binaries, staging: pathlib.Path, pwfile: pathlib.Path) -> tuple[int, str]:
+    return tools.run(
         "initdb",
         [
             "-D", str(staging),
             "-U", PG_SUPERUSER,
-            "--auth=trust",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
             "--encoding=UTF8",
             "--locale-provider=builtin",
             "--builtin-locale=C.UTF-8",
@@ -82,16 +113,9 @@ def _initdb(tools: Binaries) -> None:
         ],
         as_server=True,
     )  # fmt: skip
-    if code != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise EmbeddedPostgresError(f"initdb failed (exit {code}):\n{tail(output)}")
-    with contextlib.suppress(FileNotFoundError):
-        pgdata.rmdir()  # an empty leftover directory
-    staging.rename(pgdata)
-    logger.info("initialised PostgreSQL cluster %s in %.2fs", pgdata, time.monotonic() - began)
 
 
-def ensure_database(tools: Binaries, port: int, database: str) -> None:
+def ensure_database(tools: Binaries, port: int, database: str, password: str) -> None:
     """CREATE DATABASE if missing, through the bundled psql over TCP."""
     script = (
         "SELECT format('CREATE DATABASE %I', :'dbname') "
@@ -100,14 +124,21 @@ def ensure_database(tools: Binaries, port: int, database: str) -> None:
     code, output = tools.run(
         "psql",
         [
-            "-X", "-q", "-v", "ON_ERROR_STOP=1",
+            "-X", "-w", "-q", "-v", "ON_ERROR_STOP=1",
             "-h", HOST, "-p", str(port), "-U", PG_SUPERUSER, "-d", "postgres",
             "-v", f"dbname={database}",
         ],
         as_server=False,
         stdin=script,
+        password=password,
     )  # fmt: skip
     if code != 0:
+        if "password authentication failed" in output:
+            raise EmbeddedPostgresError(
+                f"the embedded PostgreSQL refused the password in {tools.layout.password_file}."
+                "\nStop every honcho-server using this data directory, delete that file and "
+                "start again: a new password is generated and set."
+            )
         raise EmbeddedPostgresError(
             f"could not create database {database!r} (psql exit {code}):\n{tail(output)}"
         )

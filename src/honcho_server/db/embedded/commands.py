@@ -17,10 +17,15 @@ from .layout import Layout
 from .logs import logger, read_from, tail
 
 
-def clean_env() -> dict[str, str]:
-    """Environment for child processes: no PG* variables that could redirect them."""
+def clean_env(password: str | None = None) -> dict[str, str]:
+    """Environment for child processes: no PG* variables that could redirect them.
+
+    ``password`` goes in ``PGPASSWORD`` (never on a command line, where ``ps`` shows it).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env["PGCONNECT_TIMEOUT"] = "10"
+    if password is not None:
+        env["PGPASSWORD"] = password
     return env
 
 
@@ -44,8 +49,14 @@ class Binaries:
         as_server: bool,
         stdin: str | None = None,
         timeout: float | None = None,
+        password: str | None = None,
     ) -> tuple[int, str]:
-        """Run a bundled binary; return (exit code, combined stdout/stderr)."""
+        """Run a bundled binary; return (exit code, combined stdout/stderr).
+
+        ``password``: the database password for a client tool (not with ``as_server``).
+        """
+        if as_server and password is not None:
+            raise ValueError("the server user never gets the password")
         argv = [str(self.bin_dir / tool), *args]
         run_as = self.run_as if as_server else None
         limit = self.timeout if timeout is None else timeout
@@ -61,7 +72,7 @@ class Binaries:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     cwd=self.layout.data_dir,
-                    env=clean_env(),
+                    env=clean_env(password),
                     timeout=limit + 5,
                     check=False,
                     user=None if run_as is None else run_as.uid,

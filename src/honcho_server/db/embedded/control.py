@@ -22,8 +22,10 @@ SERVER_SETTINGS: Final[tuple[tuple[str, str], ...]] = (
     ("fsync", "on"),
     ("synchronous_commit", "on"),
     ("full_page_writes", "on"),
+    ("password_encryption", "scram-sha-256"),
+    ("unix_socket_permissions", "0700"),
 )
-"""Extra ``-c name=value`` options passed to the postmaster."""
+"""Extra ``-c name=value`` options passed to the postmaster (it listens on ``HOST`` only)."""
 
 _SOCKET_PATH_MAX: Final = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 

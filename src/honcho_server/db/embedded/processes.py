@@ -28,7 +28,9 @@ class PidFile:
 
 
 def listens_on_loopback(info: PidFile) -> bool:
-    return info.listen in ("*", "0.0.0.0", HOST) or HOST in info.listen.split(",")
+    """Whether the server listens on ``HOST`` and nowhere else (as :func:`.control.start_server`
+    starts it); a server also listening on other addresses is not reused."""
+    return info.listen == HOST
 
 
 def proc_state(pid: int) -> str | None:

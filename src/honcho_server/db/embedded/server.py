@@ -10,20 +10,15 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .accounts import (
-    DEFAULT_SYSTEM_USER,
-    RunAs,
-    ensure_system_user,
-    ensure_traversable,
-    give_to_server_user,
-)
+from .accounts import DEFAULT_SYSTEM_USER, RunAs, ensure_system_user, give_to_server_user
 from .cluster import PG_SUPERUSER, ensure_cluster, ensure_database
 from .commands import Binaries
 from .control import start_server, stop_server
-from .errors import EmbeddedPostgresError
+from .errors import DataDirInUse, EmbeddedPostgresError
 from .layout import Layout
 from .locks import acquire_flock, flocked
 from .logs import logger
+from .placement import SERVER_HOME, place
 from .ports import HOST, remember_port
 from .processes import (
     clear_dead_postmaster,
@@ -33,6 +28,7 @@ from .processes import (
     wait_until_settled,
 )
 from .runtime import Runtime, cleanup_old_runtimes, ensure_runtime
+from .security import ensure_password, hba_is_current, secure_offline, secure_online
 
 
 @dataclass(frozen=True)
@@ -54,8 +50,11 @@ class EmbeddedPostgres:
     Typical use::
 
         pg = EmbeddedPostgres(pathlib.Path("~/.local/share/honcho").expanduser())
-        url = pg.start()          # postgresql+asyncpg://postgres@127.0.0.1:PORT/honcho
+        url = pg.start()          # postgresql+asyncpg://postgres:PASSWORD@127.0.0.1:PORT/honcho
         atexit.register(pg.stop)  # the caller owns signal / exit handling
+
+    Every connection needs the password (see :mod:`.security`); it is generated at the first
+    start and kept in :attr:`password_file`.
 
     ``start()`` and ``stop()`` are blocking (call them outside the event loop or
     via ``asyncio.to_thread``); both are idempotent and thread-safe.
@@ -68,6 +67,7 @@ class EmbeddedPostgres:
         database: str = "honcho",
         system_user: str = DEFAULT_SYSTEM_USER,
         timeout: float = 60.0,
+        server_home: pathlib.Path = SERVER_HOME,
     ) -> None:
         """Describe a server; nothing touches the disk until :meth:`start`.
 
@@ -76,10 +76,15 @@ class EmbeddedPostgres:
             database: Database created on start if missing (the URL points at it).
             system_user: OS user the server runs as when we are root (created).
             timeout: Seconds allowed for each of initdb/start/stop and lock waits.
+            server_home: Where the server user's files go as root when it cannot reach
+                ``data_dir`` (see :mod:`.placement`).
         """
         if not database or len(database.encode()) > 63 or "\x00" in database:
             raise ValueError(f"invalid PostgreSQL database name: {database!r}")
-        self._layout = Layout(pathlib.Path(data_dir).expanduser().absolute())
+        data_dir = pathlib.Path(data_dir).expanduser().absolute()
+        self._layout = Layout(data_dir, data_dir)  # placed for real by start()
+        self._server_home = server_home
+        self._password: str | None = None
         self._database = database
         self._system_user = system_user
         self._timeout = timeout
@@ -92,12 +97,22 @@ class EmbeddedPostgres:
     @property
     def url(self) -> str:
         """SQLAlchemy URL of the database; only valid after :meth:`start`."""
-        if self._port is None:
+        if self._port is None or self._password is None:
             raise EmbeddedPostgresError("embedded PostgreSQL is not started")
         return (
-            f"postgresql+asyncpg://{PG_SUPERUSER}@{HOST}:{self._port}/"
-            f"{quote(self._database, safe='')}"
+            f"postgresql+asyncpg://{PG_SUPERUSER}:{quote(self._password, safe='')}@{HOST}:"
+            f"{self._port}/{quote(self._database, safe='')}"
         )
+
+    @property
+    def password_file(self) -> pathlib.Path:
+        """The file (mode 0600) holding the superuser's password, in ``data_dir``."""
+        return self._layout.password_file
+
+    @property
+    def server_dir(self) -> pathlib.Path:
+        """Where the cluster, its log and socket live (``data_dir`` unless relocated as root)."""
+        return self._layout.server_dir
 
     @property
     def port(self) -> int:
@@ -113,12 +128,16 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError("embedded PostgreSQL is not started")
         return self._runtime.bin_dir
 
-    def start(self) -> str:
+    def start(self, *, exclusive: bool = False) -> str:
         """Start (or reuse) the server; ensure the database exists; return :attr:`url`.
 
         A server already running on this cluster (e.g. left by a crashed process)
         is reused. A stale ``postmaster.pid`` is handled. Raises
         :class:`EmbeddedPostgresError` with the relevant log tail on failure.
+
+        ``exclusive``: be the only user until :meth:`stop` (e.g. to restore a backup);
+        raises :class:`DataDirInUse` if another process uses the server, and makes other
+        processes wait (then fail) while we hold it.
         """
         layout = self._layout
         with self._mutex:
@@ -126,9 +145,12 @@ class EmbeddedPostgres:
                 return self.url
             began = time.monotonic()
             layout.data_dir.mkdir(parents=True, exist_ok=True)
-            users_fd = acquire_flock(
-                layout.users_lock, fcntl.LOCK_SH, self._timeout, "a stopping server"
-            )
+            if exclusive:
+                users_fd = self._lock_exclusively()
+            else:
+                users_fd = acquire_flock(
+                    layout.users_lock, fcntl.LOCK_SH, self._timeout, "a stop or a restore"
+                )
             try:
                 with flocked(layout.start_lock, fcntl.LOCK_EX, self._timeout, "another start"):
                     self._prepare_layout()
@@ -143,10 +165,22 @@ class EmbeddedPostgres:
                 "reused" if reused else "started",
                 HOST,
                 self._port,
-                layout.pgdata,
+                self._layout.pgdata,
                 time.monotonic() - began,
             )
             return self.url
+
+    def _lock_exclusively(self) -> int:
+        """The users lock, exclusively: only while no other process uses the server."""
+        path = self._layout.users_lock
+        try:
+            # A short wait covers a user that is just stopping the server.
+            return acquire_flock(path, fcntl.LOCK_EX, min(self._timeout, 3.0), "")
+        except EmbeddedPostgresError:
+            raise DataDirInUse(
+                f"{self._layout.data_dir} is in use by another honcho-server process "
+                "(serve, worker or another command)"
+            ) from None
 
     def stop(self) -> None:
         """Stop the server (``pg_ctl stop -m fast``) unless other live users remain.
@@ -227,11 +261,10 @@ class EmbeddedPostgres:
         return Binaries(self._layout, self._runtime.bin_dir, self._run_as, self._timeout)
 
     def _prepare_layout(self) -> None:
-        """Create directories, the server user and the private binaries."""
-        layout = self._layout
+        """Place the files; create the server user, directories and private binaries."""
         if os.geteuid() == 0:
             self._run_as = ensure_system_user(self._system_user)
-            ensure_traversable(layout.data_dir, self._run_as)
+        self._layout = layout = place(self._layout.data_dir, self._run_as, self._server_home)
         self._runtime = ensure_runtime(layout.runtime_dir)
         for directory in (layout.run_dir, layout.log_dir):
             directory.mkdir(exist_ok=True)
@@ -243,6 +276,7 @@ class EmbeddedPostgres:
         assert self._runtime is not None
         tools = self._binaries()
         pgdata = self._layout.pgdata
+        password, new_password = ensure_password(self._layout.password_file)
         info = live_postmaster(pgdata, self._run_as, self._timeout)
         if info is not None:
             info = wait_until_settled(info, self._layout, self._run_as, self._timeout)
@@ -255,11 +289,21 @@ class EmbeddedPostgres:
                     f"stop it with: {tools.bin_dir / 'pg_ctl'} -D {pgdata} stop"
                 )
             logger.info("reusing running PostgreSQL (pid %d) on port %d", info.pid, port)
+            if new_password or not hba_is_current(pgdata):
+                try:
+                    secure_online(tools, port, PG_SUPERUSER, password)  # an older version's
+                except EmbeddedPostgresError:
+                    if new_password:  # not set: let a later (offline) start make one again
+                        self._layout.password_file.unlink(missing_ok=True)
+                    raise
         else:
-            ensure_cluster(tools)
+            created = ensure_cluster(tools, password)
+            if not created and (new_password or not hba_is_current(pgdata)):
+                secure_offline(tools, PG_SUPERUSER, password)  # made by an older version
             cleanup_old_runtimes(self._runtime)
             port = start_server(tools)
         self._port = port
+        self._password = password
         remember_port(self._layout.port_file, port)
-        ensure_database(tools, port, self._database)
+        ensure_database(tools, port, self._database, password)
         return info is not None
