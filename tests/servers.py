@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -61,3 +62,52 @@ def stop_server(process: subprocess.Popen[bytes]) -> int:
     except subprocess.TimeoutExpired:
         process.kill()
         return process.wait()
+
+
+# ---- for fault tests: fixed ports, extra workers, restarts ----------------------------------
+
+
+def spawn(
+    args: Sequence[str], env: dict[str, str], log_path: Path, unset: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """Run ``honcho-server <args>`` (the real CLI), its output appended to ``log_path``; the
+    test's environment plus ``env``, minus ``unset``."""
+    full = {**os.environ, **env}
+    for name in unset:
+        full.pop(name, None)
+    log = log_path.open("ab")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "honcho_server", *args],
+            env=full,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    finally:
+        log.close()  # the child has its own copy
+
+
+def start_server_on(
+    port: int,
+    env: dict[str, str],
+    log_path: Path,
+    timeout: float = 60,
+    unset: Sequence[str] = (),
+) -> subprocess.Popen[bytes]:
+    """``honcho-server serve`` on ``port`` (e.g. the same one again after a kill), healthy."""
+    process = spawn(["serve", "--port", str(port)], env, log_path, unset)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process, timeout)
+    except RuntimeError as exc:
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"{exc}\n{log_path.read_text(errors='replace')[-4000:]}") from exc
+    return process
+
+
+def start_worker(
+    env: dict[str, str], log_path: Path, unset: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """``honcho-server worker``: a worker alone (it needs ``DATABASE_URL`` in ``env``)."""
+    return spawn(["worker"], env, log_path, unset)

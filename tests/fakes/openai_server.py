@@ -24,6 +24,13 @@ servers without tool support do.
 
 Any endpoint can be made to fail next with :meth:`FakeOpenAI.fail_next`, or slow with
 ``latency_seconds`` (and ``chunk_delay_seconds`` between streamed chunks).
+
+Soak and fault tests, which send more chat requests than anyone could script, opt in to
+``FakeOpenAI.default_chat``: the answer given when no scripted reply is queued (a reply, or a
+function of the request body; :func:`answer_anything` answers every request of the deriver,
+summaries, cards and dreams with something valid for the schema it asked for). The server can
+be started on a given port (``FakeOpenAIServer(port=...)``), so a test can point a client at a
+closed port and later bring "the LLM" up there, or stop it and start it again.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +135,8 @@ def calls(*tool_calls: FakeToolCall, content: str = "") -> ScriptedReply:
 
 
 ChatReply = str | ScriptedReply | dict[str, Any] | ScriptedError
+#: What answers a chat request nobody scripted: a reply, or a function of the request body.
+DefaultChat = ChatReply | Callable[[dict[str, Any]], ChatReply]
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,9 @@ class FakeOpenAI:
     reject_max_tokens: bool = False
     #: Answer 400 to any request offering ``tools`` (a server without tool calling).
     reject_tools: bool = False
+    #: The answer when no scripted reply is queued (None: a loud 500, the default), e.g.
+    #: :func:`answer_anything`. Opt-in, for soak and fault tests.
+    default_chat: DefaultChat | None = None
     _rejected_formats: set[str] = field(default_factory=set)
     _failures: dict[str, deque[ScriptedError]] = field(default_factory=dict)
     _chat_replies: deque[ChatReply] = field(default_factory=deque)
@@ -166,6 +178,7 @@ class FakeOpenAI:
             self.chunk_delay_seconds = 0.0
             self.reject_max_tokens = False
             self.reject_tools = False
+            self.default_chat = None
             self._rejected_formats.clear()
             self._failures.clear()
             self._chat_replies.clear()
@@ -214,6 +227,12 @@ class FakeOpenAI:
         with self._lock:
             return self._chat_replies.popleft() if self._chat_replies else None
 
+    def _default_reply(self, body: dict[str, Any]) -> ChatReply | None:
+        default = self.default_chat
+        if default is None or isinstance(default, str | ScriptedReply | dict | ScriptedError):
+            return default
+        return default(body)
+
     def _refuses(self, format_type: str) -> bool:
         with self._lock:
             return "*" in self._rejected_formats or format_type in self._rejected_formats
@@ -222,10 +241,14 @@ class FakeOpenAI:
 class FakeOpenAIServer:
     """Runs :func:`create_app` on a free local port until :meth:`stop` (or the ``with`` ends)."""
 
-    def __init__(self, state: FakeOpenAI | None = None) -> None:
+    def __init__(self, state: FakeOpenAI | None = None, *, port: int | None = None) -> None:
+        """``port``: listen there (e.g. where a client was pointed while it was closed);
+        default a free one."""
         self.state = state or FakeOpenAI()
         self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
+        if port is not None:  # a port just closed by an earlier fake may be in TIME_WAIT
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", port or 0))
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(create_app(self.state), log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
@@ -282,6 +305,8 @@ def create_app(state: FakeOpenAI) -> FastAPI:
         if invalid is not None:
             return invalid
         reply = state._next_chat_reply()
+        if reply is None:
+            reply = state._default_reply(body)
         await _pause(state)
         if reply is None:
             return _error(ScriptedError(message="fake server: no chat reply was queued"))
@@ -602,3 +627,78 @@ def _chat_stream(
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
+
+
+# ---- answers for soak and fault tests (``FakeOpenAI.default_chat``) -------------------------
+
+_SCHEMA_MARK = "conforms to this JSON Schema:\n"
+_OBSERVED = re.compile(r"about a person called (.+?)[.:]")
+_NEW_MESSAGES = "New messages to learn from:\n"
+
+
+def answer_anything(body: dict[str, Any]) -> ChatReply:
+    """A valid answer to any chat request the server's jobs send: the deriver's extraction
+    (an explicit fact echoing each new message), a peer card, a dream's answers (empty), a
+    summary (text); any other schema gets its smallest valid instance. Echoes only what it was
+    sent, so it is deterministic."""
+    messages = body.get("messages") or []
+    system = str(messages[0].get("content") or "") if messages else ""
+    user = str(messages[-1].get("content") or "") if messages else ""
+    schema = asked_schema(body)
+    if schema is None:  # a summary or a chat answer: text
+        return "The participants talked about their plans, in order, and agreed on them."
+    observed_match = _OBSERVED.search(system)
+    observed = observed_match.group(1) if observed_match else "the user"
+    properties = schema.get("properties") or {}
+    if "explicit" in properties and "deductive" in properties:
+        new = user.split(_NEW_MESSAGES, 1)[-1].strip().splitlines() if _NEW_MESSAGES in user else []
+        said = [line.split(": ", 1)[-1][:120] for line in new if line.strip()]
+        return json.dumps(
+            {"explicit": [f"{observed} said: {text}" for text in said], "deductive": []}
+        )
+    if "entries" in properties:
+        return json.dumps({"entries": [f"IDENTITY: {observed} is a participant"]})
+    return json.dumps(minimal_instance(schema, schema.get("$defs") or {}))
+
+
+def asked_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON Schema the request asks its answer to follow (``response_format`` json_schema,
+    or the one the client put in the system prompt), or None for a text answer."""
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema") or {}
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return schema if isinstance(schema, dict) else {}
+    messages = body.get("messages") or []
+    system = str(messages[0].get("content") or "") if messages else ""
+    if _SCHEMA_MARK in system:
+        try:
+            found = json.loads(system.split(_SCHEMA_MARK, 1)[1].strip())
+        except ValueError:
+            found = None
+        if isinstance(found, dict):
+            return found
+    if isinstance(fmt, dict) and fmt.get("type") == "json_object":
+        return {}
+    return None
+
+
+def minimal_instance(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
+    """The smallest value ``schema`` accepts: every property of an object, empty lists."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return minimal_instance(defs.get(ref.removeprefix("#/$defs/"), {}), defs)
+    for key in ("anyOf", "oneOf"):
+        options = schema.get(key)
+        if isinstance(options, list) and options:
+            usable = [o for o in options if isinstance(o, dict) and o.get("type") != "null"]
+            return minimal_instance((usable or options)[0], defs)
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        return {name: minimal_instance(sub, defs) for name, sub in properties.items()}
+    return {"array": [], "string": "", "integer": 0, "number": 0, "boolean": False}.get(str(kind))
