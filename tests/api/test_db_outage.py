@@ -8,7 +8,6 @@ one keep-alive connection.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 import uuid
@@ -20,7 +19,6 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import server_tmp_dir
 from honcho_server.db.embedded import EmbeddedPostgres
 from honcho_server.db.migrate import upgrade
 from servers import start_server, stop_server
@@ -47,9 +45,8 @@ class Outage:
 
 
 @pytest.fixture
-def outage_server(tmp_path: Path) -> Iterator[Outage]:
-    data_dir = server_tmp_dir()
-    database = EmbeddedPostgres(data_dir)
+def outage_server(tmp_path: Path, server_dir: Path) -> Iterator[Outage]:
+    database = EmbeddedPostgres(server_dir)
     url = database.start()
     upgrade(url)
     log_path = tmp_path / "server.log"
@@ -67,7 +64,6 @@ def outage_server(tmp_path: Path) -> Iterator[Outage]:
     finally:
         stop_server(process)
         database.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _ask(client: httpx.Client, method: str, path: str, body: Any = None) -> Answer:
