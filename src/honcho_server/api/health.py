@@ -18,7 +18,7 @@ from ..db.connectivity import ping
 from .errors import RETRY_AFTER_SECONDS
 from .outage import OutageLog
 
-router = APIRouter(tags=["health"])
+router = APIRouter()  # untagged, as in the reference document
 
 READY_TIMEOUT_SECONDS = 2.0
 _TRUE = {"1", "true", "yes", "on"}
