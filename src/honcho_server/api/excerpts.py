@@ -48,7 +48,7 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> Any:
         return clip(bytes(value[: limit * 4]).decode("utf-8", "replace"), limit)
     text = _json_prefix(value, limit + 1)
     if text is None or len(text) > limit:
-        return clip(text if text is not None else repr(value)[: limit + 1], limit)
+        return clip(text if text is not None else _repr(value)[: limit + 1], limit)
     try:
         return json.loads(clean(text))
     except ValueError:
@@ -68,6 +68,13 @@ def _json_prefix(value: Any, limit: int) -> str | None:
     except (ValueError, TypeError, RecursionError):
         return None
     return "".join(chunks)
+
+
+def _repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except RecursionError:  # nested deeper than repr goes
+        return f"<{type(value).__name__}>"
 
 
 def clean_json(value: Any, limit: int = EXCERPT_CHARS) -> Any:
