@@ -31,9 +31,12 @@ def server_tmp_dir() -> Path:
 
     Not under pytest's ``tmp_path``: pytest resets its base directory to mode 0700 whenever a
     pytest session starts, which would lock out the unprivileged ``honcho-pg`` server user
-    when running as root.
+    when running as root. Mode 0711: that user may traverse it (the server never opens up a
+    directory above its data dir; it would keep its files in /var/lib/honcho-pg instead).
     """
-    return Path(tempfile.mkdtemp(prefix="honcho-test-"))
+    path = Path(tempfile.mkdtemp(prefix="honcho-test-"))
+    path.chmod(0o711)
+    return path
 
 
 @pytest.fixture

@@ -96,10 +96,12 @@ def _busy_backend(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], i
     the postmaster, holding the old shared memory, and PostgreSQL cannot start until it is gone.
     """
     psql = next(data_dir.rglob("pginstall/bin/psql"))
+    password = next(data_dir.rglob("postgres/password")).read_text().strip()
     loop = "DO $$ BEGIN LOOP END LOOP; END $$"
     client = subprocess.Popen(
         [str(psql), "-X", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c", loop],
-        env={k: v for k, v in os.environ.items() if not k.startswith("PG")},
+        env={k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        | {"PGPASSWORD": password},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
