@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import (
 from ..settings import Settings
 
 
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -41,7 +44,10 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         pool_pre_ping=False,
         pool_recycle=1800,
         json_serializer=_dumps,
+        # a database host that silently drops packets is a 503 within seconds, not a minute
+        pool_timeout=10,
         connect_args={
+            "timeout": CONNECT_TIMEOUT_SECONDS,
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
                 "application_name": "honcho-server",
