@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import re
@@ -147,15 +148,20 @@ def _worker(settings: Settings) -> int:
     return 0
 
 
+STATUS_OK, STATUS_DEGRADED, STATUS_DOWN = 0, 1, 2
+
+
 def _status(settings: Settings, as_json: bool) -> int:
+    """Print the status; exit 0 when ok, 1 when degraded, 2 when the database is down."""
     import asyncio
     from datetime import timedelta
 
+    from .db.connectivity import outage_reason
     from .db.engine import create_engine, create_session_factory
     from .db.session import unit_of_work
     from .services.status import describe_embedder, describe_llm, status
 
-    async def read(url: str) -> str:
+    async def read(url: str) -> tuple[str, int]:
         engine = create_engine(settings, url)
         try:
             async with unit_of_work(create_session_factory(engine)) as db:
@@ -165,13 +171,23 @@ def _status(settings: Settings, as_json: bool) -> int:
                     llm=describe_llm(settings),
                     stale_after=timedelta(seconds=settings.job_stale_after_seconds),
                 )
+        except Exception as exc:
+            reason = outage_reason(exc)
+            if reason is None:
+                raise
+            where = "the embedded database" if settings.uses_embedded_database else "DATABASE_URL"
+            down = {"status": "down", "problems": [f"database unreachable ({where}): {reason}"]}
+            text = json.dumps(down, indent=2) if as_json else f"honcho-server: DOWN\n  ! {reason}"
+            return text, STATUS_DOWN
         finally:
             await engine.dispose()
-        return report.model_dump_json(indent=2) if as_json else render_status(report)
+        code = STATUS_OK if report.status == "ok" else STATUS_DEGRADED
+        return (report.model_dump_json(indent=2) if as_json else render_status(report)), code
 
     with database(settings) as url:
-        print(asyncio.run(read(url)))
-    return 0
+        text, code = asyncio.run(read(url))
+    print(text)
+    return code
 
 
 def _retry(settings: Settings, job_ids: list[int] | None) -> int:
@@ -342,19 +358,43 @@ def render_status(report: Any) -> str:
         f"database   ok ({report.database['latency_ms']} ms)",
         f"embedder   {report.embedder}",
         *(f"llm        {line}" for line in report.llm),
-        f"workers    {sum(w.alive for w in report.workers)} alive of {len(report.workers)}",
         *(
-            f"  {w.id}  last heartbeat {w.heartbeat_at:%H:%M:%S}{'' if w.alive else '  (stale)'}"
-            for w in report.workers
+            ["           (this shell's settings: no worker reports its own)"]
+            if report.llm_source != "workers"
+            else []
         ),
-        f"queue      {q.pending} pending ({q.due} due), {q.running} running, "
-        f"{q.failed} failed, {q.succeeded} done",
+        f"workers    {sum(w.alive for w in report.workers)} alive of {len(report.workers)}",
     ]
+    for w in report.workers:
+        lines.append(
+            f"  {w.id}  last heartbeat {w.heartbeat_at:%H:%M:%S}{'' if w.alive else '  (stale)'}"
+        )
+        lines += [f"    {_endpoint_line(e)}" for e in w.endpoints if w.alive]
+    lines.append(
+        f"queue      {q.pending} pending ({q.due} due), {q.running} running "
+        f"({q.orphaned} orphaned), {q.failed} failed, {q.succeeded} done, "
+        f"{q.superseded} superseded"
+    )
     if q.oldest_pending_age_seconds is not None:
         lines.append(f"  oldest pending job waited {q.oldest_pending_age_seconds:.0f} s")
     for job in report.failed_jobs:
         lines.append(f"failed job {job.id} ({job.kind}, {job.attempts} attempts): {job.last_error}")
+        if job.raw_output:
+            lines.append(f"  the model answered: {job.raw_output[:300]!r}")
     return "\n".join(lines)
+
+
+def _endpoint_line(endpoint: dict[str, Any]) -> str:
+    """``LLM m at url (deriver, summary): up, last answer 12:03:04`` or down since …"""
+    needs = ", ".join(endpoint.get("needs") or [])
+    state = endpoint.get("state")
+    if state == "down":
+        detail = f"DOWN since {endpoint.get('down_since')}: {endpoint.get('last_error')}"
+    elif endpoint.get("last_ok"):
+        detail = f"up, last answer {endpoint['last_ok']}"
+    else:
+        detail = str(state)
+    return f"{endpoint.get('endpoint')} ({needs}): {detail}"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -153,3 +153,11 @@ def _no_model(feature: Feature) -> str:
         f"no LLM configured for {feature}: an LLM endpoint or key is set but no model; set "
         f"{feature.upper()}_MODEL or LLM_MODEL"
     )
+
+
+def describe_llm(settings: Settings) -> list[str]:
+    """One line per LLM feature, or the single 'no LLM configured' line."""
+    statuses = llm_status(settings)
+    if not any(s.configured for s in statuses):
+        return [NO_LLM]
+    return [s.describe() for s in statuses]

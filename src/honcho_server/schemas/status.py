@@ -19,6 +19,10 @@ class WorkerStatus(BaseModel):
     outages: list[dict[str, Any]] = []
     #: job kinds this worker cannot run (no LLM for their feature) and why
     missing: list[dict[str, Any]] = []
+    #: every endpoint it calls (LLM per feature, a remote embedder): up or down, last answer
+    endpoints: list[dict[str, Any]] = []
+    #: its LLM per feature, as configured in that process
+    llm: list[str] = []
 
 
 class FailedJob(BaseModel):
@@ -56,4 +60,8 @@ class Status(BaseModel):
     queue: QueueSummary
     failed_jobs: list[FailedJob]
     embedder: str
-    llm: list[str]  # one line per feature: its model and endpoint, or why it has none
+    #: one line per feature: its model and endpoint, or why it has none — as the running
+    #: workers report it (``llm_source: "workers"``), or, with no live worker, as the
+    #: settings of the process answering (``"this process"``)
+    llm: list[str]
+    llm_source: str = "this process"

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import __version__
 from ..db.repositories.status import StatusRepository
 from ..db.repositories.workers import WorkerRepository
-from ..llm.config import NO_LLM, llm_status
+from ..llm.config import describe_llm as describe_llm
 from ..queue import STALE_AFTER
 from ..queue.reads import QueueReads
 from ..schemas.status import FailedJob, QueueSummary, Status, WorkerStatus
@@ -53,6 +53,8 @@ async def status(
             version=w.version,
             outages=(w.report or {}).get("outages", []),
             missing=(w.report or {}).get("missing", []),
+            endpoints=(w.report or {}).get("endpoints", []),
+            llm=(w.report or {}).get("llm", []),
         )
         for w in await WorkerRepository(db).all()
     ]
@@ -85,6 +87,7 @@ async def status(
         for f in await jobs.failed()
     ]
     problems = _problems(workers, queue)
+    reported = list(dict.fromkeys(line for w in workers if w.alive for line in w.llm))
     return Status(
         status="degraded" if problems else "ok",
         version=__version__,
@@ -94,7 +97,8 @@ async def status(
         queue=queue,
         failed_jobs=failed,
         embedder=embedder,
-        llm=llm or [],
+        llm=reported or llm or [],
+        llm_source="workers" if reported else "this process",
     )
 
 
@@ -157,11 +161,3 @@ def _dependency_problems(alive: list[WorkerStatus], queue: QueueSummary) -> list
             f"{_waiting(queue, stuck)} for a dependency no worker has: {'; '.join(why)}"
         )
     return problems
-
-
-def describe_llm(settings: Settings) -> list[str]:
-    """One line per LLM feature, or the single 'no LLM configured' line."""
-    statuses = llm_status(settings)
-    if not any(s.configured for s in statuses):
-        return [NO_LLM]
-    return [s.describe() for s in statuses]

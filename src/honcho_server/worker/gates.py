@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 from ..llm import LLMNotConfigured
-from ..llm.config import resolve_llm_config
+from ..llm.config import NO_LLM, describe_llm, resolve_llm_config
 from ..queue.payloads import PAYLOADS, LLMNeed, Need, kinds_needing
 from ..settings import Settings
 
@@ -67,6 +67,9 @@ class Gates:
     #: need → the endpoint it calls
     endpoints: dict[Need, str] = field(default_factory=dict)
     outages: dict[str, Outage] = field(default_factory=dict)
+    #: endpoint → when a job last got an answer from it, and its last error
+    last_ok: dict[str, datetime] = field(default_factory=dict)
+    last_error: dict[str, str] = field(default_factory=dict)
     #: bumped on every change the worker should report
     version: int = 0
 
@@ -109,6 +112,7 @@ class Gates:
         endpoint = self._endpoint_of(kind)
         if endpoint is None:
             return
+        self.last_error[endpoint] = error
         outage = self.outages.get(endpoint)
         if outage is None:
             outage = Outage(endpoint, error, datetime.now(UTC), failures=0)
@@ -126,7 +130,10 @@ class Gates:
     def answered(self, kind: str) -> None:
         """A job of ``kind`` reached its endpoint and got an answer: the endpoint is up."""
         endpoint = self._endpoint_of(kind)
-        outage = self.outages.pop(endpoint, None) if endpoint is not None else None
+        if endpoint is None:
+            return
+        self.last_ok[endpoint] = datetime.now(UTC)
+        outage = self.outages.pop(endpoint, None)
         if outage is not None:
             down_for = (datetime.now(UTC) - outage.since).total_seconds()
             log.warning("%s answers again after %.0f s down", outage.endpoint, down_for)
@@ -151,7 +158,30 @@ class Gates:
             for need, reason in self.missing.items()
             if need != "embedder" or kinds_needing({need})
         ]
-        return {"outages": outages, "missing": missing}
+        return {
+            "outages": outages,
+            "missing": missing,
+            "endpoints": self._endpoint_health(),
+            "llm": describe_llm(self.settings) if self.has_llm else [NO_LLM],
+        }
+
+    def _endpoint_health(self) -> list[dict[str, Any]]:
+        """Every endpoint this worker calls: up or down, last answer, last error."""
+        health = []
+        for endpoint in dict.fromkeys(self.endpoints.values()):
+            outage = self.outages.get(endpoint)
+            last_ok = self.last_ok.get(endpoint)
+            health.append(
+                {
+                    "endpoint": endpoint,
+                    "needs": [n for n, e in self.endpoints.items() if e == endpoint],
+                    "state": "down" if outage else ("up" if last_ok else "not called yet"),
+                    "last_ok": last_ok.isoformat() if last_ok else None,
+                    "last_error": self.last_error.get(endpoint),
+                    "down_since": outage.since.isoformat() if outage else None,
+                }
+            )
+        return health
 
     def _endpoint_of(self, kind: str) -> str | None:
         cls = PAYLOADS.get(kind)
