@@ -39,11 +39,8 @@ RUN groupadd --system --gid 10001 honcho \
 
 COPY --from=build /opt/venv /opt/venv
 
-# honcho-server looks for migrations/ in the working directory when installed from a wheel,
-# so the migrations live in the WORKDIR the commands run from.
+# The migrations ship inside the package (honcho_server/migrations): nothing else to copy.
 WORKDIR /app
-COPY alembic.ini ./
-COPY migrations ./migrations
 
 USER 10001:10001
 VOLUME ["/var/lib/honcho-server"]

@@ -590,24 +590,19 @@ def test_image_healthcheck_probes_readiness_with_python(runtime: Stage) -> None:
     assert "urllib" in command[2] and "127.0.0.1:8000/ready" in command[2]
 
 
-def test_migrations_are_copied_into_the_working_directory(runtime: Stage) -> None:
-    workdir, copied = "/", {}
-    for instruction in runtime.instructions:
-        if instruction.keyword == "WORKDIR":
-            workdir = str(PurePosixPath(workdir) / instruction.args)
-        if instruction.keyword == "COPY":
-            flags, sources, dest = copy_paths(instruction)
-            if "from" in flags:
-                continue
-            target = PurePosixPath(workdir) / dest
-            for source in sources:
-                name = PurePosixPath(source).name
-                copied[name] = target / name if dest.endswith("/") or len(sources) > 1 else target
-    assert (ROOT / "migrations" / "env.py").is_file()
-    # honcho_server.db.migrate finds an installed copy's migrations in the working directory.
-    assert copied.get("migrations") == PurePosixPath(workdir) / "migrations", (
-        f"migrations/ must be at {workdir}/migrations, where the CMD runs"
-    )
+def test_migrations_ship_in_the_package_not_beside_it(stages: list[Stage]) -> None:
+    """`pip install .` puts the Alembic scripts in the package: the image copies nothing else."""
+    from honcho_server.db.migrate import migrations_dir
+
+    assert migrations_dir() == ROOT / "src" / "honcho_server" / "migrations"
+    assert not (ROOT / "migrations").exists(), "a second migrations/ beside the package"
+    for stage in stages:
+        for instruction in stage.all("COPY") + stage.all("ADD"):
+            flags, sources, _ = copy_paths(instruction)
+            copied = {PurePosixPath(source).name for source in sources}
+            assert "from" in flags or not copied & {"migrations", "alembic.ini"}, (
+                f"Dockerfile line {instruction.line} copies migrations by hand"
+            )
 
 
 def test_build_stage_has_what_pip_install_needs(stages: list[Stage]) -> None:
@@ -639,7 +634,11 @@ def test_copied_files_exist_and_are_not_dockerignored(stages: list[Stage]) -> No
                 assert not dockerignored(source.rstrip("/"), patterns), (
                     f".dockerignore hides {source}, which the Dockerfile copies"
                 )
-    for needed in ("migrations/env.py", "migrations/versions", "src/honcho_server/cli.py"):
+    for needed in (
+        "src/honcho_server/migrations/env.py",
+        "src/honcho_server/migrations/versions",
+        "src/honcho_server/cli.py",
+    ):
         assert not dockerignored(needed, patterns), needed
 
 

@@ -22,15 +22,17 @@ class MigrationError(RuntimeError):
     """The database cannot be brought to the current schema."""
 
 
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
+
 def migrations_dir() -> Path:
-    """``migrations/`` of the source tree (or of the working directory, for installed copies)."""
-    for candidate in (
-        Path(__file__).resolve().parents[3] / "migrations",
-        Path.cwd() / "migrations",
-    ):
-        if (candidate / "env.py").is_file():
-            return candidate
-    raise MigrationError("cannot find the migrations/ directory next to the source tree")
+    """The Alembic scripts shipped inside the package (``honcho_server/migrations``)."""
+    if not (MIGRATIONS / "env.py").is_file():
+        raise MigrationError(
+            f"the migrations are missing from this installation ({MIGRATIONS}): "
+            "reinstall honcho-server"
+        )
+    return MIGRATIONS
 
 
 async def check_pgvector(url: str, extension: str = "vector") -> None:
