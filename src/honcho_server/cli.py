@@ -254,11 +254,13 @@ def _backup(settings: Settings, file: str) -> int:
     """``pg_dump`` (custom format) of the database into ``file``."""
     from pathlib import Path
 
-    from .db.embedded.dump import Target, backup
+    from .db.embedded.dump import Target, backup, backup_path
     from .db.embedded.runtime import package_bin_dir
 
-    with _short_errors("backup"), database(settings) as url:
-        backup(Target.from_url(url), Path(file), package_bin_dir(), _progress)
+    with _short_errors("backup"):
+        path = backup_path(Path(file))  # a bad name fails before any start
+        with database(settings) as url:
+            backup(Target.from_url(url), path, package_bin_dir(), _progress)
         return 0
     return 1
 

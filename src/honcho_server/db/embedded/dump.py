@@ -138,11 +138,7 @@ def backup(
     target: Target, path: pathlib.Path, bin_dir: pathlib.Path, progress: Progress
 ) -> Outcome:
     """``pg_dump --format=custom`` of ``target`` into ``path`` (replaced only when complete)."""
-    path = path.expanduser().absolute()
-    if path.is_dir():
-        raise DumpError(f"{path} is a directory; give the name of the backup file to write")
-    if not path.parent.is_dir():
-        raise DumpError(f"cannot write {path}: directory {path.parent} does not exist")
+    path = backup_path(path)
     size = _database_size(target, bin_dir)
     progress(f"backing up {target.label} ({human_bytes(size)} on disk) to {path}")
     began = time.monotonic()
@@ -174,6 +170,16 @@ def backup(
         f"in {outcome.seconds:.1f} s"
     )
     return outcome
+
+
+def backup_path(path: pathlib.Path) -> pathlib.Path:
+    """``path`` made absolute, checked to be a file name in an existing directory."""
+    path = path.expanduser().absolute()
+    if path.is_dir():
+        raise DumpError(f"{path} is a directory; give the name of the backup file to write")
+    if not path.parent.is_dir():
+        raise DumpError(f"cannot write {path}: directory {path.parent} does not exist")
+    return path
 
 
 def restore(
