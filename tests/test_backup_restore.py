@@ -294,6 +294,7 @@ def test_short_errors(base: Path, embedder: FakeOpenAIServer) -> None:
         (("restore", str(base / "missing.dump")), "does not exist"),
         (("backup", str(base / "no" / "such" / "dir.dump")), "directory " + str(base / "no")),
         (("backup", str(base)), "is a directory"),
+        (("backup", str(base / "x.dump")), f"no embedded database in {base / 'data'}"),
     ]:
         done = cli(*args, env=env)
         lines = done.stderr.strip().splitlines()
@@ -301,3 +302,43 @@ def test_short_errors(base: Path, embedder: FakeOpenAIServer) -> None:
         assert 1 <= len(lines) <= 2 and lines[0].startswith(f"honcho-server {args[0]}: "), lines
         assert message in lines[0], lines
         assert "Traceback" not in done.stderr
+    assert not (base / "data").exists()  # nothing was started or created
+
+
+def test_database_url_backup_and_restore(base: Path) -> None:
+    """With DATABASE_URL (here a server of our own, password in the URL) the same commands
+    work through the bundled tools; restore refuses while another session is connected."""
+    pg = EmbeddedPostgres(base / "external")
+    url = pg.start().replace("+asyncpg", "")
+    env = {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    backup_file = base / "external.dump"
+    try:
+        sql(url, "CREATE TABLE notes (id int PRIMARY KEY, body text)")
+        sql(url, "INSERT INTO notes VALUES (1, 'one'), (2, 'two')")
+        done = cli("backup", str(backup_file), env=env)
+        assert done.returncode == 0, done.stderr
+        assert "password" not in done.stderr.lower()
+        sql(url, "DELETE FROM notes WHERE id = 1")
+        sql(url, "CREATE TABLE later (id int)")
+
+        async def hold_and_restore() -> subprocess.CompletedProcess[str]:
+            conn = await asyncpg.connect(url)
+            try:
+                return await asyncio.to_thread(cli, "restore", str(backup_file), env=env)
+            finally:
+                await conn.close()
+
+        refused = asyncio.run(hold_and_restore())
+        assert refused.returncode == 1
+        assert refused.stderr.strip().splitlines() == [
+            f"honcho-server restore: 1 other session(s) are connected to database 'honcho' on "
+            f"127.0.0.1:{pg.port} (a running honcho-server?); stop them, then run restore again"
+        ]
+        assert [r["body"] for r in sql(url, "SELECT body FROM notes")] == ["two"]
+
+        done = cli("restore", str(backup_file), env=env)
+        assert done.returncode == 0, done.stderr
+        assert [r["body"] for r in sql(url, "SELECT body FROM notes ORDER BY id")] == ["one", "two"]
+        assert sql(url, "SELECT to_regclass('later') AS t") == [{"t": None}]  # replaced, not merged
+    finally:
+        pg.stop()

@@ -259,6 +259,15 @@ def _backup(settings: Settings, file: str) -> int:
 
     with _short_errors("backup"):
         path = backup_path(Path(file))  # a bad name fails before any start
+        if settings.database_url is None:
+            from .db.embedded import EmbeddedPostgres, EmbeddedPostgresError
+
+            data_dir = settings.data_dir / "postgres"
+            if not EmbeddedPostgres(data_dir).has_cluster():
+                raise EmbeddedPostgresError(
+                    f"no embedded database in {data_dir}: nothing to back up\n"
+                    "Set HONCHO_DATA_DIR to the server's data directory (or DATABASE_URL)."
+                )
         with database(settings) as url:
             backup(Target.from_url(url), path, package_bin_dir(), _progress)
         return 0

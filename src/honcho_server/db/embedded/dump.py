@@ -201,7 +201,10 @@ def restore(
     )
     began = time.monotonic()
     tables = _pipe_restore(target, path, bin_dir, began, progress)
-    _query(target, bin_dir, "ANALYZE")  # fresh planner statistics for the restored tables
+    try:
+        _query(target, bin_dir, "ANALYZE")  # fresh planner statistics for the restored tables
+    except DumpError as exc:  # the data is in; autovacuum analyses it later anyway
+        progress(f"restored, but ANALYZE failed ({exc}); autovacuum will catch up")
     seconds = time.monotonic() - began
     progress(f"restored {path} ({tables} tables) into {target.label} in {seconds:.1f} s")
     return Outcome(path, size, seconds, tables)

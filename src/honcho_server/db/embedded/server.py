@@ -206,6 +206,12 @@ class EmbeddedPostgres:
             finally:
                 os.close(fd)
 
+    def has_cluster(self) -> bool:
+        """Whether ``data_dir`` holds a database already (without starting anything)."""
+        link = self._layout.server_link
+        server_dir = pathlib.Path(os.readlink(link)) if link.is_symlink() else link.parent
+        return (server_dir / "pgdata" / "PG_VERSION").exists()
+
     @property
     def started(self) -> bool:
         """True between a successful :meth:`start` and :meth:`stop`."""
