@@ -35,6 +35,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -290,8 +291,10 @@ def main() -> None:
         if args.database_url:
             dsn = asyncpg_dsn(args.database_url)
         else:
-            port = (tmp / "data" / "postgres" / "port").read_text().strip()
-            dsn = f"postgresql://postgres@127.0.0.1:{port}/honcho"
+            pg = tmp / "data" / "postgres"
+            port = (pg / "port").read_text().strip()
+            password = quote((pg / "password").read_text().strip(), safe="")
+            dsn = f"postgresql://postgres:{password}@127.0.0.1:{port}/honcho"
         rows = asyncio.run(run(args, url, dsn, llm))
         width = max(len(k) for k, _ in rows)
         print()

@@ -52,6 +52,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -259,7 +260,9 @@ def database_url(args: argparse.Namespace) -> str:
         port_file = Path(data_dir).expanduser() / "postgres" / "port"
         if not port_file.is_file():
             sys.exit(f"no --database-url / DATABASE_URL and no embedded server port in {port_file}")
-        url = f"postgresql://postgres@127.0.0.1:{port_file.read_text().strip()}/honcho"
+        password = quote((port_file.parent / "password").read_text().strip(), safe="")
+        port = port_file.read_text().strip()
+        url = f"postgresql://postgres:{password}@127.0.0.1:{port}/honcho"
     scheme, rest = url.split("://", 1)
     return "postgresql://" + rest if scheme.startswith("postgres") else url
 
