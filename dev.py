@@ -5,7 +5,9 @@
     python3 dev.py test [pytest args]            # the whole test suite
     python3 dev.py check                         # ruff + mypy (what CI runs before the tests)
 
-Each command creates (or refreshes) a virtualenv in .venv with what it needs first.
+Each command creates a virtualenv in .venv with what it needs first, and installs again only
+when pyproject.toml's dependencies change (or `test`/`check` need the dev extra `serve` did not
+install); `serve` uses a venv that `test` set up as it is.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -24,6 +27,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+STAMP = VENV / ".honcho-stamp"
 
 
 def _say(message: str) -> None:
@@ -48,6 +52,7 @@ def _bootstrap_pip() -> None:
 
 
 def _create_venv() -> None:
+    started = time.monotonic()
     _say("creating .venv")
     try:
         import ensurepip  # noqa: F401
@@ -57,22 +62,67 @@ def _create_venv() -> None:
         shutil.rmtree(VENV, ignore_errors=True)
         _run(sys.executable, "-m", "venv", "--without-pip", VENV)
         _bootstrap_pip()
+    _run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    _say(f"created .venv ({time.monotonic() - started:.1f} s)")
 
 
-def ensure_env(extras: str) -> None:
-    """Create .venv and install the project (editable) with ``extras``, once per change."""
+def dependency_hash() -> str:
+    """What an install depends on: dependencies, extras, build requirements and entry points
+    from pyproject.toml (not tool settings: the install is editable, code changes need none)."""
+    import tomllib  # 3.11+, checked before this runs
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = pyproject.get("project", {})
+    relevant = {
+        "build": pyproject.get("build-system", {}),
+        "dependencies": project.get("dependencies", []),
+        "optional": project.get("optional-dependencies", {}),
+        "scripts": project.get("scripts", {}),
+        "python": sys.version_info[:2],
+    }
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def _read_stamp() -> tuple[str, set[str]]:
+    """(dependency hash, extras installed) of the last successful install; ("", ∅) if none."""
+    try:
+        stamp = json.loads(STAMP.read_text())
+        return str(stamp["dependencies"]), set(stamp["extras"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "", set()
+
+
+def ensure_env(extras: set[str]) -> None:
+    """Create .venv and install the project (editable) with at least ``extras``.
+
+    Installs only when pyproject.toml's dependencies changed or an extra is missing; a venv
+    with more extras than asked for (``test`` installed ``dev``) serves ``serve`` as it is.
+    """
     if sys.version_info < (3, 11):  # noqa: UP036 (dev.py may be run by an older python3)
         sys.exit(f"honcho-server needs Python 3.11 or newer (this is {sys.version.split()[0]})")
-    stamp = VENV / ".honcho-stamp"
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
-    if stamp.exists() and stamp.read_text() == want and PY.exists():
+    want = dependency_hash()
+    installed_hash, installed_extras = _read_stamp()
+    if PY.exists() and installed_hash == want and extras <= installed_extras:
         return
     if not PY.exists():
         _create_venv()
-    _say(f"installing honcho-server{extras} into .venv (first run takes a minute)")
-    _run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    _run(PY, "-m", "pip", "install", "--quiet", "-e", f".{extras}", cwd=ROOT)
-    stamp.write_text(want)
+    extras |= installed_extras  # keep what was there: serve after test keeps the test tools
+    target = f".[{','.join(sorted(extras))}]" if extras else "."
+    if not installed_hash:
+        why = "no record of an install"
+    elif installed_hash != want:
+        why = "pyproject.toml's dependencies changed"
+    else:
+        why = "adding the " + ", ".join(sorted(extras - installed_extras)) + " extra"
+    _say(
+        f"installing honcho-server{target[1:]} into .venv ({why}); pip's output follows "
+        "(a first install downloads a few hundred MB and takes a minute or two)"
+    )
+    STAMP.unlink(missing_ok=True)
+    started = time.monotonic()
+    _run(PY, "-m", "pip", "install", "-e", target, cwd=ROOT)
+    STAMP.write_text(json.dumps({"dependencies": want, "extras": sorted(extras)}))
+    _say(f"installed in {time.monotonic() - started:.1f} s; next runs skip this step")
 
 
 def main(argv: list[str]) -> int:
@@ -82,10 +132,10 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     os.chdir(ROOT)
     if command == "serve":
-        ensure_env("")
+        ensure_env(set())
         # exec, so Ctrl-C and SIGTERM reach the server itself (which stops its database)
         os.execv(BIN / "honcho-server", ["honcho-server", "serve", *rest])
-    ensure_env("[dev]")
+    ensure_env({"dev"})
     if command == "test":
         os.execv(PY, [str(PY), "-m", "pytest", *rest])
     code = subprocess.call([str(BIN / "ruff"), "check", "."], cwd=ROOT)

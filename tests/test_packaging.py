@@ -228,3 +228,62 @@ def test_installed_wheel_serves_from_an_unrelated_directory(
         "wheel test timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in installed.timings.items()),
         file=sys.stderr,
     )
+
+
+# ---- dev.py installs only when it has to ---------------------------------------------------
+
+
+@pytest.fixture
+def dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[object, list[str]]]:
+    """dev.py on a copy of pyproject.toml and a fake .venv; records the pip installs it runs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dev_under_test", ROOT / "dev.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    fake_venv = tmp_path / ".venv"
+    (fake_venv / "bin").mkdir(parents=True)
+    (fake_venv / "bin" / "python").touch()
+    installs: list[str] = []
+
+    def fake_run(*cmd: str | Path, **kwargs: object) -> None:
+        assert [str(c) for c in cmd[1:4]] == ["-m", "pip", "install"], cmd
+        installs.append(str(cmd[-1]))
+
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    monkeypatch.setattr(module, "VENV", fake_venv)
+    monkeypatch.setattr(module, "PY", fake_venv / "bin" / "python")
+    monkeypatch.setattr(module, "STAMP", fake_venv / ".honcho-stamp")
+    monkeypatch.setattr(module, "_run", fake_run)
+    yield module, installs
+
+
+def test_dev_py_reinstalls_only_when_dependencies_change(
+    dev: tuple[object, list[str]], tmp_path: Path
+) -> None:
+    module, installs = dev
+    ensure_env = module.ensure_env  # type: ignore[attr-defined]
+    ensure_env(set())  # serve on a venv with no record: install
+    ensure_env(set())  # serve again: nothing
+    assert installs == ["."]
+    ensure_env({"dev"})  # test: adds the dev extra once
+    ensure_env({"dev"})
+    ensure_env(set())  # serve after test: the superset serves as it is
+    assert installs == [".", ".[dev]"]
+
+    pyproject = tmp_path / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(text + "\n[tool.example]\nsetting = 1\n")
+    ensure_env(set())  # a tool setting is not a dependency
+    assert installs == [".", ".[dev]"]
+    assert text.count("\ndependencies = [\n") == 1
+    pyproject.write_text(text.replace("\ndependencies = [\n", '\ndependencies = [\n    "six",\n'))
+    ensure_env(set())  # a dependency changed: reinstall, keeping the dev extra
+    ensure_env({"dev"})
+    assert installs == [".", ".[dev]", ".[dev]"]
+
+    (tmp_path / ".venv" / ".honcho-stamp").write_text("0" * 64)  # the old stamp format
+    ensure_env({"dev"})
+    assert installs[-1] == ".[dev]" and len(installs) == 4
