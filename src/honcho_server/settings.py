@@ -72,8 +72,15 @@ class Settings(BaseSettings):
     # a running job whose worker sent no heartbeat for this long is taken for orphaned and
     # re-queued (workers heartbeat every third of it, at most every 10 s)
     job_stale_after_seconds: float = Field(default=60.0, ge=3, le=3600)
+    # Browser origins allowed by CORS: the usual local dev servers (React/Next 3000, Vite 5173,
+    # webpack/Vue 8080, this server's own 8000) on localhost and 127.0.0.1. Deployments list
+    # their own front-ends (README, "Using it from an existing app").
     cors_origins: list[str] = Field(
-        default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"]
+        default_factory=lambda: [
+            f"http://{host}{port}"
+            for host in ("localhost", "127.0.0.1")
+            for port in ("", ":3000", ":5173", ":8000", ":8080")
+        ]
     )
     embedding_provider: Literal["local", "openai"] = "local"
     embedding_model: str = "text-embedding-3-small"
