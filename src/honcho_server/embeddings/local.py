@@ -29,6 +29,7 @@ import numpy.typing as npt
 import onnxruntime as ort  # type: ignore[import-untyped]
 from tokenizers import Tokenizer
 
+from ..observability import metrics
 from .model_file import default_model_path, verify_model_file
 from .protocol import Span
 
@@ -132,6 +133,7 @@ class LocalEmbedder:
     def token_spans(self, text: str) -> list[Span]:
         return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
 
+    @metrics.embedding_call
     async def embed(self, texts: Sequence[str], *, background: bool = False) -> list[list[float]]:
         if any(not text for text in texts):
             raise ValueError("cannot embed an empty text")

@@ -15,6 +15,7 @@ import numpy as np
 import openai
 from openai.types import CreateEmbeddingResponse
 
+from ..observability import metrics
 from ..tokens import encoding
 from .chunking import truncate_text
 from .protocol import EmbedderUnavailable, EmbeddingError, Span
@@ -66,6 +67,7 @@ class OpenAICompatEmbedder:
         _, starts = self._encoding.decode_with_offsets(self._encoding.encode_ordinary(text))
         return list(zip(starts, [*starts[1:], len(text)], strict=False))  # [] for ""
 
+    @metrics.embedding_call
     async def embed(self, texts: Sequence[str], *, background: bool = False) -> list[list[float]]:
         if any(not text for text in texts):
             raise ValueError("cannot embed an empty text")

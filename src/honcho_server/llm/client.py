@@ -27,6 +27,7 @@ from openai.types.chat import (
 )
 from pydantic import BaseModel
 
+from ..observability import metrics
 from .config import LLMConfig
 from .endpoints import ENDPOINTS, EndpointMemory
 from .errors import LLMError, LLMOutputInvalid, LLMRequestRejected, LLMUnavailable
@@ -198,6 +199,7 @@ class OpenAICompatClient:
 
     # ---- requests -------------------------------------------------------------------------
 
+    @metrics.llm_call
     async def _send(
         self,
         messages: list[Message],
@@ -239,6 +241,7 @@ class OpenAICompatClient:
             status_code=error.status_code,
         )
 
+    @metrics.llm_stream
     async def _pieces(
         self,
         stream: TextStream,

@@ -29,6 +29,7 @@ from ..db.repositories.workers import WorkerRepository
 from ..db.session import unit_of_work
 from ..embeddings import EmbedderUnavailable, EmbeddingError
 from ..llm import LLMError, LLMOutputInvalid, LLMUnavailable
+from ..observability import metrics
 from ..queue import ClaimedJob, QueueRepository
 from ..queue.payloads import BULK_PRIORITY
 from .context import JobContext, WorkerServices
@@ -85,14 +86,17 @@ async def _claim(
 
 async def _execute(ctx: JobContext, job: ClaimedJob, backoff_base: float) -> None:
     gates = ctx.services.gates
+    started = time.monotonic()
     try:
         kind = lookup(job.kind)
         await kind.handler(ctx, kind.payload.model_validate(job.payload))
         if not ctx.completed:
             async with unit_of_work(ctx.factory) as db:
                 await QueueRepository(db).succeed(ctx.job_id, ctx.usage)
+        metrics.job_finished(job.kind, "succeeded", time.monotonic() - started)
     except asyncio.CancelledError:
         gates.finished(job.kind)
+        metrics.job_finished(job.kind, "released", time.monotonic() - started)
         raise
     except (LLMUnavailable, EmbedderUnavailable) as exc:
         # ``wait``: the dependency is down, not the job at fault. The breaker logs the
@@ -100,19 +104,23 @@ async def _execute(ctx: JobContext, job: ClaimedJob, backoff_base: float) -> Non
         _record_spent(ctx, exc)
         gates.down(job.kind, str(exc))
         async with unit_of_work(ctx.factory) as db:
-            await QueueRepository(db).wait(job.id, f"waiting: {exc}", usage=ctx.usage)
+            state = await QueueRepository(db).wait(job.id, f"waiting: {exc}", usage=ctx.usage)
+        outcome = "superseded" if state == "superseded" else "waited"
+        metrics.job_finished(job.kind, outcome, time.monotonic() - started)
         return
     except Exception as exc:  # the job's own failure: recorded on it, loudly
-        await _fail(ctx, job, exc, backoff_base)
+        outcome = await _fail(ctx, job, exc, backoff_base)
+        metrics.job_finished(job.kind, outcome, time.monotonic() - started)
     if ctx.usage.get("requests") or job.kind in ("embed_messages", "embed_conclusions"):
         gates.answered(job.kind)
     else:
         gates.finished(job.kind)
 
 
-async def _fail(ctx: JobContext, job: ClaimedJob, exc: Exception, backoff_base: float) -> None:
+async def _fail(ctx: JobContext, job: ClaimedJob, exc: Exception, backoff_base: float) -> str:
     """``fail``: one attempt spent; back to the queue after a backoff, or failed for good.
-    One log line per attempt; a traceback only for an unexpected error's last attempt."""
+    One log line per attempt; a traceback only for an unexpected error's last attempt.
+    Returns the outcome: ``retried``, ``failed`` or ``superseded``."""
     _record_spent(ctx, exc)
     final = job.attempts >= job.max_attempts
     retry_at = None if final else datetime.now(UTC) + backoff(job.attempts, backoff_base)
@@ -132,9 +140,12 @@ async def _fail(ctx: JobContext, job: ClaimedJob, exc: Exception, backoff_base: 
     if isinstance(exc, LLMError):  # the model answered (badly): the endpoint is up
         ctx.services.gates.answered(job.kind)
     async with unit_of_work(ctx.factory) as db:
-        await QueueRepository(db).fail(
+        state = await QueueRepository(db).fail(
             job.id, f"{type(exc).__name__}: {exc}", retry_at, usage=ctx.usage, raw_output=raw
         )
+    if state == "superseded":
+        return "superseded"
+    return "failed" if final else "retried"
 
 
 def _record_spent(ctx: JobContext, exc: BaseException) -> None:
