@@ -37,6 +37,9 @@ from .db.engine import create_engine, create_session_factory
 from .db.session import unit_of_work
 from .embeddings import Embedder, build_embedder
 from .llm import LLMRegistry
+from .observability.logs import configure_logging
+from .observability.middleware import ObservedFastAPI
+from .observability.scrape import router as metrics_router
 from .services import embedding_space
 from .settings import Settings, load_settings
 from .worker.context import WorkerServices
@@ -86,13 +89,16 @@ def create_app(
             if embedder is None:
                 await vectors.aclose()
 
-    app = FastAPI(
+    # ObservedFastAPI: request ids, HTTP metrics and the access log outside every other layer
+    # (even the error middleware), so a 413, a 503 or a 500 carries X-Request-ID too.
+    app = ObservedFastAPI(
         title="Honcho API",
         summary="The Identity Layer for the Agentic World",
         version=__version__,
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.access_log = settings.access_log
     # Body size and lone-surrogate checks before any route reads the body (CORS wraps them,
     # so browsers can read a 413 too).
     app.add_middleware(RequestLimits, max_body=settings.max_request_body_bytes)
@@ -105,6 +111,8 @@ def create_app(
     )
     errors.install(app)
     app.include_router(health_router)
+    if settings.metrics_enabled:  # open like /health: no tenant data (README "Observability")
+        app.include_router(metrics_router)
     # Every route but /health (and the docs) is guarded: one dependency, rules in auth.policy.
     guarded = [Depends(authorize)]
     app.include_router(status_router, dependencies=guarded)
@@ -134,4 +142,6 @@ def create_app(
 def create_app_from_env() -> FastAPI:
     """App factory for multi-process serving: each worker reads settings from the environment
     (``serve`` exports the embedded database's URL as ``DATABASE_URL`` before forking)."""
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)  # spawned: not configured yet
+    return create_app(settings)

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .observability.logs import configure_logging
 from .settings import Settings, load_settings
 
 log = logging.getLogger("honcho_server")
@@ -76,6 +77,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
 
     from .app import create_app
     from .llm.registry import log_llm_configuration
+    from .observability.metrics import share_between_processes
 
     with database(settings, supervise=True) as url:
         upgrade_schema(url, settings)
@@ -84,9 +86,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         level = settings.log_level.lower()
         if workers == 1:
             app = create_app(settings, database_url=url)
-            uvicorn.run(app, host=host, port=port, log_level=level, access_log=False)
+            # log_config=None: uvicorn's own lines go through our handler (format, request ids);
+            # its access log stays off: honcho_server.access writes one (ACCESS_LOG)
+            uvicorn.run(
+                app, host=host, port=port, log_level=level, access_log=False, log_config=None
+            )
         else:
             os.environ["DATABASE_URL"] = url  # the worker processes build their own app
+            share_between_processes()  # one /metrics for all of them
             uvicorn.run(
                 "honcho_server.app:create_app_from_env",
                 factory=True,
@@ -95,6 +102,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
                 port=port,
                 log_level=level,
                 access_log=False,
+                log_config=None,
             )
     return 0
 
@@ -113,6 +121,7 @@ def _worker(settings: Settings) -> int:
     from .db.session import unit_of_work
     from .embeddings import build_embedder
     from .llm import LLMRegistry
+    from .observability.metrics import serve_worker_metrics
     from .services import embedding_space
     from .worker.context import WorkerServices
     from .worker.runner import run_forever
@@ -143,6 +152,7 @@ def _worker(settings: Settings) -> int:
             await embedder.aclose()
             await engine.dispose()
 
+    serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     with database(settings, supervise=True) as url:
         asyncio.run(work(url))
     return 0
@@ -465,11 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for error in exc.errors():
             print(f"honcho-server: configuration error: {error['msg']}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(settings.log_level, settings.log_format)
     _install_stop_handlers()
     try:
         if args.command == "serve":

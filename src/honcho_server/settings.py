@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # How long a stored Idempotency-Key response is replayed (then purged by maintenance).
     idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # Observability (README "Observability"): one INFO line per request on
+    # honcho_server.access; text or JSON log lines; GET /metrics; a separate worker's metrics.
+    access_log: bool = True
+    log_format: Literal["text", "json"] = "text"
+    metrics_enabled: bool = True
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
 
     @field_validator("database_url")
     @classmethod
