@@ -72,8 +72,17 @@ FIXED_DETAILS = {
     "wrong_secret": "Invalid JWT",
     "expired": "JWT expired",
 }
-PUBLIC = {"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-OPEN_ROUTES = {"/health", "/ready"}  # liveness and readiness: no key
+PUBLIC = {
+    "/health",
+    "/ready",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+}
+# liveness, readiness and Prometheus metrics (no tenant data; METRICS_ENABLED=false hides it)
+OPEN_ROUTES = {"/health", "/ready", "/metrics"}
 LLM_ROUTES = {
     ("POST", "/v3/workspaces/{workspace_id}/peers/{peer_id}/chat"),
     ("POST", "/v3/workspaces/{workspace_id}/chat"),
@@ -238,6 +247,8 @@ def test_every_route_has_an_example(auth_app: FastAPI) -> None:
 
 async def test_public_routes_stay_open(auth_client: httpx.AsyncClient) -> None:
     assert (await auth_client.get("/health")).json() == {"status": "ok"}
+    metrics = await auth_client.get("/metrics")
+    assert metrics.status_code == 200 and "honcho_database_up 1.0" in metrics.text
     assert (await auth_client.get("/openapi.json")).status_code == 200
 
 
