@@ -10,7 +10,9 @@ counter moves by exactly what the test sent.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import re
 import socket
 import time
@@ -30,6 +32,7 @@ from fakes.openai_server import FakeOpenAIServer
 from honcho_server.app import create_app
 from honcho_server.db.engine import create_engine
 from honcho_server.db.session import unit_of_work
+from honcho_server.observability.logs import RequestIdFilter, TextFormatter
 from honcho_server.observability.scrape import QUERY_TIMEOUT_SECONDS
 from honcho_server.queue import PAYLOADS
 from honcho_server.settings import Settings
@@ -438,3 +441,29 @@ async def test_scrape_without_a_database_is_200_with_database_up_0(
     assert "honcho_queue_jobs" not in families
     assert "honcho_db_pool_connections_in_use" in families
     assert "honcho_http_requests" in families
+
+
+async def test_a_500_carries_the_request_id_in_its_header_and_traceback() -> None:
+    """The error middleware answers a 500 inside our layer: header and traceback have the id."""
+    app: FastAPI = create_app(Settings(_env_file=None, database_url="postgresql://x@h/db"))
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("kaboom")
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(TextFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            r = await client.get("/boom", headers={"X-Request-ID": "boom-1"})
+    finally:
+        root.removeHandler(handler)
+    assert r.status_code == 500 and r.headers["x-request-id"] == "boom-1"
+    lines = out.getvalue().splitlines()
+    assert any(" ERROR honcho_server.api: GET /boom -> 500 request_id=boom-1" in x for x in lines)
+    assert "RuntimeError: kaboom" in out.getvalue()
