@@ -848,3 +848,13 @@ def count_lines(path: Path, start: int, end: int | None = None) -> list[str]:
         f.seek(start)
         data = f.read() if end is None else f.read(max(0, end - start))
     return data.decode(errors="replace").splitlines()
+
+
+#: Lines that say nothing about the server's health: the access log (one line per request,
+#: ``ACCESS_LOG``) and the HTTP clients' request lines (the worker calling the fake LLM).
+_ROUTINE = ("honcho_server.access", "HTTP Request: ")
+
+
+def said_lines(lines: Iterable[str]) -> list[str]:
+    """``lines`` without the routine ones: what the server said about what happened."""
+    return [line for line in lines if not any(r in line for r in _ROUTINE)]

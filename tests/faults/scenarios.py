@@ -44,6 +44,7 @@ from faults.harness import (
     orphan_limit_seconds,
     problem_naming,
     real_clock,
+    said_lines,
     server_env,
     setup_sessions,
     tail,
@@ -391,10 +392,8 @@ def no_llm_writers(admin: Db, workdir: Path, sizes: Sizes) -> dict[str, Any]:
         ingest.stop()
         assert ingest.join(timeout=60), "the writers did not stop"
         write_s = time.monotonic() - started
-        # what the server said while writing, but the embedder client's request lines
-        log_lines = [
-            line for line in count_lines(log, log_start) if "HTTP Request: POST" not in line
-        ]
+        all_lines = count_lines(log, log_start)
+        log_lines = said_lines(all_lines)  # not the access log or the embedder client's lines
         embedded_s = _wait_no_open(db, ["embed_messages", "embed_conclusions"], timeout=120)
         seen_doing |= {f"job {j['id']} {j['kind']}" for j in doing(db, llm_kinds)}
         stored = int(db.value("SELECT count(*) FROM messages WHERE workspace_name = $1", workspace))
@@ -425,6 +424,7 @@ def no_llm_writers(admin: Db, workdir: Path, sizes: Sizes) -> dict[str, Any]:
             "polls": polls,
             "jobs": counts,
             "server_log_lines_while_writing": len(log_lines),
+            "server_log_lines_while_writing_with_access_log": len(all_lines),
             "status_line": waits,
         }
         _fail_if(
@@ -756,7 +756,9 @@ def postgres_outage(workdir: Path, sizes: Sizes) -> dict[str, Any]:
         log_start = log.stat().st_size
         stopped = time.monotonic()
         pg.stop()
+        down = time.monotonic()  # Postgres is certainly gone from here...
         time.sleep(sizes.pg_outage_seconds)
+        restarting = time.monotonic()  # ... to here
         restarted_url = pg.start()
         assert restarted_url == url, f"Postgres came back elsewhere: {restarted_url} != {url}"
         started = time.monotonic()
@@ -766,7 +768,8 @@ def postgres_outage(workdir: Path, sizes: Sizes) -> dict[str, Any]:
             what="/ready answering 200 again",
         )
         time.sleep(2.0)
-        log_lines = count_lines(log, log_start)
+        all_lines = count_lines(log, log_start)
+        log_lines = said_lines(all_lines)  # not the access log or the LLM client's lines
         time.sleep(2.0)
         ingest.stop()
         assert ingest.join(timeout=90), "the clients did not stop"
@@ -774,15 +777,15 @@ def postgres_outage(workdir: Path, sizes: Sizes) -> dict[str, Any]:
         prober.join(timeout=15)
         drain_s = wait_drained(db, 120, started=started)
         watch.stop()
-        during = [a for a in ingest.answers if stopped <= a.at <= started]
-        outage_probes = [p for p in probes if stopped + 1.0 <= p.at <= started]
+        during = [a for a in ingest.answers if down <= a.at <= restarting]
+        outage_probes = [p for p in probes if down <= p.at <= restarting]
         by_status = {"no response" if a.status is None else str(a.status): 0 for a in during}
         for a in during:
             key = "no response" if a.status is None else str(a.status)
             by_status[key] += 1
         messages = check_messages(db, workspace, ingest.sent)
         counts = job_counts(db)
-        tracebacks = [line for line in log_lines if "Traceback" in line]
+        tracebacks = [line for line in all_lines if "Traceback" in line]
         spent = [line for line in log_lines if "failed: " in line and " attempt " in line]
         numbers = {
             "pg_outage_s": round(started - stopped, 1),
@@ -792,6 +795,7 @@ def postgres_outage(workdir: Path, sizes: Sizes) -> dict[str, Any]:
             "ready_during_outage": sorted({str(p.ready) for p in outage_probes}),
             "ready_again_after_start_s": round(ready_again - started, 1),
             "server_log_lines_during_outage": len(log_lines),
+            "server_log_lines_during_outage_with_access_log": len(all_lines),
             **messages.numbers(),
             "job_attempts_failed_by_the_outage": len(spent),
             "drain_after_db_back_s": round(drain_s, 1),
