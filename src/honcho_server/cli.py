@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from .observability.logs import configure_logging
 from .settings import Settings, load_settings
+from .startup_errors import ensure_port_free, explain, settings_errors
 
 log = logging.getLogger("honcho_server")
 
@@ -67,6 +69,7 @@ def database(
 
 
 def upgrade_schema(url: str, settings: Settings) -> None:
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # 7 lines of noise
     from .db.migrate import upgrade
 
     upgrade(url, embedding_dimensions=settings.embedding_dimensions)
@@ -79,10 +82,11 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     from .llm.registry import log_llm_configuration
     from .observability.metrics import share_between_processes
 
+    ensure_port_free(host, port)  # before anything starts, so nothing claims to be serving
     with database(settings, supervise=True) as url:
         upgrade_schema(url, settings)
         log_llm_configuration(settings, log)
-        log.info("serving the Honcho v3 API on http://%s:%d (%d worker(s))", host, port, workers)
+        log.info("starting the Honcho v3 API on http://%s:%d (%d worker(s))", host, port, workers)
         level = settings.log_level.lower()
         if workers == 1:
             app = create_app(settings, database_url=url)
@@ -419,8 +423,16 @@ def _endpoint_line(endpoint: dict[str, Any]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="honcho-server", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of a start-up error",
+    )
+    parser = argparse.ArgumentParser(prog="honcho-server", description=__doc__, parents=[common])
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser = functools.partial(commands.add_parser, parents=[common])  # type: ignore[method-assign]
     serve = commands.add_parser(
         "serve", help="run the API (embedded PostgreSQL if no DATABASE_URL)"
     )
@@ -471,9 +483,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--peer and --session need --workspace")
     try:
         settings = load_settings()
-    except ValidationError as exc:  # e.g. AUTH_USE_AUTH=true without a strong AUTH_JWT_SECRET
-        for error in exc.errors():
-            print(f"honcho-server: configuration error: {error['msg']}", file=sys.stderr)
+    except ValidationError as exc:  # e.g. AUTH_USE_AUTH=ture, or auth without a strong secret
+        for line in settings_errors(exc):
+            print(f"honcho-server: configuration error: {line}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
     _install_stop_handlers()
@@ -498,3 +510,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Stopped as stop:
         log.info("stopped by %s", stop)
         return 0
+    except Exception as exc:  # a mistake of configuration or environment: say it in a line
+        message = explain(exc, settings)
+        if message is None or getattr(args, "debug", False):
+            raise
+        print(f"honcho-server: {message}", file=sys.stderr)
+        print("  (run with --debug for the traceback)", file=sys.stderr)
+        return 1

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import (
 
 from ..settings import Settings
 
-
 CONNECT_TIMEOUT_SECONDS = 5.0
 
 
@@ -51,7 +50,7 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
                 "application_name": "honcho-server",
-            }
+            },
         },
     )
     event.listen(engine.sync_engine.pool, "checkout", _discard_closed)
