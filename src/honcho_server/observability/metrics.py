@@ -67,6 +67,12 @@ JOB_DURATION = Histogram(
     ["kind", "outcome"],
     buckets=JOB_BUCKETS,
 )
+JOBS_RECOVERED = Counter(
+    "honcho_jobs_recovered",
+    "Jobs taken back from workers that stopped responding, by where they went (todo, "
+    "superseded, failed).",
+    ["state"],
+)
 LLM_REQUESTS = Counter(
     "honcho_llm_requests",
     "LLM requests made (the client's own retries included in one), by feature.",
@@ -124,6 +130,11 @@ def http_request(method: str, route: str, status: int, seconds: float) -> None:
 
 
 # ---- jobs -----------------------------------------------------------------------------------
+
+
+def job_recovered(state: str) -> None:
+    """A dead worker's job was recovered by the stale sweep and went to ``state``."""
+    JOBS_RECOVERED.labels(state).inc()
 
 
 def job_finished(kind: str, outcome: str, seconds: float) -> None:

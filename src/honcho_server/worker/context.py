@@ -47,6 +47,8 @@ class JobContext:
     factory: async_sessionmaker[AsyncSession]
     services: WorkerServices
     completed: bool = False
+    #: how the attempt ended when the handler itself sent the job back (``wait``)
+    outcome: str | None = None
     usage: dict[str, int] = field(default_factory=dict)  # LLM tokens this attempt spent
 
     def record_usage(self, spent: Any) -> None:
@@ -76,5 +78,8 @@ class JobContext:
         machine): due again at ``retry_at`` (now if None), or superseded by a waiting twin,
         which will do this job's work. The handler should return right after."""
         async with unit_of_work(self.factory) as db:
-            await QueueRepository(db).wait(self.job_id, reason, retry_at=retry_at, usage=self.usage)
+            state = await QueueRepository(db).wait(
+                self.job_id, reason, retry_at=retry_at, usage=self.usage
+            )
         self.completed = True
+        self.outcome = "superseded" if state == "superseded" else "waited"

@@ -11,6 +11,7 @@ from ..db.repositories.deletion import DeletionRepository
 from ..db.repositories.idempotency import IdempotencyRepository
 from ..db.repositories.workers import WorkerRepository
 from ..db.session import unit_of_work
+from ..observability import metrics
 from ..queue import STALE_AFTER, QueueRepository
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ async def requeue_stale_jobs(
             continue
         if state is not None:
             recovered[state] = recovered.get(state, 0) + 1
+            metrics.job_recovered(state)
     if recovered:
         outcome = ", ".join(f"{n} {state}" for state, n in sorted(recovered.items()))
         log.warning("recovered jobs from workers that stopped responding: %s", outcome)

@@ -93,7 +93,7 @@ async def _execute(ctx: JobContext, job: ClaimedJob, backoff_base: float) -> Non
         if not ctx.completed:
             async with unit_of_work(ctx.factory) as db:
                 await QueueRepository(db).succeed(ctx.job_id, ctx.usage)
-        metrics.job_finished(job.kind, "succeeded", time.monotonic() - started)
+        metrics.job_finished(job.kind, ctx.outcome or "succeeded", time.monotonic() - started)
     except asyncio.CancelledError:
         gates.finished(job.kind)
         metrics.job_finished(job.kind, "released", time.monotonic() - started)
