@@ -39,7 +39,10 @@ import pytest
 from honcho import Honcho
 from honcho.session import Session
 
-REFERENCE = json.loads(Path("/work/shared/reference/honcho-v3-openapi.json").read_text())
+# the contract, in ../shared beside the checkout (as on developers' machines and in CI)
+REFERENCE = json.loads(
+    (Path(__file__).resolve().parents[3] / "shared/reference/honcho-v3-openapi.json").read_text()
+)
 W = "/v3/workspaces/{workspace_id}"
 SESSION_CONTEXT = W + "/sessions/{session_id}/context"
 PEER_CONTEXT = W + "/peers/{peer_id}/context"
