@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from . import __version__
-from .api import errors
+from .api import errors, openapi_doc
 from .api.health import router as health_router
 from .api.limits import RequestLimits
 from .api.status import router as status_router
@@ -110,6 +110,7 @@ def create_app(
         allow_headers=["*"],
     )
     errors.install(app)
+    openapi_doc.install(app)
     app.include_router(health_router)
     if settings.metrics_enabled:  # open like /health: no tenant data (README "Observability")
         app.include_router(metrics_router)
