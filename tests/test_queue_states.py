@@ -16,6 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from databases import fresh_database
+from fakes.fixtures import fake_openai_server  # noqa: F401
+from fakes.openai_server import FakeOpenAIServer
 from honcho_server.db.engine import create_engine, create_session_factory
 from honcho_server.db.repositories.workers import WorkerRepository
 from honcho_server.db.session import unit_of_work
@@ -30,9 +32,10 @@ from honcho_server.queue import (
 from honcho_server.queue.states import TRANSITIONS
 from honcho_server.settings import Settings
 from honcho_server.worker.context import WorkerServices
-from honcho_server.worker.gates import Gates
+from honcho_server.worker.gates import Gates, probe_endpoint
 from honcho_server.worker.maintenance import maintain, requeue_stale_jobs
 from honcho_server.worker.runner import run_once
+from servers import free_port
 
 
 @dataclass
@@ -237,3 +240,30 @@ async def test_maintenance_forgets_workers_dead_for_an_hour(qdb: Db) -> None:
     await maintain(qdb.factory)
     async with unit_of_work(qdb.factory) as db:
         assert [w.id for w in await WorkerRepository(db).all()] == ["alive"]
+
+
+async def test_a_breaker_with_no_job_left_probes_the_endpoint_itself(
+    fake_openai_server: FakeOpenAIServer,  # noqa: F811
+) -> None:
+    """Another worker drained the backlog: this one has no job to probe with, so it checks
+    the endpoint itself once the cool-down is over, and stops reporting it down."""
+    now = [100.0]
+    up = Settings(_env_file=None, llm_model="m", llm_base_url=fake_openai_server.base_url)
+    gates = Gates(up, has_llm=True, embedder_endpoint=None, clock=lambda: now[0])
+    gates.down("derive", "connection refused")
+    assert gates.due_probes() == []  # still cooling down
+    now[0] += 3
+    [(endpoint, url, _key)] = gates.due_probes()
+    assert gates.due_probes() == []  # one probe at a time
+    gates.probed(endpoint, await probe_endpoint(url, None))
+    assert gates.report()["outages"] == []
+    closed = f"http://127.0.0.1:{free_port()}/v1"
+    down = Settings(_env_file=None, llm_model="m", llm_base_url=closed)
+    gates = Gates(down, has_llm=True, embedder_endpoint=None, clock=lambda: now[0])
+    gates.down("derive", "connection refused")
+    now[0] += 3
+    [(endpoint, url, _key)] = gates.due_probes()
+    error = await probe_endpoint(url, None)
+    assert error is not None and "Connect" in error
+    gates.probed(endpoint, error)
+    assert [o["endpoint"] for o in gates.report()["outages"]] == [endpoint]

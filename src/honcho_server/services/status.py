@@ -128,19 +128,32 @@ def _waiting(queue: QueueSummary, kinds: list[str]) -> str:
     return f"{total} job(s) wait" + (f" ({named})" if named else "")
 
 
+def _last_answers(workers: list[WorkerStatus]) -> dict[str, datetime]:
+    """endpoint → the latest time any of ``workers`` got an answer from it."""
+    last: dict[str, datetime] = {}
+    for worker in workers:
+        for endpoint in worker.endpoints:
+            if endpoint.get("last_ok"):
+                when = datetime.fromisoformat(str(endpoint["last_ok"]))
+                name = str(endpoint.get("endpoint"))
+                last[name] = max(when, last.get(name, when))
+    return last
+
+
 def _dependency_problems(alive: list[WorkerStatus], queue: QueueSummary) -> list[str]:
     """What the live workers report: endpoints down (named, with how long), and kinds that
     no live worker can run because it has no model for them."""
     problems: list[str] = []
     now = datetime.now(UTC)
     seen: set[str] = set()
+    answered = _last_answers(alive)
     for worker in alive:
         for outage in worker.outages:
             endpoint = str(outage.get("endpoint"))
-            if endpoint in seen:
-                continue
-            seen.add(endpoint)
             since = datetime.fromisoformat(str(outage.get("since")))
+            if endpoint in seen or answered.get(endpoint, since) > since:
+                continue  # another worker has heard from it since this one lost it
+            seen.add(endpoint)
             down_for = int((now - since).total_seconds())
             problems.append(
                 f"{endpoint} unreachable for {down_for} s ({outage.get('error')}); "

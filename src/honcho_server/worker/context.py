@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ..db.session import unit_of_work
 from ..queue import QueueRepository
 from ..settings import Settings
-from .gates import FIRST_COOLDOWN_SECONDS, Gates, describe_embedder_endpoint
+from .gates import FIRST_COOLDOWN_SECONDS, Gates, describe_embedder_endpoint, embedder_probe
 
 
 @dataclass
@@ -35,6 +35,7 @@ class WorkerServices:
                 self.settings,
                 has_llm=self.llm is not None,
                 embedder_endpoint=describe_embedder_endpoint(self.embedder),
+                embedder_probe=embedder_probe(self.embedder, self.settings),
                 first_cooldown=self.outage_cooldown,
             )
         return self._gates

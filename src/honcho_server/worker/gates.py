@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, get_args
 
+import httpx
+
 from ..llm import LLMNotConfigured
 from ..llm.config import NO_LLM, describe_llm, resolve_llm_config
 from ..queue.payloads import PAYLOADS, LLMNeed, Need, kinds_needing
@@ -59,6 +61,8 @@ class Gates:
     settings: Settings
     has_llm: bool
     embedder_endpoint: str | None  # None: no embedder at all
+    #: (URL, key) to check a remote embedder with when no job is at hand
+    embedder_probe: tuple[str, str | None] | None = None
     first_cooldown: float = FIRST_COOLDOWN_SECONDS
     max_cooldown: float = MAX_COOLDOWN_SECONDS
     clock: Callable[[], float] = time.monotonic
@@ -67,6 +71,8 @@ class Gates:
     #: need → the endpoint it calls
     endpoints: dict[Need, str] = field(default_factory=dict)
     outages: dict[str, Outage] = field(default_factory=dict)
+    #: endpoint → (URL to probe, API key) when no job is at hand to probe it
+    probes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     #: endpoint → when a job last got an answer from it, and its last error
     last_ok: dict[str, datetime] = field(default_factory=dict)
     last_error: dict[str, str] = field(default_factory=dict)
@@ -83,11 +89,16 @@ class Gates:
             except LLMNotConfigured as exc:
                 self.missing[need] = exc.message
                 continue
-            self.endpoints[need] = f"LLM {config.model} at {config.base_url}"
+            endpoint = f"LLM {config.model} at {config.base_url}"
+            self.endpoints[need] = endpoint
+            key = config.api_key.get_secret_value() if config.api_key is not None else None
+            self.probes[endpoint] = (config.base_url.rstrip("/") + "/models", key)
         if self.embedder_endpoint is None:
             self.missing["embedder"] = "this worker has no embedder"
         else:
             self.endpoints["embedder"] = self.embedder_endpoint
+            if self.embedder_probe is not None:
+                self.probes[self.embedder_endpoint] = self.embedder_probe
 
     # ---- what may be claimed ----------------------------------------------------------
 
@@ -138,6 +149,28 @@ class Gates:
             down_for = (datetime.now(UTC) - outage.since).total_seconds()
             log.warning("%s answers again after %.0f s down", outage.endpoint, down_for)
             self.version += 1
+
+    def due_probes(self) -> list[tuple[str, str, str | None]]:
+        """Endpoints down whose cool-down is over and that no job is probing: (endpoint,
+        URL, key) for the worker to check itself — with no job left to try (another worker
+        drained the backlog), a breaker would otherwise stay open, and reported, forever."""
+        now = self.clock()
+        due = []
+        for endpoint, outage in self.outages.items():
+            if not outage.probing and now >= outage.retry_at and endpoint in self.probes:
+                outage.probing = True
+                due.append((endpoint, *self.probes[endpoint]))
+        return due
+
+    def probed(self, endpoint: str, error: str | None) -> None:
+        """The result of :meth:`due_probes`' check: ``None`` when the endpoint answered."""
+        kinds = [k for k in PAYLOADS if self._endpoint_of(k) == endpoint]
+        if not kinds:
+            return
+        if error is None:
+            self.answered(kinds[0])
+        else:
+            self.down(kinds[0], error)
 
     def finished(self, kind: str) -> None:
         """A job of ``kind`` ended without telling us anything about its endpoint (it did
@@ -199,3 +232,26 @@ def describe_embedder_endpoint(embedder: object) -> str | None:
     name = getattr(embedder, "name", "embedder")
     base_url = getattr(embedder, "base_url", None)
     return f"embedder {name} at {base_url}" if base_url else f"embedder {name}"
+
+
+def embedder_probe(embedder: object, settings: Settings) -> tuple[str, str | None] | None:
+    """How to check a remote embedder's endpoint (None for the local one)."""
+    base_url = getattr(embedder, "base_url", None)
+    if not isinstance(base_url, str):
+        return None
+    key = settings.embedding_api_key
+    return base_url.rstrip("/") + "/models", key.get_secret_value() if key else None
+
+
+async def probe_endpoint(url: str, api_key: str | None, within: float = 5.0) -> str | None:
+    """``None`` when the endpoint answers like a live server (any 2xx/3xx, or 404/405 from a
+    server without this route), else why not. Sends the key, so a refused key stays down."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        async with httpx.AsyncClient(timeout=within) as client:
+            response = await client.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if response.status_code < 400 or response.status_code in (404, 405):
+        return None
+    return f"answered {response.status_code}"

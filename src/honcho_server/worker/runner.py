@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import __version__
+from ..db.connectivity import outage_reason
 from ..db.repositories.workers import WorkerRepository
 from ..db.session import unit_of_work
 from ..embeddings import EmbedderUnavailable, EmbeddingError
@@ -33,7 +34,7 @@ from ..observability import metrics
 from ..queue import ClaimedJob, QueueRepository
 from ..queue.payloads import BULK_PRIORITY
 from .context import JobContext, WorkerServices
-from .gates import Gates
+from .gates import Gates, probe_endpoint
 from .listener import listen
 from .maintenance import maintain, requeue_stale_jobs
 from .registry import lookup
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 2.0  # the fallback when no notification arrives
 HEARTBEAT_SECONDS = 10.0
+DATABASE_WAIT_SECONDS = 120.0  # how long a job keeps trying to go back to the queue
 REPORT_POLL_SECONDS = 1.0  # how soon a dependency found down shows in /status
 SHUTDOWN_GRACE_SECONDS = 20.0
 STALE_SWEEP_SECONDS = 15.0
@@ -108,8 +110,12 @@ async def _execute(ctx: JobContext, job: ClaimedJob, backoff_base: float) -> Non
         outcome = "superseded" if state == "superseded" else "waited"
         metrics.job_finished(job.kind, outcome, time.monotonic() - started)
         return
-    except Exception as exc:  # the job's own failure: recorded on it, loudly
-        outcome = await _fail(ctx, job, exc, backoff_base)
+    except Exception as exc:
+        if outage_reason(exc) is not None:
+            # the database went away under the job: not the job's fault either
+            outcome = await _wait_for_database(ctx, job, exc)
+        else:  # the job's own failure: recorded on it, loudly
+            outcome = await _fail(ctx, job, exc, backoff_base)
         metrics.job_finished(job.kind, outcome, time.monotonic() - started)
     if ctx.usage.get("requests") or job.kind in ("embed_messages", "embed_conclusions"):
         gates.answered(job.kind)
@@ -146,6 +152,26 @@ async def _fail(ctx: JobContext, job: ClaimedJob, exc: Exception, backoff_base: 
     if state == "superseded":
         return "superseded"
     return "failed" if final else "retried"
+
+
+async def _wait_for_database(ctx: JobContext, job: ClaimedJob, exc: Exception) -> str:
+    """``wait`` for a job the database failed under, written as soon as the database is
+    back (tried for ``DATABASE_WAIT_SECONDS``; after that the job stays ``doing`` and the
+    stale sweep recovers it). No attempt is spent and nothing is logged per job: the
+    outage itself is reported (rate-limited) by the lanes and the API."""
+    _record_spent(ctx, exc)
+    ctx.services.gates.finished(job.kind)
+    reason = f"waiting: the database was unavailable ({outage_reason(exc)})"
+    deadline = time.monotonic() + DATABASE_WAIT_SECONDS
+    while True:
+        try:
+            async with unit_of_work(ctx.factory) as db:
+                state = await QueueRepository(db).wait(job.id, reason, usage=ctx.usage)
+            return "superseded" if state == "superseded" else "waited"
+        except Exception as again:
+            if outage_reason(again) is None or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1.0)
 
 
 def _record_spent(ctx: JobContext, exc: BaseException) -> None:
@@ -316,6 +342,8 @@ async def _housekeeping(
     reported = -1
     while not stop.is_set():
         try:
+            for endpoint, url, key in gates.due_probes():
+                gates.probed(endpoint, await probe_endpoint(url, key))
             now = loop.time()
             if now >= next_beat or gates.version != reported:
                 next_beat, reported = now + HEARTBEAT_SECONDS, gates.version
