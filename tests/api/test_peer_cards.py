@@ -75,16 +75,30 @@ async def test_set_card_validation(client: httpx.AsyncClient, ws: str) -> None:
         {"peer_card": None},
         {"peer_card": "not a list"},
         {"peer_card": [1, 2]},
-        {"peer_card": [f"e{i}" for i in range(101)]},
         {"peer_card": ["x" * 2_001]},
     ):
         r = await client.put(url, json=body)
         assert r.status_code == 422, body if len(str(body)) < 200 else r.text
     assert (await client.get(url)).status_code == 404  # nothing was created
-    # the limits themselves are accepted (NUL bytes do not count)
+    # the entry limit itself is accepted (NUL bytes do not count)
     r = await _put(client, url, [f"e{i}" for i in range(99)] + ["x" * 2_000 + "\x00"])
     assert r.status_code == 200 and len(r.json()["peer_card"]) == 100
     assert r.json()["peer_card"][-1] == "x" * 2_000
+
+
+async def test_set_card_has_no_entry_count_limit(client: httpx.AsyncClient, ws: str) -> None:
+    """As upstream: any number of entries (the request body limit is the only bound)."""
+    url = _url(ws, "alice", "bob")
+    card = [f"ATTRIBUTE: fact number {i}" for i in range(500)]
+    r = await _put(client, url, card)
+    assert r.status_code == 200 and r.json() == {"peer_card": card}
+    assert (await client.get(url)).json() == {"peer_card": card}
+    big = [f"{i}: " + "y" * 1_990 for i in range(5_000)]  # ~10 MB, far inside the body limit
+    r = await _put(client, url, big)
+    assert r.status_code == 200 and len(r.json()["peer_card"]) == 5_000
+    assert (await client.get(url)).json()["peer_card"] == big
+    spec = (await client.get("/openapi.json")).json()
+    assert "maxItems" not in spec["components"]["schemas"]["PeerCardSet"]["properties"]["peer_card"]
 
 
 async def test_set_card_rejects_invalid_names(client: httpx.AsyncClient, ws: str) -> None:

@@ -40,10 +40,21 @@ def test_card_limits(honcho: Honcho) -> None:
     carol = honcho.peer("carol")
     with pytest.raises(UnprocessableEntityError):
         carol.set_card(["x" * 2_001])
-    with pytest.raises(UnprocessableEntityError):
-        carol.set_card([f"e{i}" for i in range(101)])
     assert carol.get_card() is None  # nothing stored
     assert carol.set_card(["nul\x00 stripped"]) == ["nul stripped"]
+
+
+def test_long_card_round_trip(honcho: Honcho) -> None:
+    """No limit on the number of entries (upstream has none either): 500 entries go in and
+    come back, in order, for a peer's own card and for its card of another peer."""
+    carol, dave = honcho.peer("carol"), honcho.peer("dave")
+    card = [f"ATTRIBUTE: fact number {i}" for i in range(500)]
+    assert carol.set_card(card) == card
+    assert carol.get_card() == card
+    about_dave = [f"RELATIONSHIP: {i}" for i in range(500)]
+    assert carol.set_card(about_dave, target=dave) == about_dave
+    assert carol.get_card(target="dave") == about_dave
+    assert carol.get_card() == card
 
 
 def test_card_of_unknown_peer(honcho: Honcho) -> None:

@@ -1,9 +1,10 @@
 """Peer cards: a short list of stable facts an observer keeps about a peer.
 
-Upstream stores any list sent to ``PUT …/card``. We enforce a generous limit instead (and
-reject, never truncate): at most :data:`MAX_ENTRIES` entries of at most
-:data:`MAX_ENTRY_CHARS` characters each (counted after NUL stripping). Agents write far
-smaller cards (40 entries of 200 characters).
+Upstream stores any list sent to ``PUT …/card``, and so do we, whatever its length: the only
+bound on the number of entries is the request body limit (``MAX_REQUEST_BODY_BYTES``, 413
+beyond it). Each entry is at most :data:`MAX_ENTRY_CHARS` characters (counted after NUL
+stripping; rejected, never truncated). Agents write far smaller cards (40 entries of 200
+characters).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-MAX_ENTRIES = 100
 MAX_ENTRY_CHARS = 2_000
 
 
@@ -28,10 +28,9 @@ CardEntry = Annotated[str, AfterValidator(_clean_entry)]
 
 class PeerCardSet(BaseModel):
     peer_card: list[CardEntry] = Field(
-        max_length=MAX_ENTRIES,
         description=(
-            f"The peer card content to set (at most {MAX_ENTRIES} entries of at most "
-            f"{MAX_ENTRY_CHARS} characters)"
+            f"The peer card content to set (any number of entries of at most "
+            f"{MAX_ENTRY_CHARS} characters each)"
         ),
     )
 
