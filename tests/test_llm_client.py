@@ -623,3 +623,13 @@ def test_structured_modes_are_the_documented_ones() -> None:
         assert settings(llm_structured_mode=mode).llm_structured_mode == mode
     with pytest.raises(ValueError, match="llm_structured_mode"):
         settings(llm_structured_mode="grammar")
+
+
+def test_a_blank_api_key_is_no_key() -> None:
+    """``LLM_API_KEY=`` copied from an example ``.env``: status and the start-up log agree
+    that no LLM is configured (it used to count as a key without a model)."""
+    from honcho_server.llm.config import NO_LLM, describe_llm
+
+    settings = Settings(_env_file=None, llm_api_key="", embedding_api_key="  ")
+    assert settings.llm_api_key is None and settings.embedding_api_key is None
+    assert describe_llm(settings) == [NO_LLM]

@@ -173,6 +173,20 @@ class Settings(BaseSettings):
             return None
         return value.strip()
 
+    @field_validator(
+        "embedding_api_key",
+        "llm_api_key",
+        "deriver_api_key",
+        "summary_api_key",
+        "dialectic_api_key",
+        "dream_api_key",
+        mode="before",
+    )
+    @classmethod
+    def _blank_key_is_unset(cls, value: object) -> object:
+        """``LLM_API_KEY=`` (as in a copied ``.env``) means no key, not an empty one."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _check_embedding(self) -> Self:
         if self.embedding_provider == "local":
