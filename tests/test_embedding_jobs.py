@@ -74,12 +74,15 @@ async def test_messages_and_conclusions_get_embedded_by_jobs(db_url: str) -> Non
                     ]
                 },
             )
-            # queued with the data, nothing embedded yet (never in the request path)
+            # messages: queued with the data, nothing embedded yet (never in the request
+            # path); manual conclusions: embedded by their create request (read-your-writes)
             assert await _scalar(app, "SELECT count(*) FROM message_embeddings") == 0
             embed_jobs = "SELECT count(*) FROM jobs WHERE kind LIKE 'embed%' AND status = :s"
-            assert await _scalar(app, embed_jobs, s="todo") == 2
+            assert await _scalar(app, embed_jobs, s="todo") == 1
+            embedded = "SELECT count(*) FROM conclusions WHERE embedding IS NOT NULL"
+            assert await _scalar(app, embedded) == 1
             await _drain(app, settings)  # (derive jobs, with no LLM configured, wait)
-            assert await _scalar(app, embed_jobs, s="succeeded") == 2
+            assert await _scalar(app, embed_jobs, s="succeeded") == 1
     async with app.router.lifespan_context(app):
         chunks = await _scalar(
             app,

@@ -149,11 +149,34 @@ def test_unknown_key_not_allowed(key: str) -> None:
         assert "not allowed" in rejected({key: "*"}, spec)
 
 
-@pytest.mark.parametrize(
-    "key", ["embedding", "premises", "source_message_ids", "source_ids", "deleted_at"]
-)
+@pytest.mark.parametrize("key", ["embedding", "premises", "source_message_ids", "deleted_at"])
 def test_conclusion_unfilterable_columns(key: str) -> None:
     assert "not filterable" in rejected({key: "x"}, CONCLUSION_FILTERS)
+
+
+def test_conclusion_source_ids_is_an_array_of_ids() -> None:
+    """Membership (what ``derived()`` sends), all of a list, any of ``in``, none at all."""
+    assert sql({"source_ids": {"contains": "a"}}, CONCLUSION_FILTERS) == (
+        "conclusions.source_ids @> ARRAY['a']"
+    )
+    assert sql({"source_ids": "a"}, CONCLUSION_FILTERS) == "conclusions.source_ids @> ARRAY['a']"
+    assert sql({"source_ids": ["a", "b"]}, CONCLUSION_FILTERS) == (
+        "conclusions.source_ids @> ARRAY['a', 'b']"
+    )
+    assert sql({"source_ids": {"in": ["a", "b"]}}, CONCLUSION_FILTERS) == (
+        "conclusions.source_ids && ARRAY['a', 'b']"
+    )
+    assert sql({"source_ids": {"in": []}}, CONCLUSION_FILTERS) == "false"
+    assert sql({"source_ids": None}, CONCLUSION_FILTERS) == (
+        "cardinality(conclusions.source_ids) = 0"
+    )
+    for match_all in ("*", ["a", "*"], {"contains": "*"}, {"in": ["*"]}):
+        assert build_filter({"source_ids": match_all}, CONCLUSION_FILTERS) is None
+    assert "not supported" in rejected({"source_ids": {"ne": "a"}}, CONCLUSION_FILTERS)
+    assert "non-empty string" in rejected({"source_ids": {"contains": ""}}, CONCLUSION_FILTERS)
+    assert "takes an array" in rejected({"source_ids": {"in": "a"}}, CONCLUSION_FILTERS)
+    assert "without an operator" in rejected({"source_ids": {}}, CONCLUSION_FILTERS)
+    assert "NUL" in rejected({"source_ids": "a\x00"}, CONCLUSION_FILTERS)
 
 
 def test_key_check_inside_logical_operators() -> None:

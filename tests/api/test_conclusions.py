@@ -12,7 +12,17 @@ from honcho_server.db.repositories.conclusions import ConclusionRepository
 from honcho_server.db.session import unit_of_work
 from honcho_server.ids import new_id
 
-FIELDS = ["id", "content", "observer_id", "observed_id", "session_id", "level", "created_at"]
+FIELDS = [
+    "id",
+    "content",
+    "observer_id",
+    "observed_id",
+    "session_id",
+    "level",
+    "source_ids",
+    "times_derived",
+    "created_at",
+]
 
 
 async def _setup(client: httpx.AsyncClient, ws: str) -> None:
@@ -69,12 +79,20 @@ async def test_create_returns_conclusions_in_request_order(
         ("bob", "bob", None),
     ]
     assert {c["level"] for c in created} == {"explicit"}
+    assert all(c["source_ids"] == [] and c["times_derived"] == 1 for c in created)
     assert all(len(c["id"]) == 21 for c in created) and len({c["id"] for c in created}) == 3
     assert created[0]["created_at"].endswith("Z")
     rows = await _sql(
-        app, "SELECT times_derived, level FROM conclusions WHERE workspace_name = :ws", ws=ws
+        app,
+        "SELECT times_derived, level, embedding IS NOT NULL FROM conclusions"
+        " WHERE workspace_name = :ws",
+        ws=ws,
     )
-    assert rows == [(1, "explicit")] * 3
+    assert rows == [(1, "explicit", True)] * 3  # embedded by the request itself
+    jobs = await _sql(
+        app, "SELECT count(*) FROM jobs WHERE workspace_name = :ws AND kind LIKE 'embed%'", ws=ws
+    )
+    assert jobs == [(0,)]  # nothing left for the worker
 
 
 async def test_create_batch_costs_three_statements(
@@ -267,6 +285,78 @@ async def test_list_filters(client: httpx.AsyncClient, app: FastAPI, ws: str) ->
         {"peer_id": "alice"},
         {"embedding": [1]},
         {"created_at": {"gte": "yesterday"}},
+    ):
+        r = await client.post(f"/v3/workspaces/{ws}/conclusions/list", json={"filters": bad})
+        assert r.status_code == 422 and isinstance(r.json()["detail"], str), bad
+
+
+async def test_source_ids_are_shown_and_filterable(
+    client: httpx.AsyncClient, app: FastAPI, ws: str
+) -> None:
+    """``source_ids`` (what a derived conclusion follows from) and ``times_derived`` on every
+    conclusion; ``source_ids`` filters as the SDKs' ``derived()`` sends it, and as upstream
+    reads the other forms (an id, all of a list, any of ``in``)."""
+    await _setup(client, ws)
+    a, b, c = (x["id"] for x in await _create(client, ws, _item("a"), _item("b"), _item("c")))
+    rows = {
+        "from a": [a],
+        "from a and b": [a, b],
+        "from b and c": [b, c],
+    }
+    async with unit_of_work(app.state.session_factory) as db:  # as the deriver writes them
+        await ConclusionRepository(db).insert_many(
+            [
+                {
+                    "id": new_id(),
+                    "workspace_name": ws,
+                    "observer": "alice",
+                    "observed": "alice",
+                    "session_name": None,
+                    "level": "deductive",
+                    "content": content,
+                    "times_derived": 2,
+                    "source_ids": sources,
+                }
+                for content, sources in rows.items()
+            ]
+        )
+    page = await _list(client, ws, {"level": "deductive"})
+    shown = {x["content"]: (x["source_ids"], x["times_derived"]) for x in page["items"]}
+    assert shown == {content: (sources, 2) for content, sources in rows.items()}
+    r = await client.get(f"/v3/workspaces/{ws}/conclusions/{a}")
+    assert (r.json()["source_ids"], r.json()["times_derived"]) == ([], 1)
+
+    async def contents(filters: Any) -> list[str]:
+        return sorted(x["content"] for x in (await _list(client, ws, filters))["items"])
+
+    # what honcho-ai 2.7.0 and @honcho-ai/sdk 2.5.0 send for derived(a)
+    derived = {"source_ids": {"contains": a}, "observer_id": "alice", "observed_id": "alice"}
+    assert await contents(derived) == ["from a", "from a and b"]
+    assert await contents({"source_ids": {"contains": c}}) == ["from b and c"]
+    assert await contents({"source_ids": b}) == ["from a and b", "from b and c"]
+    assert await contents({"source_ids": [a, b]}) == ["from a and b"]  # all of them
+    assert await contents({"source_ids": {"in": [a, c]}}) == [
+        "from a",
+        "from a and b",
+        "from b and c",
+    ]
+    assert await contents({"source_ids": {"in": []}}) == []
+    assert await contents({"source_ids": {"contains": "missing"}}) == []
+    assert await contents({"source_ids": None}) == ["a", "b", "c"]  # no sources at all
+    assert len(await contents({"source_ids": "*"})) == 6
+    assert len(await contents({"source_ids": {"contains": "*"}})) == 6
+    assert await contents({"NOT": [{"source_ids": {"contains": a}}], "level": "deductive"}) == [
+        "from b and c"
+    ]
+    assert await contents({"times_derived": 2}) == sorted(rows)
+    for bad in (
+        {"source_ids": {"gt": a}},
+        {"source_ids": {"contains": ""}},
+        {"source_ids": {"contains": 1}},
+        {"source_ids": {"in": a}},
+        {"source_ids": [1]},
+        {"source_ids": {}},
+        {"source_ids": True},
     ):
         r = await client.post(f"/v3/workspaces/{ws}/conclusions/list", json={"filters": bad})
         assert r.status_code == 422 and isinstance(r.json()["detail"], str), bad

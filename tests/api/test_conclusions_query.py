@@ -167,6 +167,8 @@ async def test_query_returns_the_collection_nearest_first(
         "observed_id",
         "session_id",
         "level",
+        "source_ids",
+        "times_derived",
         "created_at",
     ]
     distances = await _distances(app, "what pets does she have", [c["content"] for c in found])
@@ -305,6 +307,76 @@ async def test_embedding_failure_is_503_and_no_connection_is_held(
     assert r.status_code == 503
     detail = r.json()["detail"]
     assert "embedding model is unavailable" in detail and "unreachable" not in detail
+
+
+# --- read-your-writes: created conclusions are embedded by the create request ---------------
+
+
+async def test_created_conclusions_are_found_at_once(probe: httpx.AsyncClient, ws: str) -> None:
+    """``probe`` has no worker: only the create request itself can have embedded them."""
+    await _setup(probe, ws)
+    for i in range(5):
+        content = f"Alice keeps {i + 2} {['parrots', 'cats', 'goats', 'ferrets', 'hens'][i]}."
+        [created] = await _create(probe, ws, _fact(content))
+        found = await _query(probe, ws, query=content, filters=PAIR, top_k=1)
+        assert [c["id"] for c in found] == [created], f"iteration {i}: not found at once"
+    # every embedding (the creates' and the queries') ran with no connection checked out
+    assert set(_embedder(probe).checked_out) == {0}
+
+
+async def test_create_with_the_embedder_down_queues_the_embedding(
+    probe: httpx.AsyncClient,
+    app: FastAPI,
+    ws: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The create still succeeds; its rows wait for a job, which the shared app's worker runs
+    (with its own embedder); the log says why."""
+    await _setup(probe, ws)
+    _embedder(probe).fail = True
+    with caplog.at_level("WARNING", logger="honcho_server.services.conclusions"):
+        ids = await _create(probe, ws, _fact(DOG), _fact("   "))
+    [line] = [r.getMessage() for r in caplog.records if "queued for the worker" in r.message]
+    assert f"workspace {ws}: embedding 1 new conclusions" in line
+    assert "EmbeddingError: embedding endpoint unreachable" in line
+    async with app.state.engine.connect() as conn:
+        jobs = (
+            await conn.execute(
+                text("SELECT payload FROM jobs WHERE workspace_name = :w AND kind = :k"),
+                {"w": ws, "k": "embed_conclusions"},
+            )
+        ).all()
+    assert [j.payload["conclusion_ids"] for j in jobs] == [ids]
+    _embedder(probe).fail = False
+    await _wait_embedded(app, ws, 1)  # the blank one has nothing to embed
+    found = await _query(probe, ws, query="what pets does she have", filters=PAIR)
+    assert [c["id"] for c in found] == [ids[0]]
+
+
+async def test_create_embedding_is_bounded(
+    probe: httpx.AsyncClient, app: FastAPI, ws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An embedder slower than the budget does not hold the request: the rows are stored
+    and queued."""
+    from honcho_server.services import conclusions as service
+
+    await _setup(probe, ws)
+    embedder = _embedder(probe)
+    slow = embedder.embed
+
+    async def stalled(texts: Sequence[str], *, background: bool = False) -> list[list[float]]:
+        await asyncio.sleep(30)
+        return await slow(texts, background=background)
+
+    monkeypatch.setattr(embedder, "embed", stalled)
+    monkeypatch.setattr(service, "EMBED_BUDGET_SECONDS", 0.2)
+    started = time.monotonic()
+    [created] = await _create(probe, ws, _fact(DOG))
+    assert time.monotonic() - started < 5
+    monkeypatch.undo()
+    await _wait_embedded(app, ws, 1)
+    found = await _query(probe, ws, query="what pets does she have", filters=PAIR)
+    assert [c["id"] for c in found] == [created]
 
 
 # --- the semantic share of working representations (§14.7) -----------------------------------

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from honcho import Conclusion, Honcho, NotFoundError, UnprocessableEntityError
+from honcho.api_types import PeerConfig, SessionPeerConfig
 from honcho.conclusions import ConclusionCreateParams
+
+from fakes.fixtures import fake_openai, fake_openai_server  # noqa: F401 - fixtures
+from fakes.openai_server import FakeOpenAIServer
+from sdk.test_sdk_deriver import _wait, deriver_server  # noqa: F401 - fixture
 
 
 def _contents(conclusions: list[Conclusion]) -> list[str]:
@@ -124,3 +131,103 @@ async def test_async_conclusions(honcho: Honcho) -> None:
     assert (await view.aio.get(created[0].id)).content == "async fact"
     await view.aio.delete(created[0].id)
     assert (await view.aio.list()).total == 0
+
+
+# --- provenance: source_ids, times_derived and derived() after a derivation -----------------
+
+NURSE = "alice works night shifts as a nurse"
+LISBON = "alice moved to Lisbon last spring"
+SLEEPS = "alice sleeps during the day"
+PORTUGAL = "alice is a nurse living in Portugal"
+
+
+def _derivation(honcho: Honcho, fake: FakeOpenAIServer) -> None:
+    """Three deriver runs through the fake LLM: a fact; a fact and two deductions citing
+    it (stored by the earlier run) and the new one (cited with other case and a premise that
+    matches nothing); the second fact again (reinforced)."""
+    alice = honcho.peer("alice")
+    bot = honcho.peer("bot", configuration=PeerConfig(observe_me=False))
+    session = honcho.session("chat", peers=[alice, (bot, SessionPeerConfig(observe_others=True))])
+    fake.state.queue_chat(json.dumps({"explicit": [NURSE], "deductive": []}))
+    session.add_messages([alice.message("I work night shifts as a nurse.")])
+    _wait(lambda: alice.conclusions.list().total == 1)
+    fake.state.queue_chat(
+        json.dumps(
+            {
+                "explicit": [LISBON],
+                "deductive": [
+                    {"conclusion": SLEEPS, "premises": [NURSE]},
+                    {
+                        "conclusion": PORTUGAL,
+                        "premises": ["Alice moved to Lisbon last spring. ", NURSE, "never said"],
+                    },
+                ],
+            }
+        )
+    )
+    session.add_messages([alice.message("I moved to Lisbon last spring.")])
+    _wait(lambda: alice.conclusions.list().total == 4)
+    fake.state.queue_chat(json.dumps({"explicit": [LISBON], "deductive": []}))
+    session.add_messages([alice.message("Did I say I moved to Lisbon last spring?")])
+    _wait(lambda: _idle(honcho))
+
+
+def _idle(honcho: Honcho) -> bool:
+    status = honcho.queue_status()
+    return status.pending_work_units == 0 and status.in_progress_work_units == 0
+
+
+def test_derived_after_a_derivation(
+    deriver_server: str,  # noqa: F811
+    fake_openai: FakeOpenAIServer,  # noqa: F811
+) -> None:
+    honcho = Honcho(base_url=deriver_server, workspace_id="provenance", max_retries=0)
+    _derivation(honcho, fake_openai)
+    alice = honcho.peer("alice")
+    mine = {c.content: c for c in alice.conclusions.list()}
+    assert set(mine) == {NURSE, LISBON, SLEEPS, PORTUGAL}
+    nurse, lisbon, sleeps, portugal = (mine[k] for k in (NURSE, LISBON, SLEEPS, PORTUGAL))
+    assert (nurse.level, nurse.source_ids, nurse.times_derived) == ("explicit", [], 1)
+    assert (lisbon.source_ids, lisbon.times_derived) == ([], 2)  # reinforced by the third run
+    assert (sleeps.level, sleeps.source_ids, sleeps.times_derived) == ("deductive", [nurse.id], 1)
+    assert (portugal.level, portugal.source_ids) == ("deductive", [lisbon.id, nurse.id])
+
+    assert _contents(list(alice.conclusions.derived(nurse.id))) == [PORTUGAL, SLEEPS]
+    assert [c.id for c in alice.conclusions.derived(lisbon.id)] == [portugal.id]
+    assert list(alice.conclusions.derived(sleeps.id)) == []
+    assert list(alice.conclusions.derived("no-such-conclusion")) == []
+    page = alice.conclusions.derived(nurse.id, size=1)
+    assert page.total == 2 and page.pages == 2
+    # premises back from a derived one
+    assert _contents(honcho.conclusions.get_many(portugal.source_ids or [])) == [LISBON, NURSE]
+    assert _contents(alice.conclusions.get_many(portugal.source_ids or [])) == [LISBON, NURSE]
+    assert alice.conclusions.get(portugal.id).source_ids == [lisbon.id, nurse.id]
+    assert honcho.conclusions.get(lisbon.id).times_derived == 2
+
+    # the bot's own copies cite the bot's own rows
+    seen = {c.content: c for c in honcho.peer("bot").conclusions_of("alice").list()}
+    assert set(seen) == set(mine) and seen[NURSE].id != nurse.id
+    assert seen[PORTUGAL].source_ids == [seen[LISBON].id, seen[NURSE].id]
+    derived = honcho.peer("bot").conclusions_of("alice").derived(seen[NURSE].id)
+    assert _contents(list(derived)) == [PORTUGAL, SLEEPS]
+    assert list(alice.conclusions.derived(seen[NURSE].id)) == []  # another collection's
+
+
+async def test_derived_async(
+    deriver_server: str,  # noqa: F811
+    fake_openai: FakeOpenAIServer,  # noqa: F811
+) -> None:
+    honcho = Honcho(base_url=deriver_server, workspace_id="provenance-aio", max_retries=0)
+    fake_openai.state.queue_chat(
+        json.dumps(
+            {"explicit": [NURSE], "deductive": [{"conclusion": SLEEPS, "premises": [NURSE]}]}
+        )
+    )
+    alice = await honcho.aio.peer("alice")
+    session = await honcho.aio.session("chat")
+    await session.aio.add_peers([alice])
+    await session.aio.add_messages([alice.message("I work night shifts as a nurse.")])
+    _wait(lambda: alice.conclusions.list().total == 2)
+    mine = {c.content: c for c in (await alice.conclusions.aio.list()).items}
+    page = await alice.conclusions.aio.derived(mine[NURSE].id)
+    assert [(c.content, c.source_ids) for c in page.items] == [(SLEEPS, [mine[NURSE].id])]

@@ -7,6 +7,9 @@ Structure: entries of an object are ANDed; ``AND``/``OR``/``NOT`` take arrays of
 (``NOT`` = none of them, null-safe); at most 5 logical levels below the top. Field values: scalar
 (equality), ``"*"`` (no condition), ``null`` (IS NULL), array (IN), or an operator object
 (``gt gte lt lte ne in contains icontains``). ``metadata`` is handled in :mod:`.filter_metadata`.
+Array fields (a conclusion's ``source_ids``) read differently, as upstream does: a string or
+``{"contains": id}`` holds that id, an array holds all of them, ``{"in": [...]}`` any of them,
+``null`` none at all.
 Size limits (conditions, values, list lengths) are checked first, in :mod:`.filter_limits`.
 """
 
@@ -16,7 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, ColumnElement, and_, false, func, not_, or_
+from sqlalchemy import Boolean, ColumnElement, Text, and_, false, func, literal, not_, or_
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from .filter_limits import LOGICAL, MAX_DEPTH, check_filter_limits
 from .filter_metadata import metadata_condition
@@ -28,6 +32,7 @@ from .filter_values import (
     FilterColumn,
     InvalidFilter,
     bool_value,
+    check_text,
     datetime_value,
     describe,
     enum_value,
@@ -52,7 +57,7 @@ __all__ = [
     "build_filter",
 ]
 
-FieldKind = Literal["text", "int", "bool", "datetime", "enum"]
+FieldKind = Literal["text", "int", "bool", "datetime", "enum", "array"]
 Condition = ColumnElement[bool]
 
 CONCLUSION_LEVELS = frozenset({"explicit", "deductive", "inductive", "contradiction"})
@@ -64,6 +69,7 @@ _ALLOWED_OPERATORS: dict[FieldKind, frozenset[str]] = {
     "datetime": _ORDERED,
     "bool": frozenset({"ne", "in"}),
     "enum": frozenset({"ne", "in"}),
+    "array": frozenset({"contains", "in"}),  # membership of one id / of any of several
 }
 
 
@@ -172,6 +178,8 @@ def _known_keys() -> set[str]:
 
 
 def _field_condition(name: str, value: object, fld: FilterField) -> Condition | None:
+    if fld.kind == "array":
+        return _array_condition(name, value, fld)
     if value is None:
         return fld.column.is_(None)
     if isinstance(value, list):
@@ -239,6 +247,63 @@ def _in_condition(name: str, values: object, fld: FilterField) -> Condition | No
     return fld.column.in_(operands)
 
 
+def _array_condition(name: str, value: object, fld: FilterField) -> Condition | None:
+    """An array of ids: ``"x"`` / ``{"contains": "x"}`` hold x, ``["x", "y"]`` hold both,
+    ``{"in": ["x", "y"]}`` hold either (``[]``: nothing), ``null`` holds none at all; ``"*"``
+    anywhere is no condition."""
+    if value is None:
+        return func.cardinality(fld.column) == 0
+    if isinstance(value, str):
+        return _holds_all(fld, [_array_entry(name, value)])
+    if isinstance(value, list):
+        if any(is_wildcard(v) for v in value):
+            return None
+        return _holds_all(fld, [_array_entry(name, v) for v in value])
+    if not isinstance(value, Mapping):
+        raise InvalidFilter(
+            f"Invalid value for '{name}': {describe(value)} (expected an id, an array of ids "
+            "or an operator object)"
+        )
+    if not value:
+        raise InvalidFilter(
+            f"Filter on '{name}' is an object without an operator; use one of: contains, in"
+        )
+    conditions: list[Condition] = []
+    for op, operand in value.items():
+        _check_operator(name, op, fld)
+        if is_wildcard(operand):
+            continue
+        if op == "contains":
+            conditions.append(_holds_all(fld, [_array_entry(name, operand)]))
+            continue
+        if not isinstance(operand, list):
+            raise InvalidFilter(
+                f"Operator 'in' on '{name}' takes an array, got {describe(operand)}"
+            )
+        if any(is_wildcard(v) for v in operand):
+            continue
+        ids = [_array_entry(name, v) for v in operand]
+        conditions.append(fld.column.op("&&")(_ids(ids)) if ids else false())
+    return _all(conditions)
+
+
+def _array_entry(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidFilter(
+            f"Invalid value for '{name}': {describe(value)} (expected a non-empty string id)"
+        )
+    return check_text(value, name)
+
+
+def _ids(ids: list[str]) -> ColumnElement[Any]:
+    return literal(ids, ARRAY(Text()))
+
+
+def _holds_all(fld: FilterField, ids: list[str]) -> Condition:
+    held: Condition = fld.column.op("@>")(_ids(ids))
+    return held
+
+
 def _operand(name: str, value: object, fld: FilterField) -> Any:
     """The type-checked operand for ``fld``; raises :class:`InvalidFilter` on a mismatch."""
     return _OPERANDS[fld.kind](value, name, fld)
@@ -250,6 +315,7 @@ _OPERANDS: dict[FieldKind, Callable[[object, str, FilterField], Any]] = {
     "bool": lambda v, name, _f: bool_value(v, name),
     "datetime": lambda v, name, _f: datetime_value(v, name),
     "enum": lambda v, name, f: enum_value(v, name, f.choices),
+    "array": lambda v, name, _f: _array_entry(name, v),
 }
 
 
@@ -319,12 +385,11 @@ CONCLUSION_FILTERS = FilterSpec(
         "workspace_name": _text(Conclusion.workspace_name),
         "created_at": _datetime(Conclusion.created_at),
         "times_derived": FilterField(Conclusion.times_derived, "int"),
+        "source_ids": FilterField(Conclusion.source_ids, "array"),
     },
     # Conclusions expose their internal metadata (message_ids, message_created_at, premises...).
     metadata=Conclusion.internal_metadata,
-    unfilterable=frozenset(
-        {"embedding", "premises", "source_message_ids", "source_ids", "deleted_at"}
-    ),
+    unfilterable=frozenset({"embedding", "premises", "source_message_ids", "deleted_at"}),
 )
 
 _ALL_SPECS = (WORKSPACE_FILTERS, PEER_FILTERS, SESSION_FILTERS, MESSAGE_FILTERS, CONCLUSION_FILTERS)

@@ -55,6 +55,13 @@ def normalise(content: str) -> str:
     return content.strip().lower()
 
 
+def premise_key(text: str) -> str:
+    """How a premise the model cites is matched with a conclusion's text: lower-cased,
+    whitespace collapsed, trailing punctuation (``.!?;:,``) dropped. The SQL twin is
+    :data:`honcho_server.db.repositories.derivation.PREMISE_KEY_SQL`."""
+    return " ".join(text.lower().split()).rstrip(".!?;:, ")
+
+
 def key(level: str, content: str, session: str | None) -> Key:
     return (normalise(content), level, session if level == "explicit" else None)
 

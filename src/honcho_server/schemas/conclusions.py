@@ -76,5 +76,22 @@ class Conclusion(BaseModel):
     observer_id: str = Field(description="The peer who made the conclusion")
     observed_id: str = Field(description="The peer the conclusion is about")
     session_id: str | None = None
-    level: Level = "explicit"
+    level: Level = Field(
+        default="explicit",
+        description=(
+            "Reasoning level of the conclusion: 'explicit' (directly extracted from messages, "
+            "or created through the API) or 'deductive'/'inductive'/'contradiction' (derived)."
+        ),
+    )
+    source_ids: list[str] | None = Field(
+        default=None,
+        description=(
+            "IDs of the conclusions this one was derived from: premises for 'deductive', "
+            "supporting sources for 'inductive', conflicting conclusions for 'contradiction'. "
+            "Empty for 'explicit' conclusions."
+        ),
+    )
+    times_derived: int = Field(
+        default=1, description="Number of times this conclusion has been independently derived."
+    )
     created_at: datetime

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db.models import vector_literal
 from ..db.repositories.conclusions import ConclusionRepository, filter_condition
 from ..db.repositories.paging import AnyRow
 from ..db.repositories.workspaces import WorkspaceRepository
@@ -22,6 +26,14 @@ from ..schemas.pagination import Page
 from ..worker.kinds.embedding import enqueue_embed_conclusions
 from . import semantic
 from .paging import PageRequest, to_page
+
+log = logging.getLogger(__name__)
+
+EMBED_BUDGET_SECONDS = 5.0
+"""How long a create request waits for its conclusions' embeddings (local model or remote
+endpoint) before storing them unembedded and queueing them for the worker instead."""
+
+Vectors = list[list[float] | None]
 
 _PAIR_KEYS = (("observer", "observer_id"), ("observed", "observed_id"))
 PAIR_REQUIRED = (
@@ -40,15 +52,61 @@ def conclusion(row: AnyRow) -> Conclusion:
         observed_id=m["observed"],
         session_id=m["session_name"],
         level=m["level"],
+        source_ids=list(m["source_ids"] or []),
+        times_derived=m["times_derived"],
         created_at=m["created_at"],
     )
 
 
+async def embed_batch(embedder: Embedder, workspace: str, body: ConclusionBatchCreate) -> Vectors:
+    """The embedding of every conclusion of a create request (None for a blank one), so that
+    they are stored with the rows and a query right after the create finds them.
+
+    Call it before the request's first statement: no connection is held while the model (or
+    the endpoint) runs. Within :data:`EMBED_BUDGET_SECONDS`; when embedding fails or takes
+    longer, every vector is None and the reason is logged: the rows are then stored as before
+    and embedded by a queued job (a query finds them once it has run).
+    """
+    texts = [item.content for item in body.conclusions]
+    wanted = [n for n, t in enumerate(texts) if t.strip()]
+    vectors: Vectors = [None] * len(texts)
+    if not wanted:
+        return vectors
+    started = time.monotonic()
+    try:
+        found = await asyncio.wait_for(
+            embedder.embed([texts[n] for n in wanted]), timeout=EMBED_BUDGET_SECONDS
+        )
+    except Exception as exc:  # the model or the endpoint failing, or too slow
+        reason = (
+            f"no answer within {EMBED_BUDGET_SECONDS:g}s"
+            if isinstance(exc, TimeoutError)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        log.warning(
+            "workspace %s: embedding %d new conclusions in the request failed after %.2fs "
+            "(%s); they are queued for the worker instead, and conclusions/query finds them "
+            "once it has embedded them",
+            workspace,
+            len(wanted),
+            time.monotonic() - started,
+            reason,
+        )
+        return vectors
+    for n, vector in zip(wanted, found, strict=True):
+        vectors[n] = vector
+    return vectors
+
+
 async def create_batch(
-    db: AsyncSession, workspace: str, body: ConclusionBatchCreate
+    db: AsyncSession, workspace: str, body: ConclusionBatchCreate, vectors: Vectors | None = None
 ) -> list[Conclusion]:
     """Store manual conclusions (level ``explicit``) in request order; nothing is created
     implicitly: every peer must exist and every session must exist and be active (else 404).
+
+    ``vectors`` (from :func:`embed_batch`, one per conclusion) are stored with the rows, so a
+    semantic query right after this transaction finds them; a conclusion without one gets an
+    embedding job, queued in this transaction.
 
     Manual creation is deliberately permissive: no de-duplication and no session-purity rule
     (the deriver applies both to what it writes).
@@ -64,13 +122,17 @@ async def create_batch(
         await _require_sessions(repo, workspace, items)
     elif not await WorkspaceRepository(db).hold(workspace):
         raise NotFound(f"Workspace {workspace} not found")
-    rows = await repo.insert_many([_row(workspace, item) for item in items])
-    # embedded by a background job queued in this transaction (never in the request path)
-    await enqueue_embed_conclusions(db, workspace, [r.id for r in rows])
+    given = vectors if vectors is not None else [None] * len(items)
+    rows = await repo.insert_many(
+        [_row(workspace, item, vector) for item, vector in zip(items, given, strict=True)]
+    )
+    unembedded = [r.id for r, vector in zip(rows, given, strict=True) if vector is None]
+    if unembedded:
+        await enqueue_embed_conclusions(db, workspace, unembedded)
     return [conclusion(r) for r in rows]
 
 
-def _row(workspace: str, item: ConclusionCreate) -> dict[str, Any]:
+def _row(workspace: str, item: ConclusionCreate, vector: list[float] | None) -> dict[str, Any]:
     return {
         "id": new_id(),
         "workspace_name": workspace,
@@ -80,6 +142,7 @@ def _row(workspace: str, item: ConclusionCreate) -> dict[str, Any]:
         "level": "explicit",
         "content": item.content,
         "times_derived": 1,
+        "vector": vector_literal(vector) if vector is not None else None,
     }
 
 
@@ -120,7 +183,8 @@ async def query(
     """The ``top_k`` conclusions of one (observer, observed) collection nearest the query.
 
     Everything is checked, then the query embedded, before the first statement: no
-    connection is held while the model runs. Conclusions not embedded yet are absent.
+    connection is held while the model runs. Conclusions not embedded yet are absent (manual
+    ones are embedded by their create request unless that failed; see :func:`embed_batch`).
     """
     _require_pair(body.filters)
     where = filter_condition(body.filters)  # the whole object applies (e.g. ``level``)

@@ -26,10 +26,15 @@ async def create_conclusions(
     workspace_id: str,
     body: ConclusionBatchCreate,
     uow: UnitOfWorkDep,
+    embedder: EmbedderDep,
     idempotency_key: IdempotencyKey = None,
 ) -> list[Conclusion] | Response:
+    # Embedded before the transaction opens (no connection held meanwhile), so that a query
+    # sent right after this answer finds them; on failure they are queued for the worker.
+    vectors = await conclusions.embed_batch(embedder, workspace_id, body)
+
     async def create(db: AsyncSession) -> list[Conclusion]:
-        return await conclusions.create_batch(db, workspace_id, body)
+        return await conclusions.create_batch(db, workspace_id, body, vectors)
 
     return await create_once(
         uow,

@@ -13,7 +13,8 @@ class Conclusion(Base):
     """What ``observer`` has concluded about ``observed`` (``observer == observed``: Honcho's view).
 
     ``level`` is one of explicit / deductive / inductive / contradiction. Soft-deleted via
-    ``deleted_at``. ``embedding`` is filled in by a background job after creation.
+    ``deleted_at``. ``embedding`` is stored with the row when embedding it succeeded first
+    (manual creation, the deriver, dreams), else filled in by a background job.
     """
 
     __tablename__ = "conclusions"
@@ -41,6 +42,8 @@ class Conclusion(Base):
             postgresql_using="hnsw",
             postgresql_ops={"embedding": "vector_cosine_ops"},
         ),
+        # "derived from this one" (the ``source_ids`` filter; migration 0012)
+        Index("ix_conclusions_source_ids", "source_ids", postgresql_using="gin"),
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -54,6 +57,8 @@ class Conclusion(Base):
     content: Mapped[str] = mapped_column(Text)
     premises: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     source_message_ids: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    #: ids of the conclusions this one was derived from (premises, sources), in cited order
+    source_ids: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     times_derived: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     internal_metadata: Mapped[JsonObject] = json_column()
     created_at: Mapped[datetime] = created_at_column()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Text, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import CONCLUSION_FILTERS, build_filter
 from ..models import Conclusion, Peer, Session, table
+from ..models.base import Vector
 from .paging import AnyRow, fetch_page
 from .vectors import VectorRepository
 
@@ -25,12 +26,19 @@ COLUMNS = (
     T.c.session_name,
     T.c.level,
     T.c.content,
+    T.c.source_ids,
+    T.c.times_derived,
     T.c.created_at,
 )
 
 # Built once: executed with a list of parameter sets, which SQLAlchemy sends as one
-# multi-row INSERT (for up to 1,000 rows) and returns in parameter order.
-_INSERT = insert(T).returning(*COLUMNS, sort_by_parameter_order=True)
+# multi-row INSERT (for up to 1,000 rows) and returns in parameter order. ``vector`` is each
+# row's embedding as a pgvector literal (text, cast in SQL), or None.
+_INSERT = (
+    insert(T)
+    .values(embedding=cast(bindparam("vector", type_=Text()), Vector()))
+    .returning(*COLUMNS, sort_by_parameter_order=True)
+)
 
 
 def _live(workspace: str) -> tuple[Any, ...]:
@@ -71,8 +79,10 @@ class ConclusionRepository:
         return set((await self.db.execute(stmt)).scalars().all())
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[AnyRow]:
-        """Insert conclusions; returns them in parameter order."""
-        return list((await self.db.execute(_INSERT, rows)).all())
+        """Insert conclusions, each with ``vector`` (its embedding as a pgvector literal, or
+        None: embedded later); returns them in parameter order."""
+        full = [{"vector": None} | r for r in rows]
+        return list((await self.db.execute(_INSERT, full)).all())
 
     async def get(self, workspace: str, conclusion_id: str) -> AnyRow | None:
         stmt = select(*COLUMNS).where(T.c.id == conclusion_id, *_live(workspace))

@@ -17,6 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .paging import AnyRow
 
+PREMISE_KEY_SQL = "rtrim(btrim(regexp_replace(lower(content), '\\s+', ' ', 'g')), '.!?;:, ')"
+"""``deriver.dedupe.premise_key`` in SQL (lower-cased, whitespace collapsed, trailing
+punctuation dropped)."""
+
 _STATE = text(
     """
     SELECT
@@ -191,6 +195,23 @@ class DerivationRepository:
         params = {"ws": workspace, "observer": observer, "observed": observed}
         return list((await self.db.execute(stmt, params | {"contents": list(contents)})).all())
 
+    async def by_premise_keys(
+        self, workspace: str, observer: str, observed: str, keys: Sequence[str]
+    ) -> list[AnyRow]:
+        """``id``, ``level`` and ``key`` of the live conclusions of a collection whose text,
+        as :func:`honcho_server.deriver.dedupe.premise_key` reads it, is among ``keys``;
+        oldest first."""
+        if not keys:
+            return []
+        stmt = text(
+            f"SELECT id, level, {PREMISE_KEY_SQL} AS key FROM conclusions"
+            " WHERE workspace_name = :ws AND observer = :observer AND observed = :observed"
+            f" AND deleted_at IS NULL AND {PREMISE_KEY_SQL} = ANY(:keys)"
+            " ORDER BY created_at, id"
+        ).bindparams(bindparam("keys", type_=ARRAY(Text)))
+        params = {"ws": workspace, "observer": observer, "observed": observed}
+        return list((await self.db.execute(stmt, params | {"keys": list(keys)})).all())
+
     async def reinforce(self, ids: Sequence[str]) -> None:
         if ids:
             await self.db.execute(
@@ -207,19 +228,34 @@ class DerivationRepository:
             return
         stmt = text(
             "INSERT INTO conclusions (id, workspace_name, observer, observed, session_name,"
-            " level, content, premises, source_message_ids, internal_metadata, embedding,"
-            " times_derived)"
+            " level, content, premises, source_message_ids, source_ids, internal_metadata,"
+            " embedding, times_derived)"
             " VALUES (:id, :workspace_name, :observer, :observed, :session_name, :level,"
-            " :content, :premises, :source_message_ids, :internal_metadata,"
+            " :content, :premises, :source_message_ids, :source_ids, :internal_metadata,"
             " CAST(:embedding AS vector), :times_derived)"
         ).bindparams(
             bindparam("premises", type_=ARRAY(Text)),
             bindparam("source_message_ids", type_=ARRAY(Text)),
+            bindparam("source_ids", type_=ARRAY(Text)),
             bindparam("internal_metadata", type_=JSONB),
             bindparam("embedding", type_=Text),
         )
-        full = [{"embedding": None, "times_derived": 1} | dict(r) for r in rows]
+        full = [{"embedding": None, "times_derived": 1, "source_ids": []} | dict(r) for r in rows]
         await self.db.execute(stmt, full)
+
+    async def repoint_sources(self, workspace: str, old: Sequence[str], new: str) -> None:
+        """Conclusions citing any of ``old`` (rows replaced or merged away) cite ``new``
+        instead, each id once, in the order first cited."""
+        if not old:
+            return
+        stmt = text(
+            "UPDATE conclusions SET source_ids = ARRAY("
+            " SELECT s FROM (SELECT CASE WHEN x = ANY(:old) THEN :new ELSE x END AS s,"
+            "   min(n) AS n FROM unnest(source_ids) WITH ORDINALITY AS u(x, n) GROUP BY 1) q"
+            " ORDER BY n)"
+            " WHERE workspace_name = :ws AND source_ids && :old"
+        ).bindparams(bindparam("old", type_=ARRAY(Text)))
+        await self.db.execute(stmt, {"ws": workspace, "old": list(old), "new": new})
 
     async def has_embedded(self, workspace: str, observer: str, observed: str) -> bool:
         """Whether the collection holds at least one live embedded conclusion."""

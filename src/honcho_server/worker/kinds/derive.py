@@ -16,6 +16,11 @@ is kept with ``times_derived`` one above the stored row's, the other is dropped 
 row soft-deleted when the new text wins). Rows are inserted with their embedding, so they
 need no embedding job; without an embedder (or when embedding fails) they get one as before.
 
+Provenance: a deduction's ``source_ids`` are the ids of its premises — the collection's live
+conclusions (or those written earlier in the same batch) whose text is one of the premises the
+model cited (``dedupe.premise_key``: case, spacing and trailing punctuation aside); premises
+matching nothing are left out; a row replaced by a paraphrase passes its citations on.
+
 Peer cards: when the resolved ``peer_card.create`` is on, every observer that got a new
 explicit conclusion gets a ``card`` job for (observer, sender) (see ``kinds/card.py``).
 Dreams: when the resolved ``dream.enabled`` is on, those same collections are checked for an
@@ -140,6 +145,14 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
                 candidates,
                 [dedupe.Stored(s.id, s.level, s.content, s.session_name) for s in stored],
             )
+            # premise key of a text -> the id a deduction citing it gets (explicit first)
+            cited: dict[str, str] = {}
+            premises = sorted({dedupe.premise_key(p) for c in candidates for p in c.premises})
+            known_premises = await repo.by_premise_keys(
+                job.workspace, observer, job.observed, [k for k in premises if k]
+            )
+            for p in sorted(known_premises, key=lambda p: p.level != "explicit"):
+                cited.setdefault(p.key, p.id)
             await repo.reinforce(plan.reinforce)
             semantic = bool(vectors) and await repo.has_embedded(
                 job.workspace, observer, job.observed
@@ -158,6 +171,7 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
                     "content": content,
                     "premises": list(c.premises),
                     "source_message_ids": list(c.source_message_ids),
+                    "source_ids": _sources(c, cited),
                     "internal_metadata": {"derived_by_job": ctx.job_id},
                     "embedding": vector_literal(vector) if vector is not None else None,
                     "times_derived": 1,
@@ -174,11 +188,14 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
                     if near is not None:
                         if not _new_wins(ctx, content, near.content):
                             await repo.reinforce([near.id])
+                            cited[dedupe.premise_key(content)] = near.id
                             continue
                         await repo.soft_delete(near.id)
+                        await repo.repoint_sources(job.workspace, [near.id], str(row["id"]))
                         row["times_derived"] = int(near.times_derived) + 1
                     await repo.insert([row])  # visible to the next candidate's search
                     semantic = True  # the collection holds an embedded conclusion now
+                cited[dedupe.premise_key(content)] = str(row["id"])
                 if c.level == "explicit" and observer not in carded:
                     carded.append(observer)
             await repo.insert(rows)
@@ -201,6 +218,13 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
             await enqueue_queue_empty(
                 db, job.workspace, "representation", job.session, None, job.observed
             )
+
+
+def _sources(c: dedupe.Candidate, cited: dict[str, str]) -> list[str]:
+    """The ids of a deduction's premises: the collection's conclusions (stored, or written
+    earlier in this batch) whose text is a premise; premises matching none are left out."""
+    keys = (dedupe.premise_key(p) for p in c.premises)
+    return list(dict.fromkeys(cited[k] for k in keys if k in cited))
 
 
 async def _embed(ctx: JobContext, candidates: list[dedupe.Candidate]) -> dict[str, list[float]]:

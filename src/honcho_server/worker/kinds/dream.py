@@ -168,9 +168,11 @@ async def _omni(
     async with ctx.completing() as db:
         repo = DreamRepository(db)
         await repo.soft_delete(job.workspace, job.observer, job.observed, plan.deleted)
+        derivation = DerivationRepository(db)
         for m in plan.merges:
             merged = [{"id": i, "content": c} for i, c in m.merged_from]
             await repo.absorb(m.keep, m.times_derived, m.source_message_ids, merged)
+            await derivation.repoint_sources(job.workspace, m.drop, m.keep)
         unembedded = await _store(ctx, db, job, session, new, vectors)
         if unembedded:
             await enqueue_embed_conclusions(db, job.workspace, unembedded)
@@ -242,6 +244,7 @@ async def _store(
                 "content": n.content,
                 "premises": list(n.premises),
                 "source_message_ids": [],
+                "source_ids": list(n.premise_ids or n.source_ids),
                 "internal_metadata": _metadata(ctx, n),
                 "embedding": vector_literal(vector) if vector is not None else None,
             }

@@ -1,0 +1,108 @@
+"""Migration 0012 (conclusion provenance): ``source_ids`` filled in for rows written before it,
+from the ids dreams kept in their metadata and from the texts the deriver's deductions cited."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from honcho_server.db.migrate import alembic_config
+from sdk.test_sdk_queue_webhooks import _admin
+
+
+@pytest.fixture
+def old_database(database_url: str) -> Iterator[str]:
+    """A database of its own, migrated to 0011 (before the column)."""
+    name = f"mig0012_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    command.upgrade(alembic_config(url), "0011")
+    try:
+        yield url
+    finally:
+        asyncio.run(_admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+ROWS = [
+    # id, observer, level, content, premises, metadata, deleted
+    ("nurse", "alice", "explicit", "Alice works night shifts.", [], {}, False),
+    ("lisbon", "alice", "explicit", "alice lives in   Lisbon", [], {}, False),
+    ("gone", "alice", "explicit", "alice had a cat", [], {}, True),
+    ("bob-nurse", "bob", "explicit", "Alice works night shifts.", [], {}, False),
+    (
+        "sleeps",
+        "alice",
+        "deductive",
+        "alice sleeps by day",
+        ["alice works night shifts", "ALICE LIVES IN LISBON!", "alice had a cat", "unknown"],
+        {},
+        False,
+    ),
+    ("dreamed", "alice", "deductive", "d", ["x"], {"premise_ids": ["lisbon", "nurse"]}, False),
+    ("induced", "alice", "inductive", "i", [], {"source_ids": ["nurse", "lisbon"]}, False),
+]
+
+
+async def _seed_and_read(url: str, upgrade_between: bool) -> dict[str, list[str]]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO workspaces (name) VALUES ('w')"))
+            for id_, observer, level, content, premises, meta, deleted in ROWS:
+                await conn.execute(
+                    text(
+                        "INSERT INTO conclusions (id, workspace_name, observer, observed, level,"
+                        " content, premises, internal_metadata, deleted_at) VALUES (:id, 'w',"
+                        " :observer, 'alice', :level, :content, :premises,"
+                        " CAST(:meta AS jsonb), CASE WHEN :deleted THEN now() END)"
+                    ),
+                    {
+                        "id": id_,
+                        "observer": observer,
+                        "level": level,
+                        "content": content,
+                        "premises": premises,
+                        "meta": json.dumps(meta),
+                        "deleted": deleted,
+                    },
+                )
+    finally:
+        await engine.dispose()
+    if upgrade_between:
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT id, source_ids FROM conclusions"))).all()
+    finally:
+        await engine.dispose()
+    return {r.id: list(r.source_ids) for r in rows}
+
+
+async def test_existing_conclusions_get_their_sources(old_database: str) -> None:
+    sources = await _seed_and_read(old_database, upgrade_between=True)
+    assert sources == {
+        "nurse": [],
+        "lisbon": [],
+        "gone": [],
+        "bob-nurse": [],
+        # premises in cited order, matched in the same collection, live rows only
+        "sleeps": ["nurse", "lisbon"],
+        "dreamed": ["lisbon", "nurse"],
+        "induced": ["nurse", "lisbon"],
+    }
+
+
+def test_downgrade_drops_the_column(old_database: str) -> None:
+    config = alembic_config(old_database)
+    command.upgrade(config, "head")
+    command.downgrade(config, "0011")
+    command.upgrade(config, "head")
