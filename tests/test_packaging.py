@@ -1,10 +1,11 @@
 """The built wheel serves on its own: no checkout, no working-directory files.
 
 Builds the wheel from a copy of what `pip install .` reads (pyproject.toml, README.md, LICENSE,
-src/), installs it into a fresh virtualenv (its dependencies from the package index, so a warm
-pip cache makes this ~30 s), then runs that venv's `honcho-server serve` from an unrelated
-directory on a fresh embedded database: /health, a workspace, a message, its embedding (the
-bundled tokenizer), and `honcho-server status` from the same venv. Real processes, real sockets.
+src/), installs it with `pipx install` (a fresh virtualenv, its dependencies from the package
+index, so a warm pip cache makes this ~30 s), then runs that venv's `honcho-server serve` from
+an unrelated directory on a fresh embedded database: /health, a workspace, a message, its
+embedding (the bundled tokenizer), and `honcho-server status` from the same venv. Real
+processes, real sockets.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-import venv
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,15 +95,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     wheel = _build_wheel(workdir)
     timings["build"] = time.monotonic() - started
 
+    # `pipx install` of the wheel, as a user would: pipx makes the venv (from the base
+    # interpreter) and installs the wheel's dependencies from the package index.
     started = time.monotonic()
-    target = workdir / "venv"
-    # The base interpreter, not .venv's packages: a venv as `pipx install` would make it.
-    venv.EnvBuilder(with_pip=True, clear=True).create(target)
+    home = workdir / "pipx"
+    env = {**_pip_env(), "PIPX_HOME": str(home), "PIPX_BIN_DIR": str(workdir / "bin")}
+    _run([sys.executable, "-m", "pipx", "install", wheel], env=env, timeout=900)
+    target = home / "venvs" / "honcho-server"
     bin_dir = target / ("Scripts" if os.name == "nt" else "bin")
-    timings["venv"] = time.monotonic() - started
-
-    started = time.monotonic()
-    _run([bin_dir / "python", "-m", "pip", "install", wheel], env=_pip_env(), timeout=900)
+    assert (workdir / "bin" / "honcho-server").exists()  # the command pipx put on PATH
     timings["install"] = time.monotonic() - started
     yield Installed(wheel=wheel, bin=bin_dir, timings=timings)
     shutil.rmtree(workdir, ignore_errors=True)
