@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from . import __version__
+from . import HONCHO_API_VERSION
 from .api import errors, openapi_doc
 from .api.health import router as health_router
 from .api.limits import RequestLimits
@@ -18,6 +18,7 @@ from .api.v3 import (
     chat,
     conclusions,
     context,
+    deriver_metrics,
     dreams,
     keys,
     messages,
@@ -94,7 +95,7 @@ def create_app(
     app = ObservedFastAPI(
         title="Honcho API",
         summary="The Identity Layer for the Agentic World",
-        version=__version__,
+        version=HONCHO_API_VERSION,  # the Honcho API level served; ours is in /health
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -117,6 +118,8 @@ def create_app(
     # Every route but /health (and the docs) is guarded: one dependency, rules in auth.policy.
     guarded = [Depends(authorize)]
     app.include_router(status_router, dependencies=guarded)
+    # upstream's service-wide backlog, outside /v3 as there (admin-only: no workspace in it)
+    app.include_router(deriver_metrics.service_router, dependencies=guarded)
     routers = (
         workspaces,
         peers,
@@ -130,6 +133,7 @@ def create_app(
         search,
         scopes,
         queue,
+        deriver_metrics,
         webhooks,
         chat,
         dreams,

@@ -8,6 +8,7 @@ whatever is logged meanwhile (a 503 warning, a 500's traceback) carries the same
 
 * **Request id**: the client's ``X-Request-ID`` when it is 1-128 visible ASCII characters
   (no spaces), else a new one (32 hex digits).
+* **Server version**: ``X-Honcho-Server-Version`` (this package's version) on every answer.
 * **Metrics**: by method, route *template* (``/v3/workspaces/{workspace_id}/peers``, never the
   raw path) and status; requests that match no route are counted under ``unmatched``.
 * **Access log**: one INFO line per request on ``honcho_server.access`` (``ACCESS_LOG=false``
@@ -27,12 +28,14 @@ from fastapi import FastAPI, routing
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import __version__
 from . import metrics
 from .logs import request_id
 
 access_log = logging.getLogger("honcho_server.access")
 
 HEADER = b"x-request-id"
+VERSION_HEADER = (b"x-honcho-server-version", __version__.encode("ascii"))
 MAX_REQUEST_ID = 128
 UNMATCHED = "unmatched"
 CLIENT_CLOSED = 499  # nginx's "client closed request": it went away before any answer
@@ -119,7 +122,7 @@ class RequestObservability:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [*message.get("headers", ()), header, VERSION_HEADER]
             await send(message)
 
         token = request_id.set(rid)

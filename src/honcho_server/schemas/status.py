@@ -53,7 +53,8 @@ class QueueSummary(BaseModel):
 
 class Status(BaseModel):
     status: str  # "ok" | "degraded"
-    version: str
+    version: str  # this server's package version
+    honcho_api_version: str  # the upstream Honcho API level served (OpenAPI info.version)
     problems: list[str]
     database: dict[str, float | bool]
     workers: list[WorkerStatus]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import __version__
+from .. import HONCHO_API_VERSION, __version__
 from ..db.repositories.status import StatusRepository
 from ..db.repositories.workers import WorkerRepository
 from ..llm.config import describe_llm as describe_llm
@@ -91,6 +91,7 @@ async def status(
     return Status(
         status="degraded" if problems else "ok",
         version=__version__,
+        honcho_api_version=HONCHO_API_VERSION,
         problems=problems,
         database={"ok": True, "latency_ms": round(latency_ms, 2)},
         workers=workers,
