@@ -38,6 +38,7 @@ from .db.engine import create_engine, create_session_factory
 from .db.session import unit_of_work
 from .embeddings import Embedder, build_embedder
 from .llm import LLMRegistry
+from .mcp import install as install_mcp
 from .observability.logs import configure_logging
 from .observability.middleware import ObservedFastAPI
 from .observability.scrape import router as metrics_router
@@ -141,6 +142,7 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router, prefix="/v3", dependencies=guarded)
+    install_mcp(app)  # /mcp: upstream's MCP tools, each call through the guarded REST route
     return app
 
 

@@ -312,6 +312,14 @@ def _restore(settings: Settings, file: str) -> int:
     return 1
 
 
+def _mcp(settings: Settings) -> int:
+    from .mcp.stdio import serve_stdio
+
+    with database(settings, supervise=True) as url:
+        upgrade_schema(url, settings)
+        return serve_stdio(settings, url)
+
+
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -473,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the database's data by the backup in FILE (stop the server first)",
     )
     restore.add_argument("file", metavar="FILE")
+    commands.add_parser(
+        "mcp", help="serve the MCP tools over stdio (key: HONCHO_API_KEY when auth is on)"
+    )
     return parser
 
 
@@ -506,6 +517,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _backup(settings, args.file)
         if args.command == "restore":
             return _restore(settings, args.file)
+        if args.command == "mcp":
+            return _mcp(settings)
         return _worker(settings)
     except Stopped as stop:
         log.info("stopped by %s", stop)
