@@ -6,10 +6,14 @@ from fastapi import FastAPI
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .. import __version__
+from ..auth.keys import MISSING, verify
+from ..errors import HonchoError
+from ..settings import Settings
 from . import conclusions, peers, sessions, system, workspace
 from .context import WORKSPACE_HEADER, Caller, current
 
@@ -41,6 +45,10 @@ class MCPEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        refusal = self._refusal(headers.get("authorization"))
+        if refusal is not None:  # a bad key is refused at the door, as the REST API does
+            await JSONResponse({"detail": refusal}, status_code=401)(scope, receive, send)
+            return
         caller = Caller(
             app=self.app,
             authorization=headers.get("authorization"),
@@ -59,6 +67,22 @@ class MCPEndpoint:
                 await manager.handle_request(scope, receive, send)
         finally:
             current.reset(token)
+
+    def _refusal(self, authorization: str | None) -> str | None:
+        """Why this request's key is refused (missing, malformed, expired), if auth is on.
+        What the key may reach is decided per tool call, by the REST route's guard."""
+        settings: Settings = self.app.state.settings
+        secret = settings.auth_jwt_secret
+        if not settings.auth_use_auth:
+            return None
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip() or secret is None:
+            return MISSING
+        try:
+            verify(token.strip(), secret.get_secret_value())
+        except HonchoError as exc:
+            return str(exc)
+        return None
 
 
 def install(app: FastAPI) -> None:
