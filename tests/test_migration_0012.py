@@ -101,8 +101,24 @@ async def test_existing_conclusions_get_their_sources(old_database: str) -> None
     }
 
 
-def test_downgrade_drops_the_column(old_database: str) -> None:
+async def _columns(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            sql = (
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'conclusions'"
+            )
+            return set((await conn.execute(text(sql))).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrade_drops_the_column(old_database: str) -> None:
     config = alembic_config(old_database)
-    command.upgrade(config, "head")
-    command.downgrade(config, "0011")
-    command.upgrade(config, "head")
+    assert "source_ids" not in await _columns(old_database)
+    await asyncio.to_thread(command.upgrade, config, "0012")
+    assert "source_ids" in await _columns(old_database)
+    await asyncio.to_thread(command.downgrade, config, "0011")
+    assert "source_ids" not in await _columns(old_database)
+    await asyncio.to_thread(command.upgrade, config, "head")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
+from typing import Any
 
+import httpx
 import pytest
 from honcho import Conclusion, Honcho, NotFoundError, UnprocessableEntityError
 from honcho.api_types import PeerConfig, SessionPeerConfig
@@ -211,6 +215,29 @@ def test_derived_after_a_derivation(
     derived = honcho.peer("bot").conclusions_of("alice").derived(seen[NURSE].id)
     assert _contents(list(derived)) == [PORTUGAL, SLEEPS]
     assert list(alice.conclusions.derived(seen[NURSE].id)) == []  # another collection's
+
+    # deriver/metrics once the jobs ran: nothing ready or running; what waits is the two
+    # peer-card jobs (alice's view and the bot's), due a minute after the facts
+    def settled() -> dict[str, Any] | None:
+        body: dict[str, Any] = httpx.get(f"{deriver_server}/deriver/metrics").json()
+        busy = body["eligible_work_units"] + body["claimed_work_units"]
+        return None if busy or body["embeddings_pending"] else body
+
+    metrics = _until(settled)
+    assert (metrics["pending_items"], metrics["dreams_due"]) == (2, 0)
+    assert 0 < metrics["outstanding_work_seconds"] == metrics["oldest_pending_age_seconds"] < 60
+    mine_only = httpx.get(f"{deriver_server}/v3/workspaces/provenance/deriver/metrics").json()
+    assert mine_only["pending_items"] == 2 and mine_only["eligible_work_units"] == 0
+    other = httpx.get(f"{deriver_server}/v3/workspaces/nobody/deriver/metrics").json()
+    assert (other["pending_items"], other["outstanding_work_seconds"]) == (0, 0)
+
+
+def _until(check: Callable[[], dict[str, Any] | None], timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (found := check()) is None:
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return found
 
 
 async def test_derived_async(
