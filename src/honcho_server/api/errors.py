@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from ..db.connectivity import outage_reason
-from ..db.errors import sqlstate
+from ..db.errors import PEER_ERASING, sqlstate
 from ..errors import HonchoError
 from .excerpts import clip, validation_errors
 from .outage import OutageLog
@@ -68,6 +68,12 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     if state.startswith("22"):  # data exception: invalid text, out of range, …
         log.info("%s %s -> 422: %s", request.method, request.url.path, exc.orig)
         return JSONResponse({"detail": "Invalid value in request"}, status_code=422)
+    if state == PEER_ERASING:  # a write naming a peer being erased (migration 0013)
+        log.info("%s %s -> 409: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse(
+            {"detail": "A peer named in this request is being erased; retry once it is gone"},
+            status_code=409,
+        )
     if state in {"23505", "40001", "40P01"}:  # lost a race: safe to retry
         log.warning("%s %s -> 409: %s", request.method, request.url.path, exc.orig)
         return JSONResponse(

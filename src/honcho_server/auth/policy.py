@@ -62,9 +62,17 @@ MEMBER_READS = frozenset(
 )
 """Read-only session routes open to a peer key whose peer is an active member (§21.3 rule 6)."""
 
-WORKSPACE_KEY_ROUTES = frozenset({("POST", SESSION_ROUTES + "/clone")})
-"""Session routes that need a workspace-level key: clone creates a new session, which a session
-key (bound to its own session) or a peer key (which creates no sessions) may not do."""
+WORKSPACE_KEY_ROUTES = frozenset(
+    {
+        ("POST", SESSION_ROUTES + "/clone"),
+        ("DELETE", SESSION_ROUTES + "/messages/{message_id}"),
+        ("DELETE", PEER_ROUTES),
+    }
+)
+"""Session and peer routes that need a workspace-level key: clone creates a new session, which a
+session key (bound to its own session) or a peer key (which creates no sessions) may not do; the
+two irreversible deletes beyond upstream (one message, erasing a peer) are an operator's, not a
+participant's: a peer key may not erase itself, nor a session key remove a message."""
 
 
 class Kind(Enum):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy.exc import DBAPIError
 
 DEADLOCK = "40P01"
+#: raised by migration 0013's triggers: a write names a peer being erased
+PEER_ERASING = "HE409"
 
 
 def sqlstate(exc: DBAPIError) -> str:

@@ -207,6 +207,22 @@ class DeleteWorkspace(JobPayload):
         )
 
 
+class ErasePeer(JobPayload):
+    """Erase a peer the API has hidden (``peers.deleted_at``): its messages, conclusions by
+    or about it, cards, dream state and jobs, then its row."""
+
+    kind: Literal["erase_peer"] = "erase_peer"
+    workspace: str
+    peer: str
+
+    def unit(self) -> WorkUnit:
+        return WorkUnit(
+            self.workspace,
+            lock_key=f"peer:{self.workspace}/{self.peer}",
+            dedupe_key=f"erase_peer:{self.workspace}/{self.peer}",
+        )
+
+
 # ---- webhooks -----------------------------------------------------------------------------
 
 
@@ -255,6 +271,7 @@ AnyPayload = Annotated[
     | EmbedConclusions
     | DeleteSession
     | DeleteWorkspace
+    | ErasePeer
     | DeliverWebhook
     | Probe,
     Field(discriminator="kind"),
@@ -272,6 +289,7 @@ PAYLOADS: dict[str, type[JobPayload]] = {
         EmbedConclusions,
         DeleteSession,
         DeleteWorkspace,
+        ErasePeer,
         DeliverWebhook,
         Probe,
     )

@@ -174,6 +174,19 @@ _CANCEL = text(
        AND (CAST(:session AS text) IS NULL OR session_name = :session)
        AND (CAST(:kind AS text) IS NULL OR kind = :kind)
        AND (CAST(:endpoint AS text) IS NULL OR payload->>'endpoint_id' = :endpoint)
+       AND (CAST(:peer AS text) IS NULL
+            OR payload->>'observed' = :peer OR payload->>'observer' = :peer)
+    """
+)
+
+# Running jobs whose work is about a peer (observed, observer, or one of a derivation's
+# observers), other than ``except_job``.
+_RUNNING_FOR_PEER = text(
+    """
+    SELECT count(*) FROM jobs
+     WHERE workspace_name = :workspace AND id <> :except_job AND status = 'doing'
+       AND (payload->>'observed' = :peer OR payload->>'observer' = :peer
+            OR payload->'observers' @> jsonb_build_array(CAST(:peer AS text)))
     """
 )
 
@@ -311,18 +324,26 @@ class QueueRepository:
         session: str | None = None,
         kind: str | None = None,
         endpoint_id: str | None = None,
+        peer: str | None = None,
         except_job: int = 0,
     ) -> None:
         """``cancel``: drop the pending, failed and superseded jobs about deleted data (a job
-        in flight finishes its attempt and finds the data gone)."""
+        in flight finishes its attempt and finds the data gone). ``peer``: only the jobs whose
+        observed or observer is that peer."""
         params = {
             "workspace": workspace,
             "session": session,
             "kind": kind,
             "endpoint": endpoint_id,
+            "peer": peer,
             "except_job": except_job,
         }
         await self.db.execute(_CANCEL, params)
+
+    async def running_for_peer(self, workspace: str, peer: str, *, except_job: int = 0) -> int:
+        """How many jobs about ``peer`` are running now (see :data:`_RUNNING_FOR_PEER`)."""
+        params = {"workspace": workspace, "peer": peer, "except_job": except_job}
+        return int((await self.db.execute(_RUNNING_FOR_PEER, params)).scalar_one())
 
     async def purge_finished(self, older_than: timedelta) -> int:
         """Forget jobs that succeeded (or were superseded) long ago; failed ones stay."""

@@ -1,4 +1,5 @@
-"""Deleting workspaces and sessions (hidden now, purged by a job) and cloning sessions."""
+"""Deleting workspaces and sessions (hidden now, purged by a job), deleting one message (at
+once), erasing a peer (hidden now, erased by a job), and cloning sessions."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from ..db.repositories.deletion import DeletionRepository
 from ..db.repositories.workspaces import WorkspaceRepository
 from ..errors import Conflict, NotFound
 from ..ids import new_id
+from ..queue import SummarizePayload, enqueue
 from ..schemas.sessions import Session
-from ..worker.kinds.deletion import enqueue_delete_session, enqueue_delete_workspace
+from ..worker.kinds.deletion import (
+    enqueue_delete_session,
+    enqueue_delete_workspace,
+    enqueue_erase_peer,
+)
 from . import views
 
 
@@ -33,6 +39,26 @@ async def delete_workspace(db: AsyncSession, workspace: str) -> None:
     if await repo.has_active_sessions(workspace):
         raise Conflict(f"Workspace {workspace} still has active sessions; delete them first")
     await enqueue_delete_workspace(db, workspace)
+
+
+async def erase_peer(db: AsyncSession, workspace: str, peer: str) -> None:
+    """Hide the peer and end its memberships at once, and queue its erasure, in one
+    transaction. Until the job has run, writes naming the peer answer 409."""
+    if not await DeletionRepository(db).tombstone_peer(workspace, peer):
+        raise NotFound(f"Peer {peer} not found")
+    await enqueue_erase_peer(db, workspace, peer)
+
+
+async def delete_message(db: AsyncSession, workspace: str, session: str, message: str) -> None:
+    """Remove one message, in this transaction (see ``DeletionRepository.delete_message``);
+    a summary that covered it is dropped and rebuilt by a queued summarize job."""
+    deleted = await DeletionRepository(db).delete_message(workspace, session, message)
+    if deleted is None:
+        raise NotFound(f"Message with ID {message} not found in session {session}")
+    if deleted.summary_covered:
+        await enqueue(
+            db, SummarizePayload(workspace=workspace, session=session, seq=deleted.last_seq)
+        )
 
 
 async def clone_session(

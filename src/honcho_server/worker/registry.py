@@ -21,6 +21,7 @@ Handler = Callable[[JobContext, Any], Awaitable[None]]
 HANDLERS: dict[str, Handler] = {
     "delete_session": deletion.delete_session,
     "delete_workspace": deletion.delete_workspace,
+    "erase_peer": deletion.erase_peer,
     "deliver_webhook": webhooks.deliver_webhook,
     "probe": probe.run_probe,
     "embed_messages": embedding.embed_messages,

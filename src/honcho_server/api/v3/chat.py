@@ -16,6 +16,7 @@ from ...schemas.chat import DialecticOptions, DialecticResponse, WorkspaceChatOp
 from ...services.dialectic import service, sse
 from ...services.dialectic.request import ChatRequest, check_request
 from ..deps import EmbedderDep, LLMDep, PrincipalDep, SessionFactory, SettingsDep
+from ..presence import PEER_PRESENT
 
 router = APIRouter(tags=["chat"])
 
@@ -26,6 +27,7 @@ _STREAMING: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/workspaces/{workspace_id}/peers/{peer_id}/chat",
+    dependencies=PEER_PRESENT,
     response_model=DialecticResponse,
     response_model_exclude_unset=True,
     responses=_STREAMING,

@@ -13,6 +13,7 @@ from ...services.context.budget import MAX_CONTEXT_TOKENS
 from ...services.context.service import ContextRequest, session_context
 from ...services.representation import peer_views
 from ..deps import DbSession, EmbedderDep
+from ..presence import PEER_PRESENT
 
 router = APIRouter(tags=["context"])
 
@@ -89,6 +90,7 @@ def _check_perspective(
 
 @router.post(
     "/workspaces/{workspace_id}/peers/{peer_id}/representation",
+    dependencies=PEER_PRESENT,
     response_model=RepresentationResponse,
 )
 async def get_representation(
@@ -102,7 +104,11 @@ async def get_representation(
     return RepresentationResponse(representation=text)
 
 
-@router.get("/workspaces/{workspace_id}/peers/{peer_id}/context", response_model=PeerContext)
+@router.get(
+    "/workspaces/{workspace_id}/peers/{peer_id}/context",
+    response_model=PeerContext,
+    dependencies=PEER_PRESENT,
+)
 async def get_peer_context(
     workspace_id: str,
     peer_id: str,

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...deriver.config import defaults_from
 from ...schemas.messages import Message, MessageBatchCreate, MessageGet, MessageUpdate
 from ...schemas.pagination import Page
-from ...services import messages
+from ...services import lifecycle, messages
 from ..deps import DbSession, Listing, SettingsDep, UnitOfWorkDep
 from ..idempotency import IdempotencyKey, create_once
 
@@ -73,3 +73,13 @@ async def update_message(
     workspace_id: str, session_id: str, message_id: str, body: MessageUpdate, db: DbSession
 ) -> Message:
     return await messages.update(db, workspace_id, session_id, message_id, body)
+
+
+@router.delete("/{message_id}", status_code=204)
+async def delete_message(
+    workspace_id: str, session_id: str, message_id: str, db: DbSession
+) -> Response:
+    """Beyond upstream: removes the message at once (its embeddings, the explicit conclusions
+    drawn from it alone, its place in summaries); the others keep their ``seq_in_session``."""
+    await lifecycle.delete_message(db, workspace_id, session_id, message_id)
+    return Response(status_code=204)

@@ -9,8 +9,13 @@ from fastapi import APIRouter, Query
 from ...schemas.peer_cards import PeerCardResponse, PeerCardSet
 from ...services import peer_cards
 from ..deps import DbSession
+from ..presence import PEER_PRESENT
 
-router = APIRouter(prefix="/workspaces/{workspace_id}/peers/{peer_id}/card", tags=["peers"])
+router = APIRouter(
+    prefix="/workspaces/{workspace_id}/peers/{peer_id}/card",
+    tags=["peers"],
+    dependencies=PEER_PRESENT,
+)
 
 Target = Annotated[
     str | None,

@@ -8,11 +8,14 @@ from ...auth import checks
 from ...schemas.pagination import Page
 from ...schemas.peers import Peer, PeerCreate, PeerGet, PeerUpdate
 from ...schemas.sessions import Session, SessionGet
-from ...services import peers
+from ...services import lifecycle, peers
 from ..deps import DbSession, Listing, PrincipalDep
+from ..presence import PEER_PRESENT
 from .status import created_or_ok
 
-router = APIRouter(prefix="/workspaces/{workspace_id}/peers", tags=["peers"])
+router = APIRouter(
+    prefix="/workspaces/{workspace_id}/peers", tags=["peers"], dependencies=PEER_PRESENT
+)
 
 
 @router.post("/list", response_model=Page[Peer])
@@ -55,3 +58,12 @@ async def get_sessions_for_peer(
 ) -> Page[Session]:
     filters = options.filters if options else None
     return await peers.sessions_of_peer(db, workspace_id, peer_id, filters, paging)
+
+
+@router.delete("/{peer_id}", status_code=202)
+async def erase_peer(workspace_id: str, peer_id: str, db: DbSession) -> dict[str, str]:
+    """Beyond upstream: the peer reads as absent at once (404 on its routes; writes naming it
+    get 409) and a background job erases its messages, memberships, conclusions by and about
+    it, cards and jobs."""
+    await lifecycle.erase_peer(db, workspace_id, peer_id)
+    return {"message": "Peer erasure accepted"}

@@ -12,6 +12,7 @@ from ...schemas.messages import Message
 from ...schemas.search import MessageSearchOptions
 from ...services import search
 from ..deps import DbSession, EmbedderDep, PrincipalDep, SettingsDep
+from ..presence import PEER_PRESENT
 
 router = APIRouter(tags=["search"])
 
@@ -48,7 +49,11 @@ async def search_session(
     return await search.search(db, target, body, embedder=embedder)
 
 
-@router.post("/workspaces/{workspace_id}/peers/{peer_id}/search", response_model=list[Message])
+@router.post(
+    "/workspaces/{workspace_id}/peers/{peer_id}/search",
+    response_model=list[Message],
+    dependencies=PEER_PRESENT,
+)
 async def search_peer(
     workspace_id: str,
     peer_id: str,

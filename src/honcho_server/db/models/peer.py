@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JsonObject, created_at_column, json_column
@@ -26,3 +26,6 @@ class Peer(Base):
     internal_metadata: Mapped[JsonObject] = json_column()
     configuration: Mapped[JsonObject] = json_column()
     created_at: Mapped[datetime] = created_at_column()
+    # Set by DELETE: the peer reads as absent, and writes naming it are refused (409, by
+    # triggers: migration 0013), until the ``erase_peer`` job removes it.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,17 +1,66 @@
-"""Hard deletion of a session or a workspace (run by jobs, after the API hid them)."""
+"""Hard deletion of a session or a workspace (run by jobs, after the API hid them), of one
+message (in the request), and of a peer (hidden by the API, erased by a job)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Conclusion, Session, Workspace, table
+from ..models import (
+    Conclusion,
+    DreamState,
+    Message,
+    Peer,
+    PeerCard,
+    Session,
+    SessionPeer,
+    Summary,
+    Workspace,
+    table,
+)
 
 C = table(Conclusion)
+D = table(DreamState)
+M = table(Message)
+P = table(Peer)
+PC = table(PeerCard)
 S = table(Session)
+SP = table(SessionPeer)
+SU = table(Summary)
 W = table(Workspace)
+
+# Conclusions that cite any of ``:ids`` (public message ids): explicit ones whose every source
+# is among them are soft-deleted (as ``DELETE …/conclusions/{id}`` does); every other one
+# loses only those references.
+_FORGET_SOURCES = text(
+    """
+    WITH cited AS (
+        SELECT id, level,
+               ARRAY(SELECT x FROM unnest(source_message_ids) AS x
+                     WHERE x <> ALL(CAST(:ids AS text[]))) AS kept
+          FROM conclusions
+         WHERE workspace_name = :workspace AND source_message_ids && CAST(:ids AS text[])
+         FOR UPDATE
+    )
+    UPDATE conclusions c
+       SET source_message_ids = cited.kept,
+           deleted_at = CASE WHEN cited.level = 'explicit' AND cardinality(cited.kept) = 0
+                             THEN coalesce(c.deleted_at, now()) ELSE c.deleted_at END
+      FROM cited WHERE c.id = cited.id
+    """
+)
+
+
+@dataclass(frozen=True)
+class DeletedMessage:
+    """What removing a message left to do: ``last_seq`` of its session, and whether a
+    summary covered it (then the caller queues a rebuild)."""
+
+    last_seq: int
+    summary_covered: bool
 
 
 class DeletionRepository:
@@ -58,6 +107,127 @@ class DeletionRepository:
         """Remove a tombstoned workspace; every table cascades from it (its jobs are
         cancelled by the caller)."""
         await self.db.execute(delete(W).where(W.c.name == workspace, W.c.deleted_at.is_not(None)))
+
+    async def delete_message(
+        self, workspace: str, session: str, public_id: str
+    ) -> DeletedMessage | None:
+        """Remove one message of an active session (its embeddings cascade), the explicit
+        conclusions that came from it alone, its id from the others' sources, and every
+        summary that covered it. None if there is no such message.
+
+        Other messages keep their ``seq_in_session``. Locks the session row ``FOR SHARE``:
+        concurrent writers to the session go on (their rows are not touched), a DELETE of the
+        session waits.
+        """
+        active = (
+            select(S.c.last_seq)
+            .where(S.c.workspace_name == workspace, S.c.name == session, S.c.is_active)
+            .with_for_update(read=True)
+        )
+        last_seq = (await self.db.execute(active)).scalar_one_or_none()
+        if last_seq is None:
+            return None
+        stmt = (
+            delete(M)
+            .where(
+                M.c.workspace_name == workspace,
+                M.c.session_name == session,
+                M.c.public_id == public_id,
+            )
+            .returning(M.c.id)
+        )
+        message_id = (await self.db.execute(stmt)).scalar_one_or_none()
+        if message_id is None:
+            return None
+        await self.db.execute(_FORGET_SOURCES, {"workspace": workspace, "ids": [public_id]})
+        covered = (
+            delete(SU)
+            .where(
+                SU.c.workspace_name == workspace,
+                SU.c.session_name == session,
+                SU.c.message_id >= message_id,
+            )
+            .returning(SU.c.kind)
+        )
+        summaries = (await self.db.execute(covered)).all()
+        return DeletedMessage(int(last_seq), bool(summaries))
+
+    async def tombstone_peer(self, workspace: str, peer: str) -> bool:
+        """Hide a live peer of a live workspace at once and end its memberships; False if it
+        is missing or already being erased. From the commit on, writes naming the peer are
+        refused (migration 0013's triggers) and derivations no longer count it an observer."""
+        live_workspace = (
+            select(W.c.id).where(W.c.name == workspace, W.c.deleted_at.is_(None)).exists()
+        )
+        stmt = (
+            update(P)
+            .where(
+                P.c.workspace_name == workspace,
+                P.c.name == peer,
+                P.c.deleted_at.is_(None),
+                live_workspace,
+            )
+            .values(deleted_at=func.now())
+            .returning(P.c.id)
+        )
+        if (await self.db.execute(stmt)).first() is None:
+            return False
+        await self.db.execute(
+            delete(SP).where(SP.c.workspace_name == workspace, SP.c.peer_name == peer)
+        )
+        return True
+
+    async def purge_peer(self, workspace: str, peer: str) -> list[tuple[str, int]]:
+        """Erase a tombstoned peer: its messages in every session (their embeddings cascade),
+        its memberships, every conclusion by or about it, its references in other
+        conclusions' sources (explicit ones drawn from its messages alone are soft-deleted),
+        the summaries that covered its messages, its cards, its dream state, and its row.
+
+        Returns the (session, last_seq) of active sessions whose summary was dropped: the
+        caller queues their rebuild. Nothing (``[]``) if the peer is not tombstoned.
+        """
+        tombstoned = select(P.c.id).where(
+            P.c.workspace_name == workspace, P.c.name == peer, P.c.deleted_at.is_not(None)
+        )
+        if (await self.db.execute(tombstoned)).first() is None:
+            return []
+        by_peer = (M.c.workspace_name == workspace, M.c.peer_name == peer)
+        public_ids = list((await self.db.execute(select(M.c.public_id).where(*by_peer))).scalars())
+        if public_ids:
+            await self.db.execute(_FORGET_SOURCES, {"workspace": workspace, "ids": public_ids})
+        first = (
+            select(M.c.session_name, func.min(M.c.id).label("first"))
+            .where(*by_peer)
+            .group_by(M.c.session_name)
+            .subquery()
+        )
+        dropped = (
+            delete(SU)
+            .where(
+                SU.c.workspace_name == workspace,
+                SU.c.session_name == first.c.session_name,
+                SU.c.message_id >= first.c.first,
+            )
+            .returning(SU.c.session_name)
+        )
+        sessions = sorted({str(r.session_name) for r in (await self.db.execute(dropped)).all()})
+        about = (C.c.observer == peer) | (C.c.observed == peer)
+        await self.db.execute(delete(C).where(C.c.workspace_name == workspace, about))
+        about_card = (PC.c.observer == peer) | (PC.c.observed == peer)
+        await self.db.execute(delete(PC).where(PC.c.workspace_name == workspace, about_card))
+        about_dream = (D.c.observer == peer) | (D.c.observed == peer)
+        await self.db.execute(delete(D).where(D.c.workspace_name == workspace, about_dream))
+        await self.db.execute(delete(M).where(*by_peer))
+        await self.db.execute(
+            delete(SP).where(SP.c.workspace_name == workspace, SP.c.peer_name == peer)
+        )
+        await self.db.execute(delete(P).where(P.c.workspace_name == workspace, P.c.name == peer))
+        if not sessions:
+            return []
+        active = select(S.c.name, S.c.last_seq).where(
+            S.c.workspace_name == workspace, S.c.name.in_(sessions), S.c.is_active
+        )
+        return [(str(r.name), int(r.last_seq)) for r in (await self.db.execute(active)).all()]
 
     async def purge_deleted_conclusions(self, older_than: timedelta) -> int:
         """Hard-delete conclusions soft-deleted more than ``older_than`` ago."""

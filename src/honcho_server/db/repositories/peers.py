@@ -31,7 +31,9 @@ class PeerRepository:
             await self.db.execute(insert(T).values(rows).on_conflict_do_nothing())
 
     async def get(self, workspace: str, name: str) -> AnyRow | None:
-        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.name == name)
+        stmt = select(*COLUMNS).where(
+            T.c.workspace_name == workspace, T.c.name == name, T.c.deleted_at.is_(None)
+        )
         return (await self.db.execute(stmt)).first()
 
     async def create_if_missing(
@@ -83,7 +85,7 @@ class PeerRepository:
         size: int,
         reverse: bool,
     ) -> tuple[list[AnyRow], int]:
-        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace)
+        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.deleted_at.is_(None))
         where = build_filter(filters, PEER_FILTERS)
         if where is not None:
             stmt = stmt.where(where)

@@ -1,12 +1,25 @@
-"""Purging deleted sessions and workspaces (the API has already hidden them)."""
+"""Purging deleted sessions and workspaces, and erasing peers (the API has already hidden
+them)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.repositories.deletion import DeletionRepository
-from ...queue import DeleteSession, DeleteWorkspace, QueueRepository, enqueue
+from ...queue import (
+    DeleteSession,
+    DeleteWorkspace,
+    ErasePeer,
+    QueueRepository,
+    SummarizePayload,
+    enqueue,
+)
 from ..context import JobContext
+
+#: How long an erase waits before looking again for running jobs about the peer.
+ERASE_RECHECK_SECONDS = 2.0
 
 
 async def enqueue_delete_session(db: AsyncSession, workspace: str, session: str) -> None:
@@ -15,6 +28,10 @@ async def enqueue_delete_session(db: AsyncSession, workspace: str, session: str)
 
 async def enqueue_delete_workspace(db: AsyncSession, workspace: str) -> None:
     await enqueue(db, DeleteWorkspace(workspace=workspace))
+
+
+async def enqueue_erase_peer(db: AsyncSession, workspace: str, peer: str) -> None:
+    await enqueue(db, ErasePeer(workspace=workspace, peer=peer))
 
 
 async def delete_session(ctx: JobContext, payload: DeleteSession) -> None:
@@ -29,3 +46,28 @@ async def delete_workspace(ctx: JobContext, payload: DeleteWorkspace) -> None:
     async with ctx.completing() as db:
         await QueueRepository(db).cancel(payload.workspace, except_job=ctx.job_id)
         await DeletionRepository(db).purge_workspace(payload.workspace)
+
+
+async def erase_peer(ctx: JobContext, payload: ErasePeer) -> None:
+    """Cancel the queued jobs about the peer, wait for the running ones to end (a derivation
+    in flight could otherwise write about it after the erase), then erase it in one
+    transaction and queue the rebuild of the summaries that covered its messages."""
+    async with ctx.transaction() as db:
+        queue = QueueRepository(db)
+        await queue.cancel(payload.workspace, peer=payload.peer, except_job=ctx.job_id)
+        running = await queue.running_for_peer(
+            payload.workspace, payload.peer, except_job=ctx.job_id
+        )
+    if running:
+        due = datetime.now(UTC) + timedelta(seconds=ERASE_RECHECK_SECONDS)
+        await ctx.wait(f"waiting for {running} running job(s) about the peer", retry_at=due)
+        return
+    async with ctx.completing() as db:
+        await QueueRepository(db).cancel(
+            payload.workspace, peer=payload.peer, except_job=ctx.job_id
+        )
+        rebuild = await DeletionRepository(db).purge_peer(payload.workspace, payload.peer)
+        for session, last_seq in rebuild:
+            await enqueue(
+                db, SummarizePayload(workspace=payload.workspace, session=session, seq=last_seq)
+            )

@@ -1,0 +1,102 @@
+"""Erasing a peer: ``peers.deleted_at`` (the peer reads as absent while a job erases it) and
+triggers that refuse writes naming a peer being erased
+
+``DELETE /v3/workspaces/{w}/peers/{p}`` sets ``deleted_at``; the ``erase_peer`` job then removes
+the peer's data and its row. Until then, a write naming the peer (a message by it, a membership,
+a conclusion or card by or about it, dream state, an update of its row) fails with SQLSTATE
+``HE409``, which the API answers with 409: nothing resurrects a peer half-way through its
+erasure. Checked per row through the ``(workspace_name, name)`` unique index of ``peers``.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2027-01-12 12:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+#: table -> the columns naming a peer
+GUARDED = {
+    "messages": ("peer_name",),
+    "session_peers": ("peer_name",),
+    "conclusions": ("observer", "observed"),
+    "peer_cards": ("observer", "observed"),
+    "dream_state": ("observer", "observed"),
+}
+
+
+def _names(columns: tuple[str, ...]) -> str:
+    return ", ".join(f"NEW.{c}" for c in columns)
+
+
+def upgrade() -> None:
+    op.add_column("peers", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
+    branches = "\n".join(
+        f"    {'IF' if i == 0 else 'ELSIF'} TG_TABLE_NAME = '{table}' THEN"
+        f" names := ARRAY[{_names(columns)}];"
+        for i, (table, columns) in enumerate(GUARDED.items())
+    )
+    op.execute(
+        sa.text(
+            f"""
+            CREATE FUNCTION refuse_erasing_peer() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+                names text[];
+                erasing text;
+            BEGIN
+            {branches}
+                END IF;
+                SELECT p.name INTO erasing FROM peers p
+                 WHERE p.workspace_name = NEW.workspace_name AND p.name = ANY(names)
+                   AND p.deleted_at IS NOT NULL
+                 LIMIT 1;
+                IF erasing IS NOT NULL THEN
+                    RAISE EXCEPTION 'peer % is being erased', erasing USING ERRCODE = 'HE409';
+                END IF;
+                RETURN NEW;
+            END $$
+            """
+        )
+    )
+    op.execute(
+        sa.text(
+            """
+            CREATE FUNCTION refuse_erasing_peer_update() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF OLD.deleted_at IS NOT NULL THEN
+                    RAISE EXCEPTION 'peer % is being erased', OLD.name USING ERRCODE = 'HE409';
+                END IF;
+                RETURN NEW;
+            END $$
+            """
+        )
+    )
+    for table in GUARDED:
+        op.execute(
+            sa.text(
+                f"CREATE TRIGGER {table}_refuse_erasing_peer BEFORE INSERT ON {table}"
+                " FOR EACH ROW EXECUTE FUNCTION refuse_erasing_peer()"
+            )
+        )
+    op.execute(
+        sa.text(
+            "CREATE TRIGGER peers_refuse_erasing_peer BEFORE UPDATE ON peers"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_erasing_peer_update()"
+        )
+    )
+
+
+def downgrade() -> None:
+    op.execute(sa.text("DROP TRIGGER peers_refuse_erasing_peer ON peers"))
+    for table in GUARDED:
+        op.execute(sa.text(f"DROP TRIGGER {table}_refuse_erasing_peer ON {table}"))
+    op.execute(sa.text("DROP FUNCTION refuse_erasing_peer_update()"))
+    op.execute(sa.text("DROP FUNCTION refuse_erasing_peer()"))
+    op.drop_column("peers", "deleted_at")
