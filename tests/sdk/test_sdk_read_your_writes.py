@@ -166,3 +166,19 @@ def test_derived_typescript(
     _derivation(honcho, fake_openai)
     [nurse] = [c for c in honcho.peer("alice").conclusions.list() if c.content == NURSE]
     _node(deriver_server, ws, "derived", nurse.id)
+
+
+def test_new_message_found_by_its_words_at_once(busy_server: str) -> None:
+    """Messages keep background embedding (as upstream), but search finds a message written a
+    moment ago by its words: the full-text half needs no vector (the worker is busy)."""
+    _queue_backlog(busy_server, BACKLOG_MESSAGES // 4)
+    honcho = Honcho(base_url=busy_server, workspace_id="ryw-search", max_retries=0)
+    alice = honcho.peer("alice")
+    session = honcho.session("chat")
+    for i in range(20):
+        word = f"zephyrquill{i}"
+        [message] = session.add_messages([alice.message(f"the new gate code hint is {word}.")])
+        assert message.id in [m.id for m in honcho.search(word)], f"workspace search, {i}"
+        assert message.id in [m.id for m in session.search(word)], f"session search, {i}"
+        assert message.id in [m.id for m in alice.search(word)], f"peer search, {i}"
+    assert _metrics(busy_server)["embeddings_pending"] > 0, "the backlog ran out"
