@@ -83,6 +83,10 @@ PUBLIC = {
 }
 # liveness, readiness and Prometheus metrics (no tenant data; METRICS_ENABLED=false hides it)
 OPEN_ROUTES = {"/health", "/ready", "/metrics"}
+# Served outside the REST guard: /mcp refuses a bad key at the door (the same 401s), then each
+# tool call goes through the guarded REST route it stands for (tests/test_mcp.py: a peer key
+# reaches through MCP what it reaches through REST).
+MCP_ROUTES = {"/mcp"}
 LLM_ROUTES = {
     ("POST", "/v3/workspaces/{workspace_id}/peers/{peer_id}/chat"),
     ("POST", "/v3/workspaces/{workspace_id}/chat"),
@@ -119,7 +123,6 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", W + "/peers/list"): Example(WS, {}),
     ("POST", W + "/peers"): Example(GET_PEER, {"id": "alice"}),
     ("PUT", P): Example(PEER, {"metadata": {"changed": True}}),
-    ("DELETE", P): Example(WS),  # erasing a peer: not even the peer's own key
     ("POST", P + "/sessions"): Example(PEER, {}),
     ("POST", P + "/chat"): Example(PEER, {"query": "what does bob like?"}),
     ("POST", P + "/representation"): Example(PEER, {}),
@@ -151,7 +154,6 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", S + "/messages/list"): Example(MEMBER, {}),
     ("GET", S + "/messages/{message_id}"): Example(MEMBER),
     ("PUT", S + "/messages/{message_id}"): Example(SESSION, {"metadata": {"changed": True}}),
-    ("DELETE", S + "/messages/{message_id}"): Example(WS),  # beyond upstream, irreversible
     ("POST", W + "/conclusions"): Example(
         WS, {"conclusions": [{"content": "changed", "observer_id": "bob", "observed_id": "alice"}]}
     ),
@@ -247,6 +249,31 @@ def test_every_route_has_an_example(auth_app: FastAPI) -> None:
     assert not missing, f"routes without an example in the authorization matrix: {missing}"
     assert len(routes) > 50
     assert {path for _, path in routes if path in PUBLIC} <= OPEN_ROUTES
+
+
+def test_every_other_served_path_is_classified(auth_app: FastAPI) -> None:
+    others = {
+        context.path
+        for context in routing.iter_route_contexts(auth_app.routes)
+        if not isinstance(context.original_route, APIRoute)
+    }
+    assert others >= MCP_ROUTES
+    assert not others - PUBLIC - MCP_ROUTES, "served paths neither public, MCP nor REST"
+
+
+async def test_mcp_refuses_bad_keys_like_rest(
+    auth_client: httpx.AsyncClient, tenant_b: Tenant
+) -> None:
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    accept = {"Accept": "application/json, text/event-stream"}
+    for kind, detail in FIXED_DETAILS.items():
+        headers = {**tenant_b.keys[kind], **accept}
+        r = await auth_client.post("/mcp", json=call, headers=headers)
+        assert r.status_code == 401 and r.json() == {"detail": detail}, kind
+    for kind in ("admin", "ws_own", "peer_own", "session_own"):  # valid keys get in
+        headers = {**tenant_b.keys[kind], **accept}
+        r = await auth_client.post("/mcp", json=call, headers=headers)
+        assert r.status_code == 200, (kind, r.text)
 
 
 async def test_public_routes_stay_open(auth_client: httpx.AsyncClient) -> None:
@@ -446,7 +473,6 @@ PROBES: dict[Position, Probe] = {
     ),
     # routes only workspace-level keys (or admins) reach
     ("POST", S + "/clone", "query", "message_id"): ROUTE_BOUND,
-    ("DELETE", S + "/messages/{message_id}", "path", "message_id"): ROUTE_BOUND,
     ("POST", "/v3/keys", "query", "workspace_id"): ROUTE_BOUND,
     ("POST", "/v3/keys", "query", "peer_id"): ROUTE_BOUND,
     ("POST", "/v3/keys", "query", "session_id"): ROUTE_BOUND,
