@@ -19,47 +19,65 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from honcho_server.auth.keys import mint
+from honcho_server.mcp import build_server
 from servers import ROOT, start_server, stop_server
 
 SECRET = "mcp-tests-secret-4b8d2f6a0c3e5a7b9d1f3a5c7e9b2d4f"
-TOOLS = {
+W = "workspace_id"
+# upstream's tools (plastic-labs/honcho mcp/src/tools): name -> (required, optional) arguments
+SIGNATURES: dict[str, tuple[set[str], set[str]]] = {
     # workspace
-    "inspect_workspace",
-    "list_workspaces",
-    "create_workspace",
-    "search",
-    "get_metadata",
-    "set_metadata",
+    "inspect_workspace": (set(), {W}),
+    "list_workspaces": (set(), {"page", "size"}),
+    "create_workspace": (set(), {W, "metadata"}),
+    "search": (
+        {"query"},
+        {
+            W,
+            "peer_id",
+            "session_id",
+            "message_limit",
+            "message_filters",
+            "conclusion_top_k",
+            "conclusion_filters",
+        },
+    ),
+    "get_metadata": (set(), {W, "peer_id", "session_id"}),
+    "set_metadata": ({"metadata"}, {W, "peer_id", "session_id"}),
     # peers
-    "create_peer",
-    "list_peers",
-    "chat",
-    "get_peer_card",
-    "set_peer_card",
-    "get_peer_context",
-    "get_representation",
+    "create_peer": ({"peer_id"}, {W, "configuration"}),
+    "list_peers": (set(), {W}),
+    "chat": ({"peer_id", "query"}, {W, "target_peer_id", "session_id", "reasoning_level"}),
+    "get_peer_card": ({"peer_id"}, {W, "target_peer_id"}),
+    "set_peer_card": ({"peer_id", "peer_card"}, {W, "target_peer_id"}),
+    "get_peer_context": ({"peer_id"}, {W, "target_peer_id", "search_query", "max_conclusions"}),
+    "get_representation": (
+        {"peer_id"},
+        {W, "target_peer_id", "session_id", "search_query", "max_conclusions"},
+    ),
     # sessions
-    "create_session",
-    "list_sessions",
-    "delete_session",
-    "clone_session",
-    "add_peers_to_session",
-    "remove_peers_from_session",
-    "get_session_peers",
-    "inspect_session",
-    "add_messages_to_session",
-    "get_session_messages",
-    "get_session_message",
-    "get_session_context",
+    "create_session": ({"session_id"}, {W}),
+    "list_sessions": (set(), {W}),
+    "delete_session": ({"session_id"}, {W}),
+    "clone_session": ({"session_id"}, {W, "message_id"}),
+    "add_peers_to_session": ({"session_id", "peers"}, {W}),
+    "remove_peers_from_session": ({"session_id", "peer_ids"}, {W}),
+    "get_session_peers": ({"session_id"}, {W}),
+    "inspect_session": ({"session_id"}, {W}),
+    "add_messages_to_session": ({"session_id", "messages"}, {W}),
+    "get_session_messages": ({"session_id"}, {W, "filters"}),
+    "get_session_message": ({"session_id", "message_id"}, {W}),
+    "get_session_context": ({"session_id"}, {W, "summary", "tokens"}),
     # conclusions
-    "list_conclusions",
-    "query_conclusions",
-    "create_conclusions",
-    "delete_conclusion",
+    "list_conclusions": ({"peer_id"}, {W, "target_peer_id"}),
+    "query_conclusions": ({"peer_id", "query"}, {W, "target_peer_id", "top_k", "filters"}),
+    "create_conclusions": ({"peer_id", "target_peer_id", "conclusions"}, {W, "session_id"}),
+    "delete_conclusion": ({"peer_id", "target_peer_id", "conclusion_id"}, {W}),
     # system
-    "schedule_dream",
-    "get_queue_status",
+    "schedule_dream": ({"peer_id"}, {W, "target_peer_id", "session_id"}),
+    "get_queue_status": (set(), {W}),
 }
+TOOLS = set(SIGNATURES)
 QUIET = {
     "LOG_LEVEL": "WARNING",
     "EMBED_MESSAGES": "false",
@@ -117,6 +135,17 @@ async def error(session: ClientSession, tool: str, **arguments: Any) -> str:
     assert result.is_error, (tool, result.content)
     text: str = result.content[0].text  # type: ignore[union-attr]
     return text
+
+
+async def test_tools_take_upstreams_arguments() -> None:
+    tools = await build_server().list_tools()
+    assert len(tools) == 31
+    for tool in tools:
+        required, optional = SIGNATURES[tool.name]
+        schema = tool.input_schema
+        assert set(schema.get("required", [])) == required, tool.name
+        assert set(schema["properties"]) == required | optional, tool.name
+        assert tool.description and len(tool.description) > 40, tool.name
 
 
 async def test_tools_list_and_one_call_per_group(auth_server: str) -> None:
