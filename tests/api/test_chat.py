@@ -16,8 +16,11 @@ from honcho.api_types import Evidence
 from fakes.fixtures import fake_openai, fake_openai_server  # noqa: F401 - fixtures
 from fakes.openai_server import FakeOpenAIServer, ScriptedError, ScriptedReply, calls, tool_call
 from honcho_server.app import create_app
+from honcho_server.db.models import vector_literal
+from honcho_server.db.repositories.conclusions import ConclusionRepository
 from honcho_server.db.repositories.summaries import SummaryRepository
 from honcho_server.db.session import unit_of_work
+from honcho_server.ids import new_id
 from honcho_server.settings import Settings
 from worker_support import drain
 
@@ -177,6 +180,47 @@ async def test_tool_results_reach_the_next_request(
         "alice has a dog named Rex",
     }
     assert all(c.observer_id == "alice" and c.observed_id == "alice" for c in evidence.conclusions)
+
+
+async def test_evidence_source_ids_are_the_premises(
+    chat: Client,
+    chat_env: tuple[FastAPI, Client, Settings],
+    fake_openai: FakeOpenAIServer,  # noqa: F811
+    ws: str,
+) -> None:
+    """An evidence conclusion's ``source_ids`` are the conclusions it was derived from (what
+    the SDKs document and the dashboards follow), empty for explicit ones; never the ids of
+    the messages it was extracted from."""
+    app = chat_env[0]
+    await seed(chat, ws)
+    listed = (await chat.post(f"/v3/workspaces/{ws}/conclusions/list", json={})).json()
+    lisbon = next(c["id"] for c in listed["items"] if c["content"] == "alice lives in Lisbon")
+    derived = "alice lives in Portugal"
+    [vector] = await app.state.embedder.embed([derived])
+    async with unit_of_work(app.state.session_factory) as db:
+        await ConclusionRepository(db).insert_many(
+            [
+                {
+                    "id": new_id(),
+                    "workspace_name": ws,
+                    "observer": "alice",
+                    "observed": "alice",
+                    "session_name": "s1",
+                    "level": "deductive",
+                    "content": derived,
+                    "source_ids": [lisbon],
+                    "source_message_ids": ["a-message-id"],
+                    "vector": vector_literal(vector),
+                }
+            ]
+        )
+    fake_openai.state.queue_chat("In Portugal.")
+    r = await chat.post(url(ws), json={"query": "Where does alice live?", "include_evidence": True})
+    assert r.status_code == 200, r.text
+    evidence = Evidence.model_validate(r.json()["evidence"])
+    cited = {c.content: c.source_ids for c in evidence.conclusions}
+    assert cited[derived] == [lisbon]
+    assert cited["alice lives in Lisbon"] == []
 
 
 async def test_a_bad_tool_call_is_told_to_the_model(

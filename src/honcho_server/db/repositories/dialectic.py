@@ -31,6 +31,7 @@ CONCLUSION_COLUMNS = (
     C.c.session_name,
     C.c.premises,
     C.c.source_message_ids,
+    C.c.source_ids,
     C.c.internal_metadata,
     C.c.times_derived,
     C.c.created_at,

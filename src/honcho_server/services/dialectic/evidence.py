@@ -35,7 +35,9 @@ class EvidenceLog:
                 session_id=m["session_name"],
                 observer_id=m["observer"],
                 observed_id=m["observed"],
-                source_ids=list(m["source_message_ids"] or []),
+                # the conclusions it was derived from (empty for explicit ones), as the
+                # SDKs read it: provenance, not the messages it was extracted from
+                source_ids=list(m["source_ids"] or []),
             )
 
     def messages(self, rows: Iterable[AnyRow]) -> None:
