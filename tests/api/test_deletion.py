@@ -49,6 +49,15 @@ async def _write(
     return out
 
 
+async def _summaries_on(client: httpx.AsyncClient, ws: str, session: str) -> None:
+    """The shared app has summaries off by default; this session turns them on."""
+    r = await client.post(
+        f"/v3/workspaces/{ws}/sessions",
+        json={"id": session, "configuration": {"summary": {"enabled": True}}},
+    )
+    assert r.status_code in (200, 201), r.text
+
+
 async def _internal_id(app: FastAPI, public_id: str) -> int:
     return int(await _scalar(app, "SELECT id FROM messages WHERE public_id = :p", p=public_id))
 
@@ -129,6 +138,7 @@ async def _summarize_jobs(app: FastAPI, ws: str, session: str) -> int:
 async def test_delete_message_removes_it_and_its_traces(
     client: httpx.AsyncClient, app: FastAPI, ws: str
 ) -> None:
+    await _summaries_on(client, ws, "s1")
     msgs = await _write(
         client,
         ws,
@@ -226,12 +236,27 @@ async def test_delete_message_removes_it_and_its_traces(
 async def test_delete_message_without_summary_queues_nothing(
     client: httpx.AsyncClient, app: FastAPI, ws: str
 ) -> None:
+    await _summaries_on(client, ws, "s1")
     msgs = await _write(client, ws, "s1", [("alice", "one"), ("alice", "two"), ("alice", "3")])
     await _summary(app, ws, "s1", "short", msgs[0]["id"])  # covers only the first
     r = await client.delete(f"/v3/workspaces/{ws}/sessions/s1/messages/{msgs[2]['id']}")
     assert r.status_code == 204
     assert await _scalar(app, "SELECT count(*) FROM summaries WHERE workspace_name = :w", w=ws) == 1
     assert await _summarize_jobs(app, ws, "s1") == 0
+    # summaries off (the shared app's default): a covering summary is dropped, not rebuilt
+    s2 = await _write(client, ws, "s2", [("alice", "one"), ("alice", "two")])
+    await _summary(app, ws, "s2", "long", s2[1]["id"])
+    r = await client.delete(f"/v3/workspaces/{ws}/sessions/s2/messages/{s2[0]['id']}")
+    assert r.status_code == 204
+    assert (
+        await _scalar(
+            app,
+            "SELECT count(*) FROM summaries WHERE workspace_name = :w AND session_name = 's2'",
+            w=ws,
+        )
+        == 0
+    )
+    assert await _summarize_jobs(app, ws, "s2") == 0
 
 
 async def test_delete_message_not_found(client: httpx.AsyncClient, ws: str) -> None:
@@ -293,6 +318,7 @@ async def test_delete_messages_while_writing_to_the_same_session(
 async def _seed_people(client: httpx.AsyncClient, app: FastAPI, ws: str) -> dict[str, Any]:
     """alice and bob in s1, alice and carol in s2, bob alone in s3; conclusions, cards, dream
     state, embeddings, a summary and queued jobs about alice."""
+    await _summaries_on(client, ws, "s1")
     s1 = await _write(
         client,
         ws,
@@ -611,3 +637,22 @@ async def test_deletes_through_the_sdk_request_helper(live_server: str, ws: str,
             await asyncio.sleep(0.05)
         assert [m.peer_id for m in session.messages()] == ["bob"]
         assert [p.id for p in honcho.peers()] == ["bob"]
+
+
+def test_deletes_through_the_typescript_sdk_http_helper(live_server: str, ws: str) -> None:
+    """``honcho.http.delete`` of the official TypeScript SDK (``tests/ts/deletes.mjs``)."""
+    from sdk.test_typescript_sdk import (
+        SMOKE_TIMEOUT,
+        _ensure_node_modules,
+        _env,
+        _node_toolchain,
+        _report,
+        _run,
+    )
+
+    node, npm_cli = _node_toolchain()
+    env = _env(node)
+    _ensure_node_modules(node, npm_cli, env)
+    result = _run([str(node), "deletes.mjs", live_server, ws], env, SMOKE_TIMEOUT)
+    assert result.returncode == 0, _report(result)
+    assert "deletes steps passed" in result.stdout, _report(result)

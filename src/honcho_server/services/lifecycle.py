@@ -8,14 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db.repositories.clone import CloneRepository
 from ..db.repositories.deletion import DeletionRepository
 from ..db.repositories.workspaces import WorkspaceRepository
+from ..deriver.config import Defaults
 from ..errors import Conflict, NotFound
 from ..ids import new_id
-from ..queue import SummarizePayload, enqueue
 from ..schemas.sessions import Session
 from ..worker.kinds.deletion import (
     enqueue_delete_session,
     enqueue_delete_workspace,
     enqueue_erase_peer,
+    queue_summary_rebuild,
 )
 from . import views
 
@@ -49,16 +50,17 @@ async def erase_peer(db: AsyncSession, workspace: str, peer: str) -> None:
     await enqueue_erase_peer(db, workspace, peer)
 
 
-async def delete_message(db: AsyncSession, workspace: str, session: str, message: str) -> None:
+async def delete_message(
+    db: AsyncSession, workspace: str, session: str, message: str, defaults: Defaults
+) -> None:
     """Remove one message, in this transaction (see ``DeletionRepository.delete_message``);
-    a summary that covered it is dropped and rebuilt by a queued summarize job."""
+    a summary that covered it is dropped and, when the session has summaries on, rebuilt by a
+    queued summarize job."""
     deleted = await DeletionRepository(db).delete_message(workspace, session, message)
     if deleted is None:
         raise NotFound(f"Message with ID {message} not found in session {session}")
     if deleted.summary_covered:
-        await enqueue(
-            db, SummarizePayload(workspace=workspace, session=session, seq=deleted.last_seq)
-        )
+        await queue_summary_rebuild(db, workspace, session, defaults)
 
 
 async def clone_session(

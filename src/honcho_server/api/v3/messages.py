@@ -77,9 +77,11 @@ async def update_message(
 
 @router.delete("/{message_id}", status_code=204)
 async def delete_message(
-    workspace_id: str, session_id: str, message_id: str, db: DbSession
+    workspace_id: str, session_id: str, message_id: str, db: DbSession, settings: SettingsDep
 ) -> Response:
     """Beyond upstream: removes the message at once (its embeddings, the explicit conclusions
     drawn from it alone, its place in summaries); the others keep their ``seq_in_session``."""
-    await lifecycle.delete_message(db, workspace_id, session_id, message_id)
+    await lifecycle.delete_message(
+        db, workspace_id, session_id, message_id, defaults_from(settings)
+    )
     return Response(status_code=204)

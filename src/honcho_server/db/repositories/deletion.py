@@ -177,14 +177,14 @@ class DeletionRepository:
         )
         return True
 
-    async def purge_peer(self, workspace: str, peer: str) -> list[tuple[str, int]]:
+    async def purge_peer(self, workspace: str, peer: str) -> list[str]:
         """Erase a tombstoned peer: its messages in every session (their embeddings cascade),
         its memberships, every conclusion by or about it, its references in other
         conclusions' sources (explicit ones drawn from its messages alone are soft-deleted),
         the summaries that covered its messages, its cards, its dream state, and its row.
 
-        Returns the (session, last_seq) of active sessions whose summary was dropped: the
-        caller queues their rebuild. Nothing (``[]``) if the peer is not tombstoned.
+        Returns the sessions whose summary was dropped (the caller queues their rebuild);
+        ``[]`` if the peer is not tombstoned.
         """
         tombstoned = select(P.c.id).where(
             P.c.workspace_name == workspace, P.c.name == peer, P.c.deleted_at.is_not(None)
@@ -222,12 +222,7 @@ class DeletionRepository:
             delete(SP).where(SP.c.workspace_name == workspace, SP.c.peer_name == peer)
         )
         await self.db.execute(delete(P).where(P.c.workspace_name == workspace, P.c.name == peer))
-        if not sessions:
-            return []
-        active = select(S.c.name, S.c.last_seq).where(
-            S.c.workspace_name == workspace, S.c.name.in_(sessions), S.c.is_active
-        )
-        return [(str(r.name), int(r.last_seq)) for r in (await self.db.execute(active)).all()]
+        return sessions
 
     async def purge_deleted_conclusions(self, older_than: timedelta) -> int:
         """Hard-delete conclusions soft-deleted more than ``older_than`` ago."""

@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.repositories.deletion import DeletionRepository
+from ...db.repositories.derivation import DerivationRepository
+from ...deriver.config import Defaults, defaults_from
+from ...deriver.pipeline import session_config
 from ...queue import (
     DeleteSession,
     DeleteWorkspace,
@@ -32,6 +35,17 @@ async def enqueue_delete_workspace(db: AsyncSession, workspace: str) -> None:
 
 async def enqueue_erase_peer(db: AsyncSession, workspace: str, peer: str) -> None:
     await enqueue(db, ErasePeer(workspace=workspace, peer=peer))
+
+
+async def queue_summary_rebuild(
+    db: AsyncSession, workspace: str, session: str, defaults: Defaults
+) -> None:
+    """Queue a summarize job for an active session whose summaries are on (a dropped
+    summary is written again from the messages that are left)."""
+    state = await DerivationRepository(db).session_state(workspace, session)
+    if state is None or not state.active or not session_config(state, defaults).summary_enabled:
+        return
+    await enqueue(db, SummarizePayload(workspace=workspace, session=session, seq=state.last_seq))
 
 
 async def delete_session(ctx: JobContext, payload: DeleteSession) -> None:
@@ -67,7 +81,6 @@ async def erase_peer(ctx: JobContext, payload: ErasePeer) -> None:
             payload.workspace, peer=payload.peer, except_job=ctx.job_id
         )
         rebuild = await DeletionRepository(db).purge_peer(payload.workspace, payload.peer)
-        for session, last_seq in rebuild:
-            await enqueue(
-                db, SummarizePayload(workspace=payload.workspace, session=session, seq=last_seq)
-            )
+        defaults = defaults_from(ctx.services.settings)
+        for session in rebuild:
+            await queue_summary_rebuild(db, payload.workspace, session, defaults)
