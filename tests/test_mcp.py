@@ -262,21 +262,48 @@ async def test_unknown_or_missing_workspace_is_a_tool_error(auth_server: str) ->
         assert (await ok(s, "list_workspaces"))["total"] >= 0  # the session still works
 
 
-async def test_stdio_round_trip(database_url: str, tmp_path: Path) -> None:
-    w = f"mcp-stdio-{uuid.uuid4().hex[:8]}"
+@asynccontextmanager
+async def spawn(env: dict[str, str], log: Path) -> AsyncIterator[ClientSession]:
+    """``honcho-server mcp`` as an MCP client starts it: over stdin and stdout."""
     params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "honcho_server", "mcp"],
-        env={"DATABASE_URL": database_url, "HONCHO_WORKSPACE_ID": w, **QUIET},
-        cwd=ROOT,
+        command=sys.executable, args=["-m", "honcho_server", "mcp"], env=env, cwd=ROOT
     )
-    with (tmp_path / "stderr.log").open("w") as errlog:
+    with log.open("w") as errlog:
         async with (
             stdio_client(params, errlog=errlog) as (read, write),
             ClientSession(read, write) as s,
         ):
             await s.initialize()
-            assert {tool.name for tool in (await s.list_tools()).tools} == TOOLS
-            assert (await ok(s, "create_workspace"))["id"] == w
-            await ok(s, "create_peer", peer_id="alice")
-            assert (await ok(s, "list_peers"))["peers"] == [{"id": "alice"}]
+            yield s
+
+
+async def test_stdio_acts_with_the_key_in_honcho_api_key(
+    auth_server: str, database_url: str, tmp_path: Path
+) -> None:
+    w = f"mcp-stdio-{uuid.uuid4().hex[:8]}"
+    async with connect(auth_server, bearer(mint(SECRET, admin=True), workspace=w)) as s:
+        await ok(s, "create_workspace")
+        for peer in ("alice", "bob"):
+            await ok(s, "create_peer", peer_id=peer)
+            await ok(s, "set_peer_card", peer_id=peer, peer_card=[f"{peer} fact"])
+    env = {
+        "DATABASE_URL": database_url,
+        "AUTH_USE_AUTH": "true",
+        "AUTH_JWT_SECRET": SECRET,
+        "HONCHO_API_KEY": mint(SECRET, workspace=w, peer="alice"),
+        "HONCHO_WORKSPACE_ID": w,
+        **QUIET,
+    }
+    async with spawn(env, tmp_path / "stderr.log") as s:
+        assert await ok(s, "get_peer_card", peer_id="alice") == ["alice fact"]
+        assert "not permissioned" in await error(s, "get_peer_card", peer_id="bob")
+
+
+async def test_stdio_round_trip(database_url: str, tmp_path: Path) -> None:
+    w = f"mcp-stdio-{uuid.uuid4().hex[:8]}"
+    env = {"DATABASE_URL": database_url, "HONCHO_WORKSPACE_ID": w, **QUIET}
+    async with spawn(env, tmp_path / "stderr.log") as s:
+        assert {tool.name for tool in (await s.list_tools()).tools} == TOOLS
+        assert (await ok(s, "create_workspace"))["id"] == w
+        await ok(s, "create_peer", peer_id="alice")
+        assert (await ok(s, "list_peers"))["peers"] == [{"id": "alice"}]
