@@ -4,6 +4,7 @@ job): beyond upstream. What is removed and what stays, checked through the API a
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -556,6 +557,64 @@ async def test_erase_peer_hides_at_once_then_erases_everything(
     await _write(client, ws, "s1", [("alice", "a new alice")])
     assert (await client.get(f"{w}/peers/alice/card")).status_code == 200
     assert (await client.post(f"{w}/peers/alice/sessions", json={})).json()["total"] == 1
+
+
+async def test_erase_waits_for_running_jobs_about_the_peer(
+    client: httpx.AsyncClient, app: FastAPI, ws: str
+) -> None:
+    """A derivation in flight that counts the peer among its observers could write about it
+    after the erase: the erase waits for it to end (queued ones are cancelled)."""
+    await _write(client, ws, "s1", [("alice", "hi"), ("bob", "yo")])
+    payload = {
+        "kind": "derive",
+        "workspace": ws,
+        "session": "s1",
+        "observed": "bob",
+        "observers": ["bob", "alice"],
+    }
+    async with app.state.engine.begin() as conn:
+        running = (
+            await conn.execute(
+                text(
+                    "INSERT INTO jobs (kind, payload, workspace_name, session_name, status,"
+                    " attempts, started_at, heartbeat_at) VALUES ('derive', CAST(:p AS jsonb),"
+                    " :w, 's1', 'doing', 1, now(), now()) RETURNING id"
+                ),
+                {"p": json.dumps(payload), "w": ws},
+            )
+        ).scalar_one()
+    assert (await client.delete(f"/v3/workspaces/{ws}/peers/alice")).status_code == 202
+    for _ in range(100):
+        waits = await _rows(
+            app,
+            "SELECT last_error FROM jobs WHERE workspace_name = :w AND kind = 'erase_peer'"
+            " AND status = 'todo' AND last_error LIKE 'waiting for 1 running job%'",
+            w=ws,
+        )
+        if waits:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the erase did not wait for the running derivation")
+    assert (await _alice_traces(app, ws))["messages"] == 1  # not erased yet
+    assert (await client.get(f"/v3/workspaces/{ws}/peers/alice/card")).status_code == 404
+    await _exec(
+        app, "UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE id = :i", i=running
+    )
+    await _eventually_erased(app, ws)
+    assert await _alice_traces(app, ws) == dict.fromkeys(
+        (
+            "peers",
+            "messages",
+            "embeddings",
+            "memberships",
+            "conclusions",
+            "cards",
+            "dreams",
+            "jobs",
+        ),
+        0,
+    )
 
 
 async def test_erase_peer_while_another_keeps_writing(
