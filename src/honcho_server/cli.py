@@ -69,7 +69,6 @@ def database(
 
 
 def upgrade_schema(url: str, settings: Settings) -> None:
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # 7 lines of noise
     from .db.migrate import upgrade
 
     upgrade(url, embedding_dimensions=settings.embedding_dimensions)
@@ -499,6 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"honcho-server: configuration error: {line}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # import-time noise
     _install_stop_handlers()
     try:
         if args.command == "serve":
