@@ -23,7 +23,7 @@ def _base(workspace_id: str | None) -> str:
 
 
 def register(server: MCPServer) -> None:
-    @server.tool()
+    @server.tool(structured_output=False)
     async def list_conclusions(
         peer_id: PeerId,
         workspace_id: WorkspaceId = None,
@@ -47,7 +47,7 @@ def register(server: MCPServer) -> None:
         items = [_conclusion(c) for c in result.get("items", [])]
         return text(page_of(result, "conclusions", items))
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def query_conclusions(
         peer_id: PeerId,
         query: Annotated[str, Field(description="Semantic search query.")],
@@ -77,7 +77,7 @@ def register(server: MCPServer) -> None:
         found = await call("Query failed", "POST", _base(workspace_id) + "/query", body=body)
         return text([_conclusion(c) for c in found])
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def create_conclusions(
         peer_id: PeerId,
         target_peer_id: Annotated[str, Field(description="The peer the conclusions are about.")],
@@ -106,7 +106,7 @@ def register(server: MCPServer) -> None:
         n = len(conclusions)
         return f"Created {n} conclusion{'' if n == 1 else 's'} successfully"
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def delete_conclusion(
         peer_id: PeerId,
         target_peer_id: Annotated[str, Field(description="The peer the conclusion is about.")],

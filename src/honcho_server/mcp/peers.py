@@ -25,7 +25,7 @@ def _peer_path(workspace_id: str | None, peer_id: str) -> str:
 
 
 def register(server: MCPServer) -> None:
-    @server.tool()
+    @server.tool(structured_output=False)
     async def create_peer(
         peer_id: Annotated[str, Field(description="Unique identifier for the peer.")],
         workspace_id: WorkspaceId = None,
@@ -42,7 +42,7 @@ def register(server: MCPServer) -> None:
         peer = await call("Failed to create peer", "POST", f"/workspaces/{w}/peers", body=body)
         return text({"peer_id": peer.get("id"), "configuration": peer.get("configuration")})
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def list_peers(workspace_id: WorkspaceId = None) -> str:
         """List the peers of the workspace (first page): which users and agents exist.
         Returns peer ids with total, page and pages."""
@@ -50,7 +50,7 @@ def register(server: MCPServer) -> None:
         result = await call("Failed to list peers", "POST", f"/workspaces/{w}/peers/list", body={})
         return text(page_of(result, "peers", [{"id": p["id"]} for p in result.get("items", [])]))
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def chat(
         peer_id: Annotated[str, Field(description="The peer to query about.")],
         query: Annotated[str, Field(description="Natural-language question.")],
@@ -86,7 +86,7 @@ def register(server: MCPServer) -> None:
         content = result.get("content") if isinstance(result, dict) else None
         return text(content if content else "None")
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def get_peer_card(
         peer_id: PeerId,
         workspace_id: WorkspaceId = None,
@@ -108,7 +108,7 @@ def register(server: MCPServer) -> None:
         card = result.get("peer_card") if isinstance(result, dict) else None
         return text(card if card else "No peer card found.")
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def set_peer_card(
         peer_id: PeerId,
         peer_card: Annotated[list[str], Field(description="Fact strings to set as the peer card.")],
@@ -132,7 +132,7 @@ def register(server: MCPServer) -> None:
         card = result.get("peer_card") if isinstance(result, dict) else None
         return text(card if card is not None else "Peer card set successfully")
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def get_peer_context(
         peer_id: PeerId,
         workspace_id: WorkspaceId = None,
@@ -162,7 +162,7 @@ def register(server: MCPServer) -> None:
             {k: result.get(k) for k in ("peer_id", "target_id", "representation", "peer_card")}
         )
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def get_representation(
         peer_id: PeerId,
         workspace_id: WorkspaceId = None,

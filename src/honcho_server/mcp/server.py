@@ -26,6 +26,8 @@ INSTRUCTIONS = (
 
 
 def build_server() -> MCPServer:
+    """The 31 tools. Like upstream's, they answer with text (JSON for objects), no output
+    schema; a failure is a tool error (``isError``) carrying Honcho's message."""
     server: MCPServer = MCPServer(
         name="honcho", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )

@@ -47,7 +47,7 @@ def _summary(s: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def register(server: MCPServer) -> None:
-    @server.tool()
+    @server.tool(structured_output=False)
     async def create_session(
         session_id: Annotated[str, Field(description="Unique identifier for the session.")],
         workspace_id: WorkspaceId = None,
@@ -59,7 +59,7 @@ def register(server: MCPServer) -> None:
         )
         return text({"session_id": found.get("id")})
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def list_sessions(workspace_id: WorkspaceId = None) -> str:
         """List the sessions (conversations) of the workspace, first page. Returns session ids
         with total, page and pages."""
@@ -70,7 +70,7 @@ def register(server: MCPServer) -> None:
         items = [{"id": s["id"]} for s in result.get("items", [])]
         return text(page_of(result, "sessions", items))
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def delete_session(
         session_id: Annotated[str, Field(description="The session to delete.")],
         workspace_id: WorkspaceId = None,
@@ -79,7 +79,7 @@ def register(server: MCPServer) -> None:
         await call("Failed to delete session", "DELETE", _path(workspace_id, session_id))
         return "Session deleted successfully"
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def clone_session(
         session_id: Annotated[str, Field(description="The session to clone.")],
         workspace_id: WorkspaceId = None,
@@ -98,7 +98,7 @@ def register(server: MCPServer) -> None:
         )
         return text({"session_id": cloned.get("id")})
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def add_peers_to_session(
         session_id: Annotated[str, Field(description="The session to add peers to.")],
         peers: Annotated[
@@ -120,7 +120,7 @@ def register(server: MCPServer) -> None:
         )
         return "Peers added to session successfully"
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def remove_peers_from_session(
         session_id: Annotated[str, Field(description="The session to remove peers from.")],
         peer_ids: Annotated[list[str], Field(description="Peer IDs to remove.")],
@@ -135,7 +135,7 @@ def register(server: MCPServer) -> None:
         )
         return "Peers removed from session successfully"
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def get_session_peers(
         session_id: Annotated[str, Field(description="The session to query.")],
         workspace_id: WorkspaceId = None,
@@ -146,7 +146,7 @@ def register(server: MCPServer) -> None:
         )
         return text([p["id"] for p in result.get("items", [])])
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def inspect_session(
         session_id: Annotated[str, Field(description="The session to inspect.")],
         workspace_id: WorkspaceId = None,
@@ -173,7 +173,7 @@ def register(server: MCPServer) -> None:
             }
         )
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def add_messages_to_session(
         session_id: Annotated[str, Field(description="The session to add messages to.")],
         messages: Annotated[list[NewMessage], Field(description="Messages to add.")],
@@ -190,7 +190,7 @@ def register(server: MCPServer) -> None:
         )
         return "Messages added to session successfully"
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def get_session_messages(
         session_id: Annotated[str, Field(description="The session to get messages from.")],
         workspace_id: WorkspaceId = None,
@@ -210,7 +210,7 @@ def register(server: MCPServer) -> None:
         items = [message(m) for m in result.get("items", [])]
         return text(page_of(result, "messages", items))
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def get_session_message(
         session_id: Annotated[str, Field(description="The session the message belongs to.")],
         message_id: Annotated[str, Field(description="The message ID to fetch.")],
@@ -224,7 +224,7 @@ def register(server: MCPServer) -> None:
         )
         return text(message(found))
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def get_session_context(
         session_id: Annotated[str, Field(description="The session to get context for.")],
         workspace_id: WorkspaceId = None,

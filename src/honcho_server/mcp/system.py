@@ -12,7 +12,7 @@ from .context import call, quote, text, workspace_of
 
 
 def register(server: MCPServer) -> None:
-    @server.tool()
+    @server.tool(structured_output=False)
     async def schedule_dream(
         peer_id: Annotated[str, Field(description="The observer peer to dream for.")],
         workspace_id: WorkspaceId = None,
@@ -36,7 +36,7 @@ def register(server: MCPServer) -> None:
         await call("Failed to schedule dream", "POST", f"/workspaces/{w}/schedule_dream", body=body)
         return "Dream scheduled successfully"
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def get_queue_status(workspace_id: WorkspaceId = None) -> str:
         """How far Honcho's background processing (message derivation, dreams) has come: check
         it before asking for insights about recent messages. Returns work-unit counts (total,

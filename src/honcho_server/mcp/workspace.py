@@ -35,7 +35,7 @@ async def _admin(what: str, method: str, path: str, **kw: Any) -> Any:
 
 
 def register(server: MCPServer) -> None:
-    @server.tool()
+    @server.tool(structured_output=False)
     async def inspect_workspace(workspace_id: WorkspaceId = None) -> str:
         """Inspect a workspace at a glance: its metadata, configuration, the first page of peer
         ids and session ids, and total counts of both. Use it first to orient yourself in a
@@ -60,7 +60,7 @@ def register(server: MCPServer) -> None:
             }
         )
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def list_workspaces(
         page: Annotated[int | None, Field(ge=1, description="Page number (1-indexed).")] = None,
         size: Annotated[
@@ -80,7 +80,7 @@ def register(server: MCPServer) -> None:
         )
         return text(page_of_workspaces(result))
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def create_workspace(
         workspace_id: WorkspaceId = None,
         metadata: Annotated[
@@ -98,7 +98,7 @@ def register(server: MCPServer) -> None:
         found = await _admin("Failed to create workspace", "POST", "/workspaces", body=body)
         return text(_workspace(found))
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def search(
         query: Annotated[str, Field(description="Search query.")],
         workspace_id: WorkspaceId = None,
@@ -174,7 +174,7 @@ def register(server: MCPServer) -> None:
             }
         )
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def get_metadata(
         workspace_id: WorkspaceId = None,
         peer_id: Annotated[
@@ -189,7 +189,7 @@ def register(server: MCPServer) -> None:
         found = await _get_or_create(workspace_of(workspace_id), peer_id, session_id, None)
         return text(found.get("metadata") or {})
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def set_metadata(
         metadata: Annotated[Metadata, Field(description="Key-value pairs to set as metadata.")],
         workspace_id: WorkspaceId = None,
