@@ -307,3 +307,12 @@ async def test_stdio_round_trip(database_url: str, tmp_path: Path) -> None:
         assert (await ok(s, "create_workspace"))["id"] == w
         await ok(s, "create_peer", peer_id="alice")
         assert (await ok(s, "list_peers"))["peers"] == [{"id": "alice"}]
+
+
+async def test_auth_off_needs_no_key(live_server: str) -> None:
+    w = f"mcp-open-{uuid.uuid4().hex[:8]}"
+    async with connect(live_server, {"X-Honcho-Workspace-ID": w}) as s:
+        assert {tool.name for tool in (await s.list_tools()).tools} == TOOLS
+        assert (await ok(s, "create_workspace"))["id"] == w
+        assert (await ok(s, "create_session", session_id="s1")) == {"session_id": "s1"}
+        assert (await ok(s, "inspect_workspace"))["session_count"] == 1
