@@ -5,7 +5,8 @@ triggers that refuse writes naming a peer being erased
 the peer's data and its row. Until then, a write naming the peer (a message by it, a membership,
 a conclusion or card by or about it, dream state, an update of its row) fails with SQLSTATE
 ``HE409``, which the API answers with 409: nothing resurrects a peer half-way through its
-erasure. Checked per row through the ``(workspace_name, name)`` unique index of ``peers``.
+erasure. Checked through the ``(workspace_name, name)`` unique index of ``peers``: per row,
+and for messages once per INSERT statement.
 
 Revision ID: 0013
 Revises: 0012
@@ -22,9 +23,9 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
-#: table -> the columns naming a peer
+#: table -> the columns naming a peer (checked per row; messages, the ingest hot path, once
+#: per statement instead: see ``upgrade``)
 GUARDED = {
-    "messages": ("peer_name",),
     "session_peers": ("peer_name",),
     "conclusions": ("observer", "observed"),
     "peer_cards": ("observer", "observed"),
@@ -85,6 +86,35 @@ def upgrade() -> None:
                 " FOR EACH ROW EXECUTE FUNCTION refuse_erasing_peer()"
             )
         )
+    # messages: one look-up per INSERT statement (a batch), not per row
+    op.execute(
+        sa.text(
+            """
+            CREATE FUNCTION refuse_messages_of_erasing_peer() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            DECLARE
+                erasing text;
+            BEGIN
+                SELECT p.name INTO erasing
+                  FROM (SELECT DISTINCT workspace_name, peer_name FROM inserted) n
+                  JOIN peers p ON p.workspace_name = n.workspace_name AND p.name = n.peer_name
+                 WHERE p.deleted_at IS NOT NULL
+                 LIMIT 1;
+                IF erasing IS NOT NULL THEN
+                    RAISE EXCEPTION 'peer % is being erased', erasing USING ERRCODE = 'HE409';
+                END IF;
+                RETURN NULL;
+            END $$
+            """
+        )
+    )
+    op.execute(
+        sa.text(
+            "CREATE TRIGGER messages_refuse_erasing_peer AFTER INSERT ON messages"
+            " REFERENCING NEW TABLE AS inserted"
+            " FOR EACH STATEMENT EXECUTE FUNCTION refuse_messages_of_erasing_peer()"
+        )
+    )
     op.execute(
         sa.text(
             "CREATE TRIGGER peers_refuse_erasing_peer BEFORE UPDATE ON peers"
@@ -95,6 +125,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(sa.text("DROP TRIGGER peers_refuse_erasing_peer ON peers"))
+    op.execute(sa.text("DROP TRIGGER messages_refuse_erasing_peer ON messages"))
+    op.execute(sa.text("DROP FUNCTION refuse_messages_of_erasing_peer()"))
     for table in GUARDED:
         op.execute(sa.text(f"DROP TRIGGER {table}_refuse_erasing_peer ON {table}"))
     op.execute(sa.text("DROP FUNCTION refuse_erasing_peer_update()"))
