@@ -598,8 +598,45 @@ async def test_erase_waits_for_running_jobs_about_the_peer(
         raise AssertionError("the erase did not wait for the running derivation")
     assert (await _alice_traces(app, ws))["messages"] == 1  # not erased yet
     assert (await client.get(f"/v3/workspaces/{ws}/peers/alice/card")).status_code == 404
+    # A summary of the session that started before the DELETE (it may have read alice's
+    # messages), its payload naming no peer: waited for too. One started long after is not.
+    async with app.state.engine.begin() as conn:
+        summary = (
+            (
+                await conn.execute(
+                    text(
+                        "INSERT INTO jobs (kind, payload, workspace_name, session_name, status,"
+                        " attempts, started_at, heartbeat_at) VALUES ('summarize',"
+                        " CAST(:p AS jsonb), :w, 's1', 'doing', 1, now() - interval '1 second',"
+                        " now()), ('summarize', CAST(:p AS jsonb), :w, 's1', 'doing', 1,"
+                        " now() + interval '1 hour', now()) RETURNING id"
+                    ),
+                    {
+                        "p": json.dumps(
+                            {"kind": "summarize", "workspace": ws, "session": "s1", "seq": 2}
+                        ),
+                        "w": ws,
+                    },
+                )
+            )
+            .scalars()
+            .all()
+        )
     await _exec(
         app, "UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE id = :i", i=running
+    )
+    await asyncio.sleep(3)  # past the erase's next look
+    assert (await _alice_traces(app, ws))["messages"] == 1
+    waiting = await _rows(
+        app,
+        "SELECT last_error FROM jobs WHERE workspace_name = :w AND kind = 'erase_peer'",
+        w=ws,
+    )
+    assert waiting[0][0].startswith("waiting for 1 running job"), waiting
+    await _exec(
+        app,
+        "UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE id = ANY(:i)",
+        i=list(summary),
     )
     await _eventually_erased(app, ws)
     assert await _alice_traces(app, ws) == dict.fromkeys(

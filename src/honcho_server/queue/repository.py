@@ -179,14 +179,21 @@ _CANCEL = text(
     """
 )
 
-# Running jobs whose work is about a peer (observed, observer, or one of a derivation's
-# observers), other than ``except_job``.
+# Running jobs that may write about a peer being erased, other than ``except_job``: those
+# whose payload names it (observed, observer, one of a derivation's observers), and every
+# memory job (derivation, summary, card, dream) of the workspace that started before the
+# peer's tombstone was surely committed (it may have read the peer as a member; a job
+# claimed later sees it gone). The window is fixed, so a busy workspace cannot starve it.
 _RUNNING_FOR_PEER = text(
     """
-    SELECT count(*) FROM jobs
-     WHERE workspace_name = :workspace AND id <> :except_job AND status = 'doing'
-       AND (payload->>'observed' = :peer OR payload->>'observer' = :peer
-            OR payload->'observers' @> jsonb_build_array(CAST(:peer AS text)))
+    SELECT count(*) FROM jobs j
+     WHERE j.workspace_name = :workspace AND j.id <> :except_job AND j.status = 'doing'
+       AND (j.payload->>'observed' = :peer OR j.payload->>'observer' = :peer
+            OR j.payload->'observers' @> jsonb_build_array(CAST(:peer AS text))
+            OR (j.kind IN ('derive', 'summarize', 'card', 'dream')
+                AND j.started_at <= (
+                    SELECT p.deleted_at + interval '1 minute' FROM peers p
+                     WHERE p.workspace_name = :workspace AND p.name = :peer)))
     """
 )
 
