@@ -56,10 +56,10 @@ async def delete_message(
     """Remove one message, in this transaction (see ``DeletionRepository.delete_message``);
     a summary that covered it is dropped and, when the session has summaries on, rebuilt by a
     queued summarize job."""
-    deleted = await DeletionRepository(db).delete_message(workspace, session, message)
-    if deleted is None:
+    covered = await DeletionRepository(db).delete_message(workspace, session, message)
+    if covered is None:
         raise NotFound(f"Message with ID {message} not found in session {session}")
-    if deleted.summary_covered:
+    if covered:
         await queue_summary_rebuild(db, workspace, session, defaults)
 
 

@@ -3,7 +3,6 @@ message (in the request), and of a peer (hidden by the API, erased by a job)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, text, update
@@ -54,15 +53,6 @@ _FORGET_SOURCES = text(
 )
 
 
-@dataclass(frozen=True)
-class DeletedMessage:
-    """What removing a message left to do: ``last_seq`` of its session, and whether a
-    summary covered it (then the caller queues a rebuild)."""
-
-    last_seq: int
-    summary_covered: bool
-
-
 class DeletionRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
@@ -108,24 +98,19 @@ class DeletionRepository:
         cancelled by the caller)."""
         await self.db.execute(delete(W).where(W.c.name == workspace, W.c.deleted_at.is_not(None)))
 
-    async def delete_message(
-        self, workspace: str, session: str, public_id: str
-    ) -> DeletedMessage | None:
+    async def delete_message(self, workspace: str, session: str, public_id: str) -> bool | None:
         """Remove one message of an active session (its embeddings cascade), the explicit
         conclusions that came from it alone, its id from the others' sources, and every
-        summary that covered it. None if there is no such message.
+        summary that covered it. None if there is no such message; else whether a summary
+        covered it (the caller queues a rebuild).
 
-        Other messages keep their ``seq_in_session``. Locks the session row ``FOR SHARE``:
-        concurrent writers to the session go on (their rows are not touched), a DELETE of the
-        session waits.
+        Other messages keep their ``seq_in_session``. No lock on the session: writers to it go
+        on (they only add rows), and a session deleted meanwhile is purged whole anyway.
         """
-        active = (
-            select(S.c.last_seq)
-            .where(S.c.workspace_name == workspace, S.c.name == session, S.c.is_active)
-            .with_for_update(read=True)
+        active = select(S.c.id).where(
+            S.c.workspace_name == workspace, S.c.name == session, S.c.is_active
         )
-        last_seq = (await self.db.execute(active)).scalar_one_or_none()
-        if last_seq is None:
+        if (await self.db.execute(active)).first() is None:
             return None
         stmt = (
             delete(M)
@@ -149,8 +134,7 @@ class DeletionRepository:
             )
             .returning(SU.c.kind)
         )
-        summaries = (await self.db.execute(covered)).all()
-        return DeletedMessage(int(last_seq), bool(summaries))
+        return bool((await self.db.execute(covered)).all())
 
     async def tombstone_peer(self, workspace: str, peer: str) -> bool:
         """Hide a live peer of a live workspace at once and end its memberships; False if it
