@@ -71,6 +71,20 @@ async def _run(url: str, sql: str) -> None:
         await engine.dispose()
 
 
+async def _has_index(url: str) -> bool:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.execute(
+                text(
+                    "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_conclusions_source_message_ids'"
+                )
+            )
+            return found.first() is not None
+    finally:
+        await engine.dispose()
+
+
 async def test_writes_naming_an_erasing_peer_are_refused_until_downgrade(
     old_database: str,
 ) -> None:
@@ -82,6 +96,7 @@ async def test_writes_naming_an_erasing_peer_are_refused_until_downgrade(
         "INSERT INTO peers (workspace_name, name) VALUES ('w', 'alice'), ('w', 'bob')",
     )
     await asyncio.to_thread(command.upgrade, config, "head")
+    assert await _has_index(old_database)
     await _run(old_database, "UPDATE peers SET deleted_at = now() WHERE name = 'alice'")
     seq = 0
     for what, sql in WRITES.items():
@@ -100,6 +115,7 @@ async def test_writes_naming_an_erasing_peer_are_refused_until_downgrade(
     assert await _attempt(old_database, "DELETE FROM peers WHERE name = :peer", "alice", 0) == "ok"
 
     await asyncio.to_thread(command.downgrade, config, "0012")
+    assert not await _has_index(old_database)
     await _run(old_database, "INSERT INTO peers (workspace_name, name) VALUES ('w', 'alice')")
     for what, sql in WRITES.items():
         seq += 1

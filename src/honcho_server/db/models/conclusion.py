@@ -44,6 +44,8 @@ class Conclusion(Base):
         ),
         # "derived from this one" (the ``source_ids`` filter; migration 0012)
         Index("ix_conclusions_source_ids", "source_ids", postgresql_using="gin"),
+        # "which conclusions cite these messages?" (deleting a message, erasing a peer; 0013)
+        Index("ix_conclusions_source_message_ids", "source_message_ids", postgresql_using="gin"),
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)

@@ -1,5 +1,6 @@
-"""Erasing a peer: ``peers.deleted_at`` (the peer reads as absent while a job erases it) and
-triggers that refuse writes naming a peer being erased
+"""Erasing a peer: ``peers.deleted_at`` (the peer reads as absent while a job erases it),
+triggers that refuse writes naming a peer being erased, and a GIN index on conclusions'
+``source_message_ids`` (which conclusions cite a deleted message)
 
 ``DELETE /v3/workspaces/{w}/peers/{p}`` sets ``deleted_at``; the ``erase_peer`` job then removes
 the peer's data and its row. Until then, a write naming the peer (a message by it, a membership,
@@ -39,6 +40,14 @@ def _names(columns: tuple[str, ...]) -> str:
 
 def upgrade() -> None:
     op.add_column("peers", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
+    # the conclusions citing a deleted message (or an erased peer's messages)
+    op.create_index(
+        "ix_conclusions_source_message_ids",
+        "conclusions",
+        ["source_message_ids"],
+        unique=False,
+        postgresql_using="gin",
+    )
     branches = "\n".join(
         f"    {'IF' if i == 0 else 'ELSIF'} TG_TABLE_NAME = '{table}' THEN"
         f" names := ARRAY[{_names(columns)}];"
@@ -131,4 +140,5 @@ def downgrade() -> None:
         op.execute(sa.text(f"DROP TRIGGER {table}_refuse_erasing_peer ON {table}"))
     op.execute(sa.text("DROP FUNCTION refuse_erasing_peer_update()"))
     op.execute(sa.text("DROP FUNCTION refuse_erasing_peer()"))
+    op.drop_index("ix_conclusions_source_message_ids", table_name="conclusions")
     op.drop_column("peers", "deleted_at")
