@@ -123,6 +123,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", W + "/peers/list"): Example(WS, {}),
     ("POST", W + "/peers"): Example(GET_PEER, {"id": "alice"}),
     ("PUT", P): Example(PEER, {"metadata": {"changed": True}}),
+    ("DELETE", P): Example(WS),  # erasing a peer: not even the peer's own key
     ("POST", P + "/sessions"): Example(PEER, {}),
     ("POST", P + "/chat"): Example(PEER, {"query": "what does bob like?"}),
     ("POST", P + "/representation"): Example(PEER, {}),
@@ -154,6 +155,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", S + "/messages/list"): Example(MEMBER, {}),
     ("GET", S + "/messages/{message_id}"): Example(MEMBER),
     ("PUT", S + "/messages/{message_id}"): Example(SESSION, {"metadata": {"changed": True}}),
+    ("DELETE", S + "/messages/{message_id}"): Example(WS),  # beyond upstream, irreversible
     ("POST", W + "/conclusions"): Example(
         WS, {"conclusions": [{"content": "changed", "observer_id": "bob", "observed_id": "alice"}]}
     ),
@@ -473,6 +475,7 @@ PROBES: dict[Position, Probe] = {
     ),
     # routes only workspace-level keys (or admins) reach
     ("POST", S + "/clone", "query", "message_id"): ROUTE_BOUND,
+    ("DELETE", S + "/messages/{message_id}", "path", "message_id"): ROUTE_BOUND,
     ("POST", "/v3/keys", "query", "workspace_id"): ROUTE_BOUND,
     ("POST", "/v3/keys", "query", "peer_id"): ROUTE_BOUND,
     ("POST", "/v3/keys", "query", "session_id"): ROUTE_BOUND,
