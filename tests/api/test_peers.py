@@ -9,7 +9,7 @@ async def test_peer_get_or_create_applies_body_to_existing(
     r = await client.post(f"/v3/workspaces/{ws}/peers", json={"id": "alice"})
     assert r.status_code == 201
     body = r.json()
-    assert list(body) == ["id", "workspace_id", "created_at", "metadata", "configuration"]
+    assert list(body) == ["id", "uid", "workspace_id", "created_at", "metadata", "configuration"]
     assert body["workspace_id"] == ws and body["metadata"] == {} and body["configuration"] == {}
 
     r = await client.post(

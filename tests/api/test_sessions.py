@@ -29,6 +29,7 @@ async def test_session_get_or_create_with_peers(client: httpx.AsyncClient, ws: s
     body = r.json()
     assert list(body) == [
         "id",
+        "uid",
         "is_active",
         "workspace_id",
         "metadata",
@@ -155,3 +156,36 @@ async def test_observer_limit(client: httpx.AsyncClient, ws: str) -> None:
     )
     assert r.status_code in (400, 404)
     assert len(await _members(client, ws, "s")) == 10
+
+
+async def test_get_reads_without_creating_and_404s_when_absent_or_deleted(
+    client: httpx.AsyncClient, ws: str
+) -> None:
+    """GET …/sessions/{id}: beyond upstream, for the Rust SDK's refresh()/get_metadata()."""
+    base = f"/v3/workspaces/{ws}/sessions"
+    await client.post("/v3/workspaces", json={"id": ws})
+    absent = await client.get(f"{base}/s1")
+    assert absent.status_code == 404
+    assert absent.json() == {"detail": "Session s1 not found"}
+    assert (await client.post(f"{base}/list", json={})).json()["items"] == []
+
+    created = await client.post(base, json={"id": "s1", "metadata": {"topic": "x"}})
+    assert created.status_code == 201
+    got = await client.get(f"{base}/s1")
+    assert got.status_code == 200
+    assert got.json() == created.json()
+    listed = (await client.post(f"{base}/list", json={})).json()["items"]
+    assert listed == [created.json()]  # the same uid everywhere
+    updated = await client.put(
+        f"{base}/s1", json={"configuration": {"summary": {"enabled": False}}}
+    )
+    assert (await client.get(f"{base}/s1")).json() == updated.json()
+
+    other = await client.post(base, json={"id": "s2"})
+    assert other.json()["uid"] != created.json()["uid"]
+    assert (await client.delete(f"{base}/s1")).status_code == 202
+    gone = await client.get(f"{base}/s1")
+    assert gone.status_code == 404
+    assert gone.json() == {"detail": "Session s1 not found"}
+    absent_ws = await client.get(f"/v3/workspaces/{ws}-none/sessions/s2")
+    assert absent_ws.status_code == 404

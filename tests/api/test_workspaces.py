@@ -9,7 +9,7 @@ async def test_get_or_create_returns_201_then_200_unchanged(
     first = await client.post("/v3/workspaces", json={"id": ws, "metadata": {"a": 1}})
     assert first.status_code == 201
     body = first.json()
-    assert list(body) == ["id", "metadata", "configuration", "created_at"]
+    assert list(body) == ["id", "uid", "metadata", "configuration", "created_at"]
     assert body["id"] == ws and body["metadata"] == {"a": 1}
     assert body["created_at"].endswith("Z")
 
@@ -113,3 +113,37 @@ async def test_list_filters_and_orders(client: httpx.AsyncClient, ws: str) -> No
         "/v3/workspaces/list", json={"filters": {"id": ids[1], "metadata": {"i": {"gte": 1}}}}
     )
     assert [w["id"] for w in r.json()["items"]] == [ids[1]]
+
+
+async def test_get_reads_without_creating_and_404s_when_absent_or_deleted(
+    client: httpx.AsyncClient, ws: str
+) -> None:
+    """GET /v3/workspaces/{id}: beyond upstream, for the Rust SDK's refresh()/get_metadata()."""
+    absent = await client.get(f"/v3/workspaces/{ws}")
+    assert absent.status_code == 404
+    assert absent.json() == {"detail": f"Workspace {ws} not found"}
+    created = await client.post("/v3/workspaces", json={"id": ws, "metadata": {"a": 1}})
+    assert created.status_code == 201  # the GET created nothing
+
+    got = await client.get(f"/v3/workspaces/{ws}")
+    assert got.status_code == 200
+    assert got.json() == created.json()
+    updated = await client.put(f"/v3/workspaces/{ws}", json={"metadata": {"b": 2}})
+    assert (await client.get(f"/v3/workspaces/{ws}")).json() == updated.json()
+
+    assert (await client.delete(f"/v3/workspaces/{ws}")).status_code == 202
+    gone = await client.get(f"/v3/workspaces/{ws}")
+    assert gone.status_code == 404
+    assert gone.json() == {"detail": f"Workspace {ws} not found"}
+
+
+async def test_uid_is_server_assigned_stable_and_distinct(
+    client: httpx.AsyncClient, ws: str
+) -> None:
+    first = (await client.post("/v3/workspaces", json={"id": ws})).json()
+    other = (await client.post("/v3/workspaces", json={"id": ws + "-2"})).json()
+    assert isinstance(first["uid"], str) and first["uid"] and first["uid"] != other["uid"]
+    assert (await client.post("/v3/workspaces", json={"id": ws})).json()["uid"] == first["uid"]
+    assert (await client.get(f"/v3/workspaces/{ws}")).json()["uid"] == first["uid"]
+    put = await client.put(f"/v3/workspaces/{ws}", json={"metadata": {"x": 1}})
+    assert put.json()["uid"] == first["uid"]

@@ -113,6 +113,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/v3/keys"): Example(ADMIN, query={"workspace_id": "{workspace_id}"}),
     ("POST", "/v3/workspaces"): Example(CREATE_WORKSPACE, {"id": "{workspace_id}"}),
     ("POST", "/v3/workspaces/list"): Example(ADMIN, {}),
+    ("GET", W): Example(WS),  # beyond upstream: a read that creates nothing
     ("PUT", W): Example(WS, {"metadata": {"changed": True}}),
     ("DELETE", W): Example(WS),
     ("POST", W + "/search"): Example(WS, QUERY),
@@ -133,6 +134,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", P + "/search"): Example(PEER, QUERY),
     ("POST", W + "/sessions/list"): Example(WS, {}),
     ("POST", W + "/sessions"): Example(GET_SESSION, {"id": "s1"}),
+    ("GET", S): Example(MEMBER),  # beyond upstream: a read that creates nothing
     ("PUT", S): Example(SESSION, {"metadata": {"changed": True}}),
     ("DELETE", S): Example(SESSION),
     ("POST", S + "/clone"): Example(WS),  # creates a session: not a session key's to do

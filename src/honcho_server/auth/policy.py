@@ -51,6 +51,7 @@ CREATE_IN_WORKSPACE = frozenset({("POST", WORKSPACE + "/peers"), ("POST", WORKSP
 
 MEMBER_READS = frozenset(
     {
+        ("GET", SESSION_ROUTES),
         ("POST", SESSION_ROUTES + "/messages/list"),
         ("GET", SESSION_ROUTES + "/messages/{message_id}"),
         ("GET", SESSION_ROUTES + "/context"),

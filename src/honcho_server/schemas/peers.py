@@ -25,6 +25,10 @@ class PeerGet(BaseModel):
 
 class Peer(BaseModel):
     id: str
+    uid: str = Field(
+        description="Immutable server-assigned identifier (unlike `id`, the client-chosen name): "
+        "a re-created resource with the same name gets a new one."
+    )
     workspace_id: str
     created_at: datetime
     metadata: dict[str, Any] = Field(default_factory=dict)

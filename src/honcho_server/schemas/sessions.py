@@ -31,6 +31,10 @@ class SessionGet(BaseModel):
 
 class Session(BaseModel):
     id: str
+    uid: str = Field(
+        description="Immutable server-assigned identifier (unlike `id`, the client-chosen name): "
+        "a re-created resource with the same name gets a new one."
+    )
     is_active: bool
     workspace_id: str
     metadata: dict[str, Any] = Field(default_factory=dict)

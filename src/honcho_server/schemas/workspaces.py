@@ -26,6 +26,10 @@ class WorkspaceGet(BaseModel):
 
 class Workspace(BaseModel):
     id: str
+    uid: str = Field(
+        description="Immutable server-assigned identifier (unlike `id`, the client-chosen name): "
+        "a re-created resource with the same name gets a new one."
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
     configuration: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime

@@ -59,6 +59,13 @@ class SessionService:
             await ScopeService(self.db).join_session(workspace, body.id, body.scopes)
         return views.session(row), created
 
+    async def get(self, workspace: str, name: str) -> Session:
+        """An active session (404 when absent or deleted)."""
+        row = await self.sessions.get(workspace, name)
+        if row is None or not row.is_active:
+            raise _not_found(name)
+        return views.session(row)
+
     async def update(self, workspace: str, name: str, body: SessionUpdate) -> Session:
         require_valid_name(name, "session")
         await WorkspaceRepository(self.db).ensure(require_valid_name(workspace, "workspace"))

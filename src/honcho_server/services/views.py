@@ -14,6 +14,7 @@ def workspace(row: AnyRow) -> Workspace:
     m = row._mapping
     return Workspace(
         id=m["name"],
+        uid=str(m["id"]),
         metadata=m["metadata"],
         configuration=m["configuration"],
         created_at=m["created_at"],
@@ -24,6 +25,7 @@ def peer(row: AnyRow) -> Peer:
     m = row._mapping
     return Peer(
         id=m["name"],
+        uid=str(m["id"]),
         workspace_id=m["workspace_name"],
         created_at=m["created_at"],
         metadata=m["metadata"],
@@ -35,6 +37,7 @@ def session(row: AnyRow) -> Session:
     m = row._mapping
     return Session(
         id=m["name"],
+        uid=str(m["id"]),
         is_active=m["is_active"],
         workspace_id=m["workspace_name"],
         metadata=m["metadata"],

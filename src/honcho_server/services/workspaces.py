@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.workspaces import WorkspaceRepository
-from ..errors import Conflict
+from ..errors import Conflict, NotFound
 from ..ids import require_valid_name
 from ..schemas.pagination import Page
 from ..schemas.workspaces import Workspace, WorkspaceCreate, WorkspaceUpdate
@@ -32,6 +32,14 @@ async def get_or_create(db: AsyncSession, body: WorkspaceCreate) -> tuple[Worksp
 def _refuse_if_deleting(deleting: bool, name: str) -> None:
     if deleting:
         raise Conflict(f"Workspace {name} is being deleted; retry once the deletion completes")
+
+
+async def get(db: AsyncSession, name: str) -> Workspace:
+    """An existing workspace (404 when absent or being deleted)."""
+    row = await WorkspaceRepository(db).get(name)
+    if row is None or row.deleted_at is not None:
+        raise NotFound(f"Workspace {name} not found")
+    return views.workspace(row)
 
 
 async def update(db: AsyncSession, name: str, body: WorkspaceUpdate) -> Workspace:

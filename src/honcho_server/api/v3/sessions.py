@@ -50,6 +50,14 @@ async def get_or_create_session(
     return session
 
 
+@router.get("/{session_id}", response_model=Session)
+async def get_session(workspace_id: str, session_id: str, service: Sessions) -> Session:
+    """Beyond upstream (which has only get-or-create): read a session without creating it,
+    404 when absent or deleted. The Rust SDK's ``refresh()``, ``get_metadata()`` and
+    ``get_configuration()`` call it."""
+    return await service.get(workspace_id, session_id)
+
+
 @router.put("/{session_id}", response_model=Session)
 async def update_session(
     workspace_id: str, session_id: str, body: SessionUpdate, service: Sessions

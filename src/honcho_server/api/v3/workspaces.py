@@ -31,6 +31,14 @@ async def get_all_workspaces(
     return await workspaces.list_workspaces(db, options.filters if options else None, paging)
 
 
+@router.get("/{workspace_id}", response_model=Workspace)
+async def get_workspace(workspace_id: str, db: DbSession) -> Workspace:
+    """Beyond upstream (which has only get-or-create): read a workspace without creating it,
+    404 when absent or being deleted. The Rust SDK's ``refresh()``, ``get_metadata()`` and
+    ``get_configuration()`` call it."""
+    return await workspaces.get(db, workspace_id)
+
+
 @router.put("/{workspace_id}", response_model=Workspace)
 async def update_workspace(workspace_id: str, body: WorkspaceUpdate, db: DbSession) -> Workspace:
     return await workspaces.update(db, workspace_id, body)
