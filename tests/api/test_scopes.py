@@ -185,6 +185,7 @@ async def test_add_list_remove_sessions(client: httpx.AsyncClient, ws: str) -> N
     item = page["items"][0]
     assert list(item) == [
         "id",
+        "uid",
         "is_active",
         "workspace_id",
         "metadata",
