@@ -67,3 +67,45 @@ async def test_sessions_of_peer_include_left_sessions(client: httpx.AsyncClient,
     assert [s["id"] for s in r.json()["items"]] == ["s1"]
     r = await client.post(f"/v3/workspaces/{ws}/peers/nobody/sessions")
     assert r.json()["items"] == []
+
+
+async def test_list_kind_scope_and_all_include_the_scopes_peers(
+    client: httpx.AsyncClient, ws: str
+) -> None:
+    """Upstream's ``kind`` on peers/list: each scope is listed as its peer ``scope.<name>``
+    (observe_me false, the scope's metadata and creation time) with ``scope`` or ``all``, and
+    never by default."""
+    url = f"/v3/workspaces/{ws}/peers/list"
+    alice = (await client.post(f"/v3/workspaces/{ws}/peers", json={"id": "alice"})).json()
+    scope = await client.post(
+        f"/v3/workspaces/{ws}/scopes", json={"id": "sc1", "metadata": {"k": 1}}
+    )
+    assert scope.status_code == 201
+    bob = (await client.post(f"/v3/workspaces/{ws}/peers", json={"id": "bob"})).json()
+
+    async def ids(body: dict[str, object], **params: object) -> list[str]:
+        r = await client.post(url, json=body, params=params)
+        assert r.status_code == 200, r.text
+        return [p["id"] for p in r.json()["items"]]
+
+    assert await ids({}) == await ids({"filters": None}) == ["alice", "bob"]
+    assert await ids({"kind": "all"}) == ["alice", "scope.sc1", "bob"]
+    assert await ids({"kind": "all"}, reverse=True) == ["bob", "scope.sc1", "alice"]
+    assert await ids({"kind": "all"}, page=2, size=2) == ["bob"]
+    r = await client.post(url, json={"kind": "scope"})
+    (peer,) = r.json()["items"]
+    assert peer == {
+        "id": "scope.sc1",
+        "uid": peer["uid"],
+        "workspace_id": ws,
+        "created_at": scope.json()["created_at"],
+        "metadata": {"k": 1},
+        "configuration": {"observe_me": False},
+    }
+    assert r.json()["total"] == 1
+    assert peer["uid"] not in (alice["uid"], bob["uid"])
+    assert await ids({"kind": "all", "filters": {"id": "scope.sc1"}}) == ["scope.sc1"]
+    assert await ids({"kind": "all", "filters": {"metadata": {"k": 1}}}) == ["scope.sc1"]
+    assert await ids({"kind": "scope", "filters": {"id": "alice"}}) == []
+    bad = await client.post(url, json={"kind": "scopes"})
+    assert bad.status_code == 422

@@ -483,6 +483,7 @@ PROBES: dict[Position, Probe] = {
     ("POST", "/v3/keys", "query", "session_id"): ROUTE_BOUND,
     ("POST", "/v3/workspaces/list", "body", "filters"): ROUTE_BOUND,
     ("POST", W + "/peers/list", "body", "filters"): ROUTE_BOUND,
+    ("POST", W + "/peers/list", "body", "kind"): ROUTE_BOUND,  # lists the scopes' peers
     ("POST", W + "/sessions/list", "body", "filters"): ROUTE_BOUND,
     ("POST", W + "/conclusions/list", "body", "filters"): ROUTE_BOUND,
     ("POST", W + "/conclusions/query", "body", "filters"): ROUTE_BOUND,

@@ -336,6 +336,22 @@ WORKSPACE_FILTERS = FilterSpec(
     metadata=Workspace.metadata_,
 )
 
+
+def peer_filters(
+    name: FilterColumn, created_at: FilterColumn, workspace: FilterColumn, metadata: FilterColumn
+) -> FilterSpec:
+    """The peer filters over other columns (a listing that includes scope peers)."""
+    return FilterSpec(
+        resource="peer",
+        fields={
+            "id": _text(name),
+            "created_at": _datetime(created_at),
+            "workspace_id": _text(workspace),
+        },
+        metadata=metadata,
+    )
+
+
 PEER_FILTERS = FilterSpec(
     resource="peer",
     fields={

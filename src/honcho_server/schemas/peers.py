@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field
 
@@ -21,6 +21,13 @@ class PeerUpdate(BaseModel):
 
 class PeerGet(BaseModel):
     filters: Filters | None = None
+    kind: Literal["scope", "all"] | None = Field(
+        default=None,
+        description=(
+            "Which kinds of peers to list. Omitted (default): regular peers only "
+            "(scope peers are excluded). 'scope': scope peers only. 'all': every peer."
+        ),
+    )
 
 
 class Peer(BaseModel):

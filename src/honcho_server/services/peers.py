@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,10 +44,15 @@ async def update(db: AsyncSession, workspace: str, name: str, body: PeerUpdate) 
 
 
 async def list_peers(
-    db: AsyncSession, workspace: str, filters: dict[str, Any] | None, req: PageRequest
+    db: AsyncSession,
+    workspace: str,
+    filters: dict[str, Any] | None,
+    req: PageRequest,
+    kind: Literal["scope", "all"] | None = None,
 ) -> Page[Peer]:
+    """Regular peers; with ``kind``, scope peers only (``scope``) or both (``all``)."""
     result = await PeerRepository(db).list_page(
-        workspace, filters, page=req.page, size=req.size, reverse=req.reverse
+        workspace, filters, page=req.page, size=req.size, reverse=req.reverse, kind=kind
     )
     return to_page(result, views.peer, req)
 

@@ -25,7 +25,7 @@ def peer(row: AnyRow) -> Peer:
     m = row._mapping
     return Peer(
         id=m["name"],
-        uid=str(m["id"]),
+        uid=m["uid"] if "uid" in m else str(m["id"]),  # a scope peer: "s" + its scope row id
         workspace_id=m["workspace_name"],
         created_at=m["created_at"],
         metadata=m["metadata"],

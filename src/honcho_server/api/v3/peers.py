@@ -25,7 +25,10 @@ async def get_peers(
     paging: Listing,
     options: Annotated[PeerGet | None, Body()] = None,
 ) -> Page[Peer]:
-    return await peers.list_peers(db, workspace_id, options.filters if options else None, paging)
+    """Regular peers by default; ``kind`` lists the scopes' peers (``scope``) or both (``all``)."""
+    if options is None:
+        return await peers.list_peers(db, workspace_id, None, paging)
+    return await peers.list_peers(db, workspace_id, options.filters, paging, options.kind)
 
 
 @router.post("", response_model=Peer, status_code=200)

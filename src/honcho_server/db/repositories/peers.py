@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, literal, literal_column, select, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..filters import PEER_FILTERS, build_filter
-from ..models import Peer, table
+from ..filters import PEER_FILTERS, build_filter, peer_filters
+from ..models import Peer, Scope, table
 from .paging import AnyRow, fetch_page
 
 T = table(Peer)
 COLUMNS = (T.c.id, T.c.workspace_name, T.c.name, T.c.metadata, T.c.configuration, T.c.created_at)
+SC = table(Scope)
+
+SCOPE_PEER_PREFIX = "scope."
+SCOPE_PEER_CONFIGURATION = {"observe_me": False}
+"""A scope as upstream lists it among peers (``kind``): the peer ``scope.<name>`` that observes
+its sessions, with the scope's metadata and creation time. Here scopes live in their own table;
+their peers are a view of it (no peer row, so no writes can reach them)."""
 
 
 class PeerRepository:
@@ -84,10 +91,68 @@ class PeerRepository:
         page: int,
         size: int,
         reverse: bool,
+        kind: Literal["scope", "all"] | None = None,
     ) -> tuple[list[AnyRow], int]:
+        if kind is not None:
+            return await self._list_with_scopes(
+                workspace, filters, kind, page=page, size=size, reverse=reverse
+            )
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.deleted_at.is_(None))
         where = build_filter(filters, PEER_FILTERS)
         if where is not None:
             stmt = stmt.where(where)
         order = (T.c.created_at.desc(), T.c.id.desc()) if reverse else (T.c.created_at, T.c.id)
+        return await fetch_page(self.db, stmt, order, page=page, size=size)
+
+    async def _list_with_scopes(
+        self,
+        workspace: str,
+        filters: Mapping[str, Any] | None,
+        kind: Literal["scope", "all"],
+        *,
+        page: int,
+        size: int,
+        reverse: bool,
+    ) -> tuple[list[AnyRow], int]:
+        """Scope peers only, or every peer (regular ones first on a created_at tie)."""
+        scopes = select(
+            SC.c.id,
+            literal("s").op("||")(cast(SC.c.id, Text)).label("uid"),
+            SC.c.workspace_name,
+            literal(SCOPE_PEER_PREFIX).op("||")(SC.c.name).label("name"),
+            SC.c.metadata,
+            literal_column("'" + '{"observe_me": false}' + "'::jsonb").label("configuration"),
+            SC.c.created_at,
+            literal(1).label("rank"),
+        ).where(SC.c.workspace_name == workspace)
+        parts = [scopes]
+        if kind == "all":
+            regular = select(
+                T.c.id,
+                cast(T.c.id, Text).label("uid"),
+                T.c.workspace_name,
+                T.c.name,
+                T.c.metadata,
+                T.c.configuration,
+                T.c.created_at,
+                literal(0).label("rank"),
+            ).where(T.c.workspace_name == workspace, T.c.deleted_at.is_(None))
+            parts.insert(0, regular)
+        u = union_all(*parts).subquery()
+        stmt = select(
+            u.c.id,
+            u.c.uid,
+            u.c.workspace_name,
+            u.c.name,
+            u.c.metadata,
+            u.c.configuration,
+            u.c.created_at,
+        )
+        where = build_filter(
+            filters, peer_filters(u.c.name, u.c.created_at, u.c.workspace_name, u.c.metadata)
+        )
+        if where is not None:
+            stmt = stmt.where(where)
+        key = (u.c.created_at, u.c.rank, u.c.id)
+        order = tuple(c.desc() for c in key) if reverse else key
         return await fetch_page(self.db, stmt, order, page=page, size=size)
