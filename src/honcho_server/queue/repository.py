@@ -70,11 +70,13 @@ _FAN_OUT = text(
     """
 )
 
+# Times are clock_timestamp(), not now() (the transaction's start): a claim whose transaction
+# began before its work unit's previous job finished must not look as if it overlapped it.
 # todo → doing: the oldest due job whose work unit is not running, of a kind this worker may
 # run now. SKIP LOCKED lets concurrent workers pass over rows another one is claiming.
 _CLAIM = text(
     """
-    UPDATE jobs SET status = 'doing', attempts = attempts + 1, started_at = now(),
+    UPDATE jobs SET status = 'doing', attempts = attempts + 1, started_at = clock_timestamp(),
                     heartbeat_at = now(), worker_id = :worker
     WHERE id = (
         SELECT j.id FROM jobs j
@@ -102,7 +104,7 @@ _USAGE_SUM = """
 # doing → succeeded.
 _SUCCEED = text(
     f"""
-    UPDATE jobs j SET status = 'succeeded', finished_at = now(), last_error = NULL,
+    UPDATE jobs j SET status = 'succeeded', finished_at = clock_timestamp(), last_error = NULL,
                       raw_output = NULL, usage = {_USAGE_SUM}
     WHERE j.id = :id AND j.status = 'doing'
     """
@@ -136,7 +138,7 @@ _BACK = text(
         scheduled_at = CASE WHEN d.next = 'todo'
                             THEN coalesce(CAST(:retry_at AS timestamptz), now())
                             ELSE j.scheduled_at END,
-        finished_at = CASE WHEN d.next = 'todo' THEN NULL ELSE now() END,
+        finished_at = CASE WHEN d.next = 'todo' THEN NULL ELSE clock_timestamp() END,
         worker_id = NULL,
         last_error = CASE WHEN d.next = 'superseded'
                           THEN 'superseded by job ' || (SELECT id FROM twin)
