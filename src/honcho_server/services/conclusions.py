@@ -16,6 +16,7 @@ from ..db.repositories.workspaces import WorkspaceRepository
 from ..embeddings import Embedder
 from ..errors import Invalid, NotFound
 from ..ids import new_id
+from ..queue import embed_conclusions_jobs, enqueue_all
 from ..schemas.conclusions import (
     Conclusion,
     ConclusionBatchCreate,
@@ -23,7 +24,6 @@ from ..schemas.conclusions import (
     ConclusionQuery,
 )
 from ..schemas.pagination import Page
-from ..worker.kinds.embedding import enqueue_embed_conclusions
 from . import semantic
 from .paging import PageRequest, to_page
 
@@ -128,7 +128,7 @@ async def create_batch(
     )
     unembedded = [r.id for r, vector in zip(rows, given, strict=True) if vector is None]
     if unembedded:
-        await enqueue_embed_conclusions(db, workspace, unembedded)
+        await enqueue_all(db, embed_conclusions_jobs(workspace, unembedded))
     return [conclusion(r) for r in rows]
 
 

@@ -14,11 +14,11 @@ from ..deriver.config import Defaults
 from ..deriver.pipeline import enqueue_derivation
 from ..errors import NotFound
 from ..ids import new_id, require_valid_name
+from ..queue import embed_messages_jobs, enqueue_all
 from ..schemas.configuration import SessionPeerConfig
 from ..schemas.messages import Message, MessageBatchCreate, MessageUpdate
 from ..schemas.pagination import Page
 from ..tokens import count_many
-from ..worker.kinds.embedding import enqueue_embed_messages
 from . import views
 from .paging import PageRequest, to_page
 
@@ -82,7 +82,8 @@ async def create_batch(
     ]
     inserted = await MessageRepository(db).insert_many(rows)
     if embed:
-        await enqueue_embed_messages(db, workspace, session, [int(r.id) for r in inserted])
+        ids = [int(r.id) for r in inserted]
+        await enqueue_all(db, embed_messages_jobs(workspace, session, ids))
     await enqueue_derivation(db, workspace, session, body, inserted, defaults)
     return [views.message(r) for r in inserted]
 
