@@ -39,9 +39,9 @@ import pytest
 from honcho import Honcho
 from honcho.session import Session
 
-# the contract, in ../shared beside the checkout (as on developers' machines and in CI)
+# the reference contract, kept in the checkout (tests/data/README.md)
 REFERENCE = json.loads(
-    (Path(__file__).resolve().parents[3] / "shared/reference/honcho-v3-openapi.json").read_text()
+    (Path(__file__).resolve().parents[1] / "data" / "honcho-v3-openapi.json").read_text()
 )
 W = "/v3/workspaces/{workspace_id}"
 SESSION_CONTEXT = W + "/sessions/{session_id}/context"
