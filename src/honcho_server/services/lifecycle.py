@@ -9,15 +9,11 @@ from ..db.repositories.clone import CloneRepository
 from ..db.repositories.deletion import DeletionRepository
 from ..db.repositories.workspaces import WorkspaceRepository
 from ..deriver.config import Defaults
+from ..deriver.rebuild import queue_summary_rebuild
 from ..errors import Conflict, NotFound
 from ..ids import new_id
+from ..queue import DeleteSession, DeleteWorkspace, ErasePeer, enqueue
 from ..schemas.sessions import Session
-from ..worker.kinds.deletion import (
-    enqueue_delete_session,
-    enqueue_delete_workspace,
-    enqueue_erase_peer,
-    queue_summary_rebuild,
-)
 from . import views
 
 
@@ -25,7 +21,7 @@ async def delete_session(db: AsyncSession, workspace: str, session: str) -> None
     """Hide the session at once and queue its purge, in one transaction."""
     if not await DeletionRepository(db).deactivate_session(workspace, session):
         raise NotFound(f"Session {session} not found")
-    await enqueue_delete_session(db, workspace, session)
+    await enqueue(db, DeleteSession(workspace=workspace, session=session))
 
 
 async def delete_workspace(db: AsyncSession, workspace: str) -> None:
@@ -39,7 +35,7 @@ async def delete_workspace(db: AsyncSession, workspace: str) -> None:
         raise NotFound(f"Workspace {workspace} not found")
     if await repo.has_active_sessions(workspace):
         raise Conflict(f"Workspace {workspace} still has active sessions; delete them first")
-    await enqueue_delete_workspace(db, workspace)
+    await enqueue(db, DeleteWorkspace(workspace=workspace))
 
 
 async def erase_peer(db: AsyncSession, workspace: str, peer: str) -> None:
@@ -47,7 +43,7 @@ async def erase_peer(db: AsyncSession, workspace: str, peer: str) -> None:
     transaction. Until the job has run, writes naming the peer answer 409."""
     if not await DeletionRepository(db).tombstone_peer(workspace, peer):
         raise NotFound(f"Peer {peer} not found")
-    await enqueue_erase_peer(db, workspace, peer)
+    await enqueue(db, ErasePeer(workspace=workspace, peer=peer))
 
 
 async def delete_message(

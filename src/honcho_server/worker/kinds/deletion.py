@@ -5,47 +5,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ...db.repositories.deletion import DeletionRepository
-from ...db.repositories.derivation import DerivationRepository
-from ...deriver.config import Defaults, defaults_from
-from ...deriver.pipeline import session_config
+from ...deriver.config import defaults_from
+from ...deriver.rebuild import queue_summary_rebuild
 from ...queue import (
     DeleteSession,
     DeleteWorkspace,
     ErasePeer,
     QueueRepository,
-    SummarizePayload,
-    enqueue,
 )
 from ..context import JobContext
 
 #: How long an erase waits before looking again for running jobs about the peer.
 ERASE_RECHECK_SECONDS = 2.0
-
-
-async def enqueue_delete_session(db: AsyncSession, workspace: str, session: str) -> None:
-    await enqueue(db, DeleteSession(workspace=workspace, session=session))
-
-
-async def enqueue_delete_workspace(db: AsyncSession, workspace: str) -> None:
-    await enqueue(db, DeleteWorkspace(workspace=workspace))
-
-
-async def enqueue_erase_peer(db: AsyncSession, workspace: str, peer: str) -> None:
-    await enqueue(db, ErasePeer(workspace=workspace, peer=peer))
-
-
-async def queue_summary_rebuild(
-    db: AsyncSession, workspace: str, session: str, defaults: Defaults
-) -> None:
-    """Queue a summarize job for an active session whose summaries are on (a dropped
-    summary is written again from the messages that are left)."""
-    state = await DerivationRepository(db).session_state(workspace, session)
-    if state is None or not state.active or not session_config(state, defaults).summary_enabled:
-        return
-    await enqueue(db, SummarizePayload(workspace=workspace, session=session, seq=state.last_seq))
 
 
 async def delete_session(ctx: JobContext, payload: DeleteSession) -> None:
