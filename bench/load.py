@@ -11,21 +11,33 @@ session of 10,000 messages), ``context`` (a 4,000-token context of that session)
 user's message, read a 2,000-token context, store the reply; one "request" is one of the
 three). ``--api-key`` sends ``Authorization: Bearer`` (a server with ``AUTH_USE_AUTH=true``).
 Each run is bounded by ``--seconds`` and only talks to the given loopback URL.
+
+CPU per operation: the server process's CPU over the timed window divided by the requests
+served, split into its normal-priority threads (the request path, the event loop and the
+in-process worker's queue work), its niced background threads (local embeddings) and the
+Postgres processes it runs (the embedded database). It needs ``psutil`` and a server on this
+machine (``--server-pid``, or found by its listening port). These numbers stay meaningful on
+a machine shared with other work, where throughput does not. ``context-2k`` and
+``context-whole`` (a 2,300-message session, whole) are the two ends of session context.
+Statements per request are counted in process by ``bench/sqlcount.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 LUA = {
     "ingest": """
@@ -68,6 +80,16 @@ end
     "context": """
 request = function()
   return wrk.format("GET", "{base}/sessions/big/context?tokens=4000", HEADERS)
+end
+""",
+    "context-2k": """
+request = function()
+  return wrk.format("GET", "{base}/sessions/big/context?tokens=2000", HEADERS)
+end
+""",
+    "context-whole": """
+request = function()
+  return wrk.format("GET", "{base}/sessions/whole/context", HEADERS)
 end
 """,
     "search": """
@@ -149,22 +171,96 @@ def settle(url: str, timeout: float = 900) -> None:
 
 
 def seed(url: str, base: str) -> str:
-    """A session ``big`` with 10,000 messages; returns one message id from it."""
+    """A session ``big`` with 10,000 messages, and ``whole`` with 2,300 (about 600 KB of
+    context JSON, all of it within the default budget); returns one message id of ``big``."""
     first = None
     for i in range(100):
         msgs = [{"peer_id": f"user{k % 4}", "content": f"seed {i}-{k} " * 8} for k in range(100)]
         created = post(f"{url}{base}/sessions/big/messages", {"messages": msgs})
         assert isinstance(created, list)
         first = first or created[0]["id"]
+    for i in range(23):
+        msgs = [
+            {"peer_id": f"user{k % 2}", "content": f"turn {i}-{k}: " + "words of a chat " * 10}
+            for k in range(100)
+        ]
+        post(f"{url}{base}/sessions/whole/messages", {"messages": msgs})
     assert first is not None
     return str(first)
 
 
-def run(url: str, script: str, clients: int, seconds: float) -> str:
+def _listening_pid(url: str) -> int | None:
+    """The process serving ``url`` (the one listening on its port), if this user can see it."""
+    import psutil
+
+    port = urllib.parse.urlsplit(url).port or 80
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return int(conn.pid)
+    return None
+
+
+class CpuMeter:
+    """CPU seconds of the server process (split into its normal-priority threads, which
+    serve requests, and its niced background threads: local embeddings) and of the
+    Postgres processes under it (the embedded database), from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.tick = float(os.sysconf("SC_CLK_TCK"))
+        self.postmaster: Any = None
+
+    def _niced(self) -> float:
+        total = 0.0
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # after the ")": state is field 3, so utime/stime/nice (14/15/19) sit at 11/12/16
+            if int(fields[16]) > 0:
+                total += (int(fields[11]) + int(fields[12])) / self.tick
+        return total
+
+    def _postgres(self) -> float:
+        """The Postgres server the process is connected to, with all its processes, if it
+        runs on this machine (the embedded one is not a child of the server process)."""
+        import psutil
+
+        if self.postmaster is None:
+            ports = {c.raddr.port for c in self.process.net_connections("tcp") if c.raddr}
+            for conn in psutil.net_connections("tcp"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr.port in ports and conn.pid:
+                    proc = psutil.Process(conn.pid)
+                    if proc.name().startswith("postgres"):
+                        self.postmaster = proc
+                        break
+        if self.postmaster is None:
+            return 0.0
+        total = 0.0
+        for proc in [self.postmaster, *self.postmaster.children(recursive=True)]:
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except Exception:  # a backend that ended meanwhile
+                continue
+        return total
+
+    def sample(self) -> tuple[float, float, float]:
+        t = self.process.cpu_times()
+        whole = t.user + t.system
+        niced = self._niced()
+        return whole - niced, niced, self._postgres()
+
+
+def run(url: str, script: str, clients: int, seconds: float, meter: CpuMeter | None = None) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         auth = f', ["Authorization"] = "Bearer {API_KEY}"' if API_KEY else ""
         f.write(COMMON.replace("{auth}", auth) + script)
     threads = min(2, clients)
+    before = meter.sample() if meter else None
     out = subprocess.run(
         [
             "wrk",
@@ -181,16 +277,21 @@ def run(url: str, script: str, clients: int, seconds: float) -> str:
         text=True,
         timeout=seconds + 60,
     ).stdout
+    after = meter.sample() if meter else None
     Path(f.name).unlink()
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     result = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", out)
     if not rps or not result:
         return "wrk failed: " + out[-500:]
     total, errors, p50, p99, worst = result.groups()
-    return (
+    line = (
         f"{float(rps.group(1)):9.1f} req/s  p50={float(p50):7.1f} ms  p99={float(p99):7.1f} ms  "
         f"max={float(worst):7.1f} ms  requests={total}  errors={errors}"
     )
+    if before is not None and after is not None and int(total):
+        ms = [(b - a) * 1000 / int(total) for a, b in zip(before, after, strict=True)]
+        line += f"  server_cpu={ms[0]:.2f} ms/op  niced={ms[1]:.2f}  postgres={ms[2]:.2f}"
+    return line
 
 
 def main() -> None:
@@ -200,6 +301,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--api-key", default=None, help="a key for a server with auth on")
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        default=None,
+        help="the server process to measure CPU of (default: the one listening on --url's port)",
+    )
     parser.add_argument(
         "--settle",
         action="store_true",
@@ -213,16 +320,16 @@ def main() -> None:
         sys.exit("bench/load.py needs wrk (apt-get install wrk)")
     base = f"/v3/workspaces/bench-{uuid.uuid4().hex[:8]}"
     message_id = seed(args.url, base)
-    print(f"server {args.url}  workspace {base.rsplit('/', 1)[1]}", flush=True)
+    pid = args.server_pid or _listening_pid(args.url)
+    meter = CpuMeter(pid) if pid else None
+    print(f"server {args.url} (pid {pid})  workspace {base.rsplit('/', 1)[1]}", flush=True)
     for name in args.only or list(LUA):
         if args.settle:
             settle(args.url)
         script = LUA[name].replace("{base}", base).replace("{message_id}", message_id)
         for clients in args.clients:
-            print(
-                f"{name:15} clients={clients:3}  {run(args.url, script, clients, args.seconds)}",
-                flush=True,
-            )
+            result = run(args.url, script, clients, args.seconds, meter)
+            print(f"{name:15} clients={clients:3}  {result}", flush=True)
 
 
 if __name__ == "__main__":
