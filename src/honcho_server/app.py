@@ -14,6 +14,7 @@ from .api import errors, openapi_doc
 from .api.health import router as health_router
 from .api.limits import RequestLimits
 from .api.status import router as status_router
+from .api.v2 import install as install_v2
 from .api.v3 import (
     chat,
     conclusions,
@@ -142,6 +143,7 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router, prefix="/v3", dependencies=guarded)
+    install_v2(app)  # /v2: deprecated, each route runs its guarded v3 twin in-process
     install_mcp(app)  # /mcp: upstream's MCP tools, each call through the guarded REST route
     return app
 
