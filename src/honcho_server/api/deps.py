@@ -1,4 +1,7 @@
-"""Annotated dependency aliases, so route functions stay a few lines long."""
+"""Annotated dependency aliases, so route functions stay a few lines long.
+
+Every dependency is ``async def``: FastAPI runs a plain ``def`` one in the thread pool, a
+hop per dependency per request."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..auth.guard import PrincipalDep as PrincipalDep  # the verified caller (admin if auth off)
 from ..auth.keys import Principal as Principal
-from ..db.session import run_unit_of_work, unit_of_work
+from ..db.session import autocommit_reads, run_unit_of_work, unit_of_work
 from ..embeddings import Embedder
 from ..llm import LLMRegistry
 from ..schemas.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -23,22 +26,22 @@ from ..settings import Settings
 T = TypeVar("T")
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _embedder(request: Request) -> Embedder:
+async def _embedder(request: Request) -> Embedder:
     embedder: Embedder = request.app.state.embedder
     return embedder
 
 
-def _llm(request: Request) -> LLMRegistry:
+async def _llm(request: Request) -> LLMRegistry:
     registry: LLMRegistry = request.app.state.llm
     return registry
 
 
-def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
     """For routes that must not hold one transaction for the whole request (LLM calls):
     they open short units of work with :func:`unit_of_work` themselves."""
     factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
@@ -48,6 +51,14 @@ def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent."""
     async with unit_of_work(request.app.state.session_factory) as session:
+        yield session
+
+
+async def _read_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """For routes that only read: no transaction at all (autocommit), so no BEGIN/COMMIT
+    round trips; each statement sees its own snapshot."""
+    factory = request.app.state.session_factory
+    async with unit_of_work(factory) as session, autocommit_reads(session):
         yield session
 
 
@@ -76,13 +87,13 @@ class UnitOfWork:
         )
 
 
-def _unit_of_work(request: Request) -> UnitOfWork:
+async def _unit_of_work(request: Request) -> UnitOfWork:
     settings: Settings = request.app.state.settings
     ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
     return UnitOfWork(request.app.state.session_factory, ttl)
 
 
-def _paging(
+async def _paging(
     page: Annotated[int, Query(ge=1, description="Page number")] = 1,
     size: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")
@@ -91,7 +102,7 @@ def _paging(
     return PageRequest(page=page, size=size)
 
 
-def _listing(
+async def _listing(
     page: Annotated[int, Query(ge=1, description="Page number")] = 1,
     size: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")
@@ -106,12 +117,13 @@ EmbedderDep = Annotated[Embedder, Depends(_embedder)]
 LLMDep = Annotated[LLMRegistry, Depends(_llm)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
 DbSession = Annotated[AsyncSession, Depends(_db, scope="function")]
+ReadDb = Annotated[AsyncSession, Depends(_read_db, scope="function")]
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work)]
 Paging = Annotated[PageRequest, Depends(_paging)]
 Listing = Annotated[PageRequest, Depends(_listing)]
 
 
-def _session_service(db: DbSession, settings: SettingsDep) -> SessionService:
+async def _session_service(db: DbSession, settings: SettingsDep) -> SessionService:
     return SessionService(db, observers_limit=settings.session_observers_limit)
 
 

@@ -37,6 +37,26 @@ class Restart(Exception):
 
 
 @asynccontextmanager
+async def autocommit_reads(session: AsyncSession) -> AsyncIterator[None]:
+    """Run the block's statements outside a transaction: a request that ends up only reading
+    (a get-or-create that finds its row, a list, a context) sends no BEGIN and no COMMIT.
+
+    Must open the unit of work (before its first statement); otherwise the block simply runs
+    in the unit's transaction. Each statement in the block sees its own snapshot, so use it
+    for reads whose answer is whole in one statement. What follows the block runs in the
+    unit's transaction as usual (the next statement begins it).
+    """
+    if session.in_transaction():
+        yield
+        return
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    yield
+    # Nothing to commit: this hands the autocommit connection back to the pool (where its
+    # isolation level is reset) without a round trip. On an error the unit rolls back.
+    await session.commit()
+
+
+@asynccontextmanager
 async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """Yield a session; commit if the block succeeds, roll back if it raises."""
     async with factory() as session:

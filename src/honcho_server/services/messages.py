@@ -11,7 +11,6 @@ from ..db.repositories.ingest import IngestRepository
 from ..db.repositories.messages import MessageRepository
 from ..db.repositories.workspaces import WorkspaceDeleting
 from ..deriver.config import Defaults
-from ..deriver.pipeline import enqueue_derivation
 from ..errors import NotFound
 from ..ids import new_id, require_valid_name
 from ..queue import embed_messages_jobs, enqueue_all
@@ -19,7 +18,7 @@ from ..schemas.configuration import SessionPeerConfig
 from ..schemas.messages import Message, MessageBatchCreate, MessageUpdate
 from ..schemas.pagination import Page
 from ..tokens import count_many
-from . import views
+from . import ingest_jobs, views
 from .paging import PageRequest, to_page
 
 # Above this many characters, token counting moves off the event loop.
@@ -62,8 +61,9 @@ async def create_batch(
     )
     if reserved.workspace_deleting:
         raise WorkspaceDeleting(workspace)
-    if reserved.last is None:
+    if reserved.last is None or reserved.state is None:
         raise NotFound(f"Session {session} not found")
+    jobs = ingest_jobs.plan(reserved.state, workspace, session, body.messages, defaults)
     first = reserved.last - len(body.messages) + 1
     rows: list[dict[str, Any]] = [
         {
@@ -75,7 +75,9 @@ async def create_batch(
             "content": m.content,
             "token_count": counts[i],
             "metadata": m.metadata or {},
-            "internal_metadata": internal_metadata[i] if internal_metadata else {},
+            "internal_metadata": (
+                {**internal_metadata[i], **jobs.flags[i]} if internal_metadata else jobs.flags[i]
+            ),
             "created_at": m.created_at,
         }
         for i, m in enumerate(body.messages)
@@ -84,7 +86,7 @@ async def create_batch(
     if embed:
         ids = [int(r.id) for r in inserted]
         await enqueue_all(db, embed_messages_jobs(workspace, session, ids))
-    await enqueue_derivation(db, workspace, session, body, inserted, defaults)
+    await ingest_jobs.enqueue(db, jobs)
     return [views.message(r) for r in inserted]
 
 

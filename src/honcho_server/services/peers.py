@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db.repositories.peers import PeerRepository
 from ..db.repositories.sessions import SessionRepository
 from ..db.repositories.workspaces import WorkspaceRepository
+from ..db.session import autocommit_reads
 from ..ids import require_valid_name
 from ..schemas.pagination import Page
 from ..schemas.peers import Peer, PeerCreate, PeerUpdate
@@ -18,10 +19,18 @@ from .paging import PageRequest, to_page
 
 
 async def get_or_create(db: AsyncSession, workspace: str, body: PeerCreate) -> tuple[Peer, bool]:
-    """New peer → 201. Existing peer: non-null metadata/configuration replace the stored ones."""
+    """New peer → 201. Existing peer: non-null metadata/configuration replace the stored ones.
+
+    A bare get of an existing peer is one autocommit SELECT; creating or changing one takes
+    the transaction below."""
     require_valid_name(workspace, "workspace")
-    await WorkspaceRepository(db).ensure(workspace)
     repo = PeerRepository(db)
+    if body.metadata is None and body.configuration is None:
+        async with autocommit_reads(db):
+            found = await repo.get_live(workspace, body.id)
+        if found is not None:
+            return views.peer(found), False
+    await WorkspaceRepository(db).ensure(workspace)
     row = await repo.create_if_missing(
         workspace, body.id, body.metadata or {}, body.configuration or {}
     )

@@ -11,6 +11,7 @@ from ..db.repositories.members import MemberRepository
 from ..db.repositories.peers import PeerRepository
 from ..db.repositories.sessions import SessionRepository
 from ..db.repositories.workspaces import WorkspaceRepository
+from ..db.session import autocommit_reads
 from ..errors import BadRequest, NotFound
 from ..ids import require_valid_name
 from ..schemas.configuration import SessionConfiguration, SessionPeerConfig
@@ -40,6 +41,13 @@ class SessionService:
         self.members = MemberRepository(db)
 
     async def get_or_create(self, workspace: str, body: SessionCreate) -> tuple[Session, bool]:
+        """A bare get of an existing active session is one autocommit SELECT; creating or
+        changing one (metadata, configuration, peers, scopes) takes the transaction."""
+        if _bare(body):
+            async with autocommit_reads(self.db):
+                found = await self.sessions.get_live(workspace, body.id)
+            if found is not None:
+                return views.session(found), False
         peers = _validated_peers(body.peers or {})
         self._check_limit(body.id, _observers(peers))
         await WorkspaceRepository(self.db).ensure(require_valid_name(workspace, "workspace"))
@@ -163,6 +171,12 @@ class SessionService:
                 f"Cannot create session {name} with {observers} observers. "
                 f"Maximum allowed is {self.observers_limit} observers per session."
             )
+
+
+def _bare(body: SessionCreate) -> bool:
+    return (
+        body.metadata is None and body.configuration is None and not body.peers and not body.scopes
+    )
 
 
 def _observers(peers: Mapping[str, SessionPeerConfig]) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.workspaces import WorkspaceRepository
+from ..db.session import autocommit_reads
 from ..errors import Conflict, NotFound
 from ..ids import require_valid_name
 from ..schemas.pagination import Page
@@ -16,8 +17,14 @@ from .paging import PageRequest, to_page
 
 
 async def get_or_create(db: AsyncSession, body: WorkspaceCreate) -> tuple[Workspace, bool]:
-    """An existing workspace is returned unchanged; the body only seeds a new one."""
+    """An existing workspace is returned unchanged; the body only seeds a new one. Finding it
+    is one autocommit SELECT; only a missing one takes the transaction."""
     repo = WorkspaceRepository(db)
+    async with autocommit_reads(db):
+        found = await repo.get(body.id)
+    if found is not None:
+        _refuse_if_deleting(found.deleted_at is not None, body.id)
+        return views.workspace(found), False
     row = await repo.create_if_missing(body.id, body.metadata, body.configuration.stored())
     if row is not None:
         return views.workspace(row), True

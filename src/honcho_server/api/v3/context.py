@@ -12,7 +12,7 @@ from ...schemas.summaries import SessionContext
 from ...services.context.budget import MAX_CONTEXT_TOKENS
 from ...services.context.service import ContextRequest, session_context
 from ...services.representation import peer_views
-from ..deps import DbSession, EmbedderDep
+from ..deps import DbSession, EmbedderDep, ReadDb
 from ..presence import PEER_PRESENT
 
 router = APIRouter(tags=["context"])
@@ -31,7 +31,7 @@ budget is refused here (422), 0 keeps meaning no summary and no messages (only a
 async def get_session_context(
     workspace_id: str,
     session_id: str,
-    db: DbSession,
+    db: ReadDb,
     embedder: EmbedderDep,
     tokens: Tokens = None,
     search_query: str | None = None,

@@ -9,7 +9,7 @@ from ...deriver.config import defaults_from
 from ...schemas.messages import Message, MessageBatchCreate, MessageGet, MessageUpdate
 from ...schemas.pagination import Page
 from ...services import lifecycle, messages
-from ..deps import DbSession, Listing, SettingsDep, UnitOfWorkDep
+from ..deps import DbSession, Listing, ReadDb, SettingsDep, UnitOfWorkDep
 from ..idempotency import IdempotencyKey, create_once
 
 router = APIRouter(
@@ -53,7 +53,7 @@ async def create_messages_for_session(
 async def get_messages(
     workspace_id: str,
     session_id: str,
-    db: DbSession,
+    db: ReadDb,
     paging: Listing,
     options: Annotated[MessageGet | None, Body()] = None,
 ) -> Page[Message]:
@@ -62,9 +62,7 @@ async def get_messages(
 
 
 @router.get("/{message_id}", response_model=Message)
-async def get_message(
-    workspace_id: str, session_id: str, message_id: str, db: DbSession
-) -> Message:
+async def get_message(workspace_id: str, session_id: str, message_id: str, db: ReadDb) -> Message:
     return await messages.get(db, workspace_id, session_id, message_id)
 
 

@@ -10,12 +10,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import PEER_FILTERS, build_filter, peer_filters
-from ..models import Peer, Scope, table
+from ..models import Peer, Scope, Workspace, table
 from .paging import AnyRow, fetch_page
 
 T = table(Peer)
 COLUMNS = (T.c.id, T.c.workspace_name, T.c.name, T.c.metadata, T.c.configuration, T.c.created_at)
 SC = table(Scope)
+W = table(Workspace)
 
 SCOPE_PEER_PREFIX = "scope."
 SCOPE_PEER_CONFIGURATION = {"observe_me": False}
@@ -40,6 +41,16 @@ class PeerRepository:
     async def get(self, workspace: str, name: str) -> AnyRow | None:
         stmt = select(*COLUMNS).where(
             T.c.workspace_name == workspace, T.c.name == name, T.c.deleted_at.is_(None)
+        )
+        return (await self.db.execute(stmt)).first()
+
+    async def get_live(self, workspace: str, name: str) -> AnyRow | None:
+        """The peer, if both it and its workspace are live (not being erased or deleted)."""
+        stmt = select(*COLUMNS).where(
+            T.c.workspace_name == workspace,
+            T.c.name == name,
+            T.c.deleted_at.is_(None),
+            select(W.c.id).where(W.c.name == workspace, W.c.deleted_at.is_(None)).exists(),
         )
         return (await self.db.execute(stmt)).first()
 

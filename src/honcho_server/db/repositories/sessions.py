@@ -10,11 +10,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import SESSION_FILTERS, build_filter
-from ..models import Session, SessionPeer, table
+from ..models import Session, SessionPeer, Workspace, table
 from .paging import AnyRow, fetch_page
 
 T = table(Session)
 M = table(SessionPeer)
+W = table(Workspace)
 COLUMNS = (
     T.c.id,
     T.c.workspace_name,
@@ -32,6 +33,16 @@ class SessionRepository:
 
     async def get(self, workspace: str, name: str) -> AnyRow | None:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.name == name)
+        return (await self.db.execute(stmt)).first()
+
+    async def get_live(self, workspace: str, name: str) -> AnyRow | None:
+        """The session, if it is active and its workspace live (not being deleted)."""
+        stmt = select(*COLUMNS).where(
+            T.c.workspace_name == workspace,
+            T.c.name == name,
+            T.c.is_active,
+            select(W.c.id).where(W.c.name == workspace, W.c.deleted_at.is_(None)).exists(),
+        )
         return (await self.db.execute(stmt)).first()
 
     async def create_if_missing(

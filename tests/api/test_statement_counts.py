@@ -1,0 +1,103 @@
+"""Round trips to Postgres per hot route (statements plus BEGIN/COMMIT), so a change that adds
+one fails here. Lower is fine: then lower the budget. (Issue 17; the shared app has message
+embedding and the deriver off: with embedding on, ingest adds one INSERT of its job.)
+
+Before issue 17: get-or-create of an existing peer or session 5, of a workspace 4; ingest of
+1 or 20 messages 6; list 3; context of 2,000 tokens 4.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from statement_counter import Counted, counting
+
+
+@pytest.fixture
+async def seeded(client: httpx.AsyncClient, ws: str) -> str:
+    """A workspace with session ``s`` of 300 messages by ``u0``..``u2``."""
+    for start in range(0, 300, 100):
+        msgs = [
+            {"peer_id": f"u{i % 3}", "content": f"seed message number {i} " * 4}
+            for i in range(start, start + 100)
+        ]
+        url = f"/v3/workspaces/{ws}/sessions/s/messages"
+        r = await client.post(url, json={"messages": msgs})
+        assert r.status_code == 201, r.text
+    return f"/v3/workspaces/{ws}"
+
+
+async def _count(
+    app: FastAPI, client: httpx.AsyncClient, method: str, url: str, body: object = None
+) -> Counted:
+    with counting(app.state.engine) as counted:
+        r = await client.request(method, url, json=body)
+    assert r.status_code < 300, r.text
+    return counted
+
+
+def _one_message(peer: str = "u1") -> dict[str, object]:
+    return {"messages": [{"peer_id": peer, "content": "hello there"}]}
+
+
+async def test_get_or_create_existing_is_one_select(
+    client: httpx.AsyncClient, app: FastAPI, seeded: str, ws: str
+) -> None:
+    for url, body in [
+        (f"{seeded}/peers", {"id": "u1"}),
+        (f"{seeded}/sessions", {"id": "s"}),
+        ("/v3/workspaces", {"id": ws}),
+    ]:
+        counted = await _count(app, client, "POST", url, body)
+        assert counted.round_trips == 1, counted
+        assert counted.statements[0].lstrip().upper().startswith("SELECT"), counted
+
+
+async def test_get_or_create_new_stays_in_one_transaction(
+    client: httpx.AsyncClient, app: FastAPI, seeded: str
+) -> None:
+    """The miss costs the read-first SELECT on top of the create (workspace held, INSERT)."""
+    for url in (f"{seeded}/peers", f"{seeded}/sessions"):
+        counted = await _count(app, client, "POST", url, {"id": "brand-new"})
+        assert (counted.begins, counted.commits) == (1, 1), counted
+        assert counted.round_trips <= 5, counted
+
+
+async def test_ingest_is_prepare_and_insert(
+    client: httpx.AsyncClient, app: FastAPI, seeded: str
+) -> None:
+    """One statement reserves numbers and reads the session's state, one inserts the rows
+    with their flags set: no UPDATE of a row just inserted, whatever the batch size."""
+    url = f"{seeded}/sessions/s/messages"
+    batch = {"messages": [{"peer_id": f"u{i % 2}", "content": f"item {i}"} for i in range(20)]}
+    for body in (_one_message(), _one_message("new-author"), batch):
+        counted = await _count(app, client, "POST", url, body)
+        assert counted.round_trips == 4, counted
+        assert not any(s.lstrip().upper().startswith("UPDATE") for s in counted.statements)
+
+
+async def test_reads_run_without_a_transaction(
+    client: httpx.AsyncClient, app: FastAPI, seeded: str
+) -> None:
+    listing = await _count(
+        app, client, "POST", f"{seeded}/sessions/s/messages/list?size=50&reverse=true", {}
+    )
+    assert listing.round_trips == 1, listing
+    context = await _count(app, client, "GET", f"{seeded}/sessions/s/context?tokens=2000")
+    assert context.round_trips == 2, context  # the summaries, then the messages that fit
+
+
+async def test_agent_loop_turn(client: httpx.AsyncClient, app: FastAPI, seeded: str) -> None:
+    """Store the user's message, read a 2,000-token context, store the reply."""
+    url = f"{seeded}/sessions/s"
+    with counting(app.state.engine) as counted:
+        for method, path, body in [
+            ("POST", "/messages", _one_message("user")),
+            ("GET", "/context?tokens=2000", None),
+            ("POST", "/messages", _one_message("assistant")),
+        ]:
+            r = await client.request(method, url + path, json=body)
+            assert r.status_code < 300, r.text
+    assert counted.round_trips == 10, counted
