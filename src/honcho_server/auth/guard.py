@@ -38,7 +38,7 @@ _bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def authenticate(request: Request, credentials: Credentials) -> Principal:
+async def authenticate(request: Request, credentials: Credentials) -> Principal:
     """The verified key of this request; an admin when auth is off (BEHAVIOUR §21.1)."""
     settings: Settings = request.app.state.settings
     if not settings.auth_use_auth:

@@ -19,7 +19,7 @@ BASE = "/workspaces/{workspace_id}/scopes"
 SCOPE = BASE + "/{scope_id}"
 
 
-def _service(db: DbSession) -> ScopeService:
+async def _service(db: DbSession) -> ScopeService:
     return ScopeService(db)
 
 

@@ -19,7 +19,7 @@ WorkspaceId = Annotated[str, Path(description="Workspace ID")]
 EndpointId = Annotated[str, Path(description="Webhook endpoint ID")]
 
 
-def _service(db: DbSession, settings: SettingsDep) -> WebhookService:
+async def _service(db: DbSession, settings: SettingsDep) -> WebhookService:
     return WebhookService(
         db,
         max_per_workspace=settings.webhook_max_per_workspace,
