@@ -73,7 +73,7 @@ def test_a_peer_key_reaches_its_own_peer_only(admin: httpx.Client, v2_server: st
         assert alice.get(f"{w}/peers/alice/card").status_code == 200
         mine = alice.post(f"{w}/peers/alice/representation", json={})
         assert mine.status_code == 200, mine.text
-        assert mine.json()["representation"]["explicit"][0]["content"] == "alice loves hiking"
+        assert mine.json()["explicit"][0]["content"] == "alice loves hiking"
         assert alice.get(f"{w}/peers/bob/card").status_code == 401
         assert alice.post(f"{w}/peers/bob/representation", json={}).status_code == 401
         assert alice.get(f"{w}/deriver/status").status_code in (200, 401)

@@ -83,7 +83,8 @@ async def chat(workspace_id: str, peer_id: str, body: DialecticOptions, v3: V3De
 async def get_working_representation(
     workspace_id: str, peer_id: str, body: PeerRepresentationGet, request: Request, v3: V3Dep
 ) -> Any:
-    """``{"representation": {"explicit": [...], "deductive": [...]}}``."""
+    """``{"explicit": [...], "deductive": [...]}`` at the top level, where honcho-ai 1.x's
+    ``Session.working_rep`` reads it (its ``Peer.working_rep`` reads it there too)."""
     options = {
         "session_id": body.session_id,
         "target": body.target,
@@ -104,8 +105,7 @@ async def get_working_representation(
         session=body.session_id,
         search=Search(body.search_query, body.search_top_k, body.search_max_distance),
     )
-    rep = await structured(request, view)
-    return {"representation": rep.model_dump(mode="json")}
+    return (await structured(request, view)).model_dump(mode="json")
 
 
 @router.get(PEER + "/card", response_model=PeerCardResponse)
