@@ -10,6 +10,7 @@ from ...db.repositories.context import ContextRepository
 from ...db.repositories.summaries import SummaryRepository
 from ...schemas.summaries import SessionContext
 from .. import views
+from ..messages import message_of
 from .budget import MAX_CONTEXT_TOKENS, choose_summary
 
 
@@ -55,7 +56,7 @@ async def session_context(
     )
     return SessionContext(
         id=session,
-        messages=[views.message(r) for r in rows],
+        messages=[message_of(r) for r in rows],
         summary=views.summary(chosen) if chosen is not None else None,
         peer_representation=peer_view.representation if peer_view else None,
         peer_card=peer_view.card if peer_view else None,
