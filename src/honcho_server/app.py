@@ -30,6 +30,7 @@ from .api.v3 import (
     search,
     sessions,
     summaries,
+    transfer,
     uploads,
     webhooks,
     workspaces,
@@ -140,6 +141,7 @@ def create_app(
         chat,
         dreams,
         keys,
+        transfer,  # beyond upstream: export and import
     )
     for module in routers:
         app.include_router(module.router, prefix="/v3", dependencies=guarded)

@@ -311,6 +311,22 @@ def _restore(settings: Settings, file: str) -> int:
     return 1
 
 
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from .transfer.commands import export_workspace
+
+    with database(settings) as url:
+        upgrade_schema(url, settings)
+        return export_workspace(settings, url, args.workspace, args.out, args.embeddings)
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from .transfer.commands import import_workspace
+
+    with database(settings) as url:
+        upgrade_schema(url, settings)
+        return import_workspace(settings, url, args.file, args.workspace, args.replace)
+
+
 def _mcp(settings: Settings) -> int:
     from .mcp.stdio import serve_stdio
 
@@ -483,6 +499,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "mcp", help="serve the MCP tools over stdio (key: HONCHO_API_KEY when auth is on)"
     )
+    export = commands.add_parser(
+        "export", help="write one workspace to a JSON Lines file (README: Export and import)"
+    )
+    export.add_argument("--workspace", required=True, metavar="W")
+    export.add_argument("--out", metavar="FILE", help="the file to write (default: stdout)")
+    export.add_argument(
+        "--embeddings", action="store_true", help="include the stored vectors (larger file)"
+    )
+    load = commands.add_parser(
+        "import", help="create a workspace from an export file (all or nothing)"
+    )
+    load.add_argument("file", metavar="FILE", help="an export file, or - for stdin")
+    load.add_argument("--workspace", metavar="NEW_ID", help="import under another name")
+    load.add_argument(
+        "--replace", action="store_true", help="overwrite a workspace of the same name"
+    )
     return parser
 
 
@@ -519,6 +551,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _restore(settings, args.file)
         if args.command == "mcp":
             return _mcp(settings)
+        if args.command == "export":
+            return _export(settings, args)
+        if args.command == "import":
+            return _import(settings, args)
         return _worker(settings)
     except Stopped as stop:
         log.info("stopped by %s", stop)

@@ -6,6 +6,8 @@
 * **Uploads** (``…/messages/upload``, multipart) have their own limit and stream through
   (Starlette spools the file to disk); the upload service answers its own 413 for a file over
   5 MiB, so this limit only stops bodies far beyond any legal upload.
+* **Imports** (``/v3/workspaces/import``, admin only) pass through unbuffered: the import
+  streams the body line by line and bounds each line itself.
 * **Lone surrogates.** ``"\\ud800"`` is a valid JSON escape but not Unicode: Python decodes
   it into a ``str`` that cannot be encoded again (for Postgres, or in a 422 echoing it). A JSON
   body containing one is answered with a 422 naming the field, before any route sees it.
@@ -29,6 +31,9 @@ from .excerpts import validation_errors
 
 MIB = 1024 * 1024
 UPLOAD_PATH_SUFFIX = "/messages/upload"
+# ``POST /v3/workspaces/import`` reads its body as a stream of lines, each bounded by the
+# import itself (transfer.format.MAX_LINE_BYTES), so a workspace of any size can come in.
+IMPORT_PATH_SUFFIX = "/workspaces/import"
 # The largest legal upload is a 5 MiB file (MAX_FILE_SIZE) plus its form fields: peer_id and
 # created_at (bytes), metadata and configuration (each ≤ 64 KiB of JSON, at most 6 times that on the
 # wire if every character is \u-escaped: 0.75 MiB together) and the multipart framing (bytes):
@@ -67,6 +72,9 @@ class RequestLimits:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if str(scope.get("path", "")).endswith(IMPORT_PATH_SUFFIX):
+            await self.app(scope, receive, send)  # streamed line by line, any size (admin)
             return
         headers = Headers(scope=scope)
         upload = str(scope.get("path", "")).endswith(UPLOAD_PATH_SUFFIX)
