@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -9,6 +10,15 @@ import httpx
 import pytest
 from spec_v2 import operations, spec
 from test_v2_contract import seed
+
+from conftest import SECRET
+from fakes.openai_server import FakeOpenAIServer
+from honcho_server.auth.keys import mint
+
+
+def peer_key(ws: str) -> str:
+    """A key of bob's, who may not chat as alice."""
+    return mint(SECRET, workspace=ws, peer="bob")
 
 
 def test_written_through_v3_reads_back_through_v2(admin: httpx.Client) -> None:
@@ -150,3 +160,27 @@ def test_the_v2_document_is_deprecated_and_covers_the_contract(admin: httpx.Clie
     assert sum(len(item) for item in doc["paths"].values()) == len(contract) == 45
     v3 = admin.get("/openapi.json").json()
     assert not [path for path in v3["paths"] if path.startswith("/v2")]
+
+
+def test_a_streamed_chat_passes_v3_events_on(
+    admin: httpx.Client, chat_llm: FakeOpenAIServer
+) -> None:
+    ctx = seed(admin)
+    url = f"/v2/workspaces/{ctx.ws}/peers/alice/chat"
+    with admin.stream("POST", url, json={"query": "hi", "stream": True}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [
+            json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")
+        ]
+    text = "".join(e["delta"]["content"] for e in events if "delta" in e)
+    assert text == "Alice loves hiking." and events[-1] == {"done": True}
+    body = {"query": "hi", "stream": True}
+    refused = httpx.post(f"{admin.base_url}{url}", json=body)  # no key: refused before streaming
+    three = httpx.post(f"{admin.base_url}/v3/workspaces/{ctx.ws}/peers/alice/chat", json=body)
+    assert (refused.status_code, refused.json()) == (three.status_code, three.json())
+    assert refused.status_code == 401
+    other = httpx.post(
+        f"{admin.base_url}{url}", json=body, headers={"Authorization": f"Bearer {peer_key(ctx.ws)}"}
+    )
+    assert other.status_code == 401 and isinstance(other.json()["detail"], str)

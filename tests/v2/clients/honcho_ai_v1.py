@@ -22,6 +22,8 @@ session.add_messages([alice.message("Hello, Bob!"), bob.message("Hi Alice, how a
 honcho.poll_deriver_status()
 answer = alice.chat("What did Bob say to me?")
 assert answer == "Alice loves hiking.", answer
+chunks = list(alice.chat("And streamed?", stream=True))
+assert "".join(chunks) == "Alice loves hiking." and len(chunks) > 1, chunks
 
 # --- metadata, configuration, listing and filtering ---
 honcho.set_metadata({"app": "v2-client"})

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import Response
 
 from ...schemas.messages import Message
 from ...schemas.pagination import Page
@@ -70,13 +69,14 @@ async def get_sessions_for_peer(
 
 @router.post(PEER + "/chat", response_model=DialecticResponse)
 async def chat(workspace_id: str, peer_id: str, body: DialecticOptions, v3: V3Dep) -> Any:
-    """v3's chat at its default reasoning level; a streamed answer keeps v3's event stream."""
+    """v3's chat at its default reasoning level; a streamed answer is v3's event stream (the
+    same events v2 sent: ``{"delta": {"content": …}, "done": false}`` … ``{"done": true}``),
+    passed on as it comes."""
     url = path("workspaces", workspace_id, "peers", peer_id, "chat")
-    answer = await v3.send("POST", url, json=body.model_dump())
     if body.stream:
-        media = answer.headers.get("content-type", "text/event-stream")
-        return Response(answer.content, media_type=media)
-    return {"content": answer.json().get("content") or ""}
+        return await v3.stream(url, body.model_dump())
+    answer = await v3.json("POST", url, json=body.model_dump())
+    return {"content": answer.get("content") or ""}
 
 
 @router.post(PEER + "/representation", response_model=dict[str, Any])
