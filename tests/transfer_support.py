@@ -3,6 +3,7 @@ the official SDK, and its rows in the tables."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -269,3 +270,110 @@ def forgotten_left_out(view: dict[str, Any]) -> dict[str, Any]:
     for session in view["sessions"].values():
         session["messages"] = [m for m in session["messages"] if m["peer_id"] != "carol"]
     return view
+
+
+def synthetic_export(
+    ws: str, messages: int, *, embedder: tuple[str, int] | None = None, vectors: bool = False
+) -> list[bytes]:
+    """A file written by hand from the format's models (header, rows, trailer), so tests
+    rely only on the documented format: two peers, one session, ``messages`` messages."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from honcho_server.transfer.format import (
+        Chunk,
+        Counts,
+        Embedder,
+        Header,
+        Member,
+        MessageRecord,
+        PeerRecord,
+        SessionRecord,
+        Trailer,
+        WorkspaceRecord,
+        dump,
+    )
+
+    now = datetime.now(UTC)
+    dims = embedder[1] if embedder else 0
+    counts = Counts(peers=2, sessions=1, messages=messages, embeddings=messages if vectors else 0)
+    body = [
+        dump(
+            WorkspaceRecord(
+                id=ws, metadata={}, configuration={}, internal_metadata={}, created_at=now
+            )
+        ),
+        *(
+            dump(
+                PeerRecord(
+                    id=p, metadata={}, configuration={}, internal_metadata={}, created_at=now
+                )
+            )
+            for p in ("u", "a")
+        ),
+        dump(
+            SessionRecord(
+                id="s",
+                metadata={},
+                configuration={},
+                internal_metadata={},
+                created_at=now,
+                last_seq=messages,
+                members=[Member(peer_id=p, configuration={}, joined_at=now) for p in ("u", "a")],
+            )
+        ),
+        *(
+            dump(
+                MessageRecord(
+                    id=f"{ws}-m{i}",
+                    session_id="s",
+                    peer_id="ua"[i % 2],
+                    seq=i + 1,
+                    content=f"message number {i}",
+                    token_count=3,
+                    metadata={"i": i},
+                    internal_metadata={},
+                    created_at=now,
+                    embeddings=[Chunk(index=0, vector=[0.5] * dims)] if vectors else None,
+                )
+            )
+            for i in range(messages)
+        ),
+    ]
+    header = Header(
+        version=1,
+        workspace=ws,
+        exported_at=now,
+        server_version="test",
+        embedder=Embedder(name=embedder[0], dimensions=embedder[1]) if embedder else None,
+        embeddings=vectors,
+        counts=counts,
+    )
+    lines = [dump(header), *body]
+    digest = hashlib.sha256(b"".join(lines)).hexdigest()
+    return [*lines, dump(Trailer(counts=counts, sha256=digest))]
+
+
+def resealed(lines: list[bytes]) -> list[bytes]:
+    """``lines`` with its trailer's digest made right again (its counts left as they are)."""
+    import hashlib
+
+    trailer = json.loads(lines[-1])
+    trailer["sha256"] = hashlib.sha256(b"".join(lines[:-1])).hexdigest()
+    return [*lines[:-1], json.dumps(trailer).encode() + b"\n"]
+
+
+async def rows_of(url: str, ws: str) -> dict[str, int]:
+    """How many rows of every table (and queued jobs) name the workspace."""
+    conn = await asyncpg.connect(asyncpg_url(url))
+    try:
+        tables = ("workspaces", "peers", "sessions", "messages", "conclusions", "jobs")
+        found = {}
+        for table in tables:
+            column = "name" if table == "workspaces" else "workspace_name"
+            found[table] = await conn.fetchval(
+                f"SELECT count(*) FROM {table} WHERE {column} = $1", ws
+            )
+        return found
+    finally:
+        await conn.close()

@@ -114,6 +114,8 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/v3/workspaces"): Example(CREATE_WORKSPACE, {"id": "{workspace_id}"}),
     ("POST", "/v3/workspaces/list"): Example(ADMIN, {}),
     ("GET", W): Example(WS),  # beyond upstream: a read that creates nothing
+    ("GET", W + "/export"): Example(WS),  # beyond upstream: the workspace as a file
+    ("POST", "/v3/workspaces/import"): Example(ADMIN),  # beyond upstream: creates any workspace
     ("PUT", W): Example(WS, {"metadata": {"changed": True}}),
     ("DELETE", W): Example(WS),
     ("POST", W + "/search"): Example(WS, QUERY),
@@ -354,7 +356,8 @@ VALUE_FIELDS = frozenset(
         "search_max_distance", "include_most_frequent", "max_conclusions", "limit_to_session",
         "query", "limit", "top_k", "distance", "stream", "reasoning_level", "include_evidence",
         "content", "created_at", "file", "url", "dream_type", "rebuild", "peer_card",
-        "observe_me", "observe_others", "expires_at", "Idempotency-Key",
+        "observe_me", "observe_others", "expires_at", "Idempotency-Key", "embeddings",
+        "replace",
     }
 )  # fmt: skip
 VALUE_SUBTREES = frozenset({"metadata", "configuration", "response_format"})
@@ -487,6 +490,7 @@ PROBES: dict[Position, Probe] = {
     ("POST", "/v3/keys", "query", "workspace_id"): ROUTE_BOUND,
     ("POST", "/v3/keys", "query", "peer_id"): ROUTE_BOUND,
     ("POST", "/v3/keys", "query", "session_id"): ROUTE_BOUND,
+    ("POST", "/v3/workspaces/import", "query", "workspace_id"): ROUTE_BOUND,  # admin only
     ("POST", "/v3/workspaces/list", "body", "filters"): ROUTE_BOUND,
     ("POST", W + "/peers/list", "body", "filters"): ROUTE_BOUND,
     ("POST", W + "/peers/list", "body", "kind"): ROUTE_BOUND,  # lists the scopes' peers

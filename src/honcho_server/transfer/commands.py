@@ -17,7 +17,7 @@ from ..services import embedding_space
 from ..settings import Settings
 from .export import export_lines
 from .format import Embedder
-from .importer import Target, import_lines
+from .importer import Outcome, Target, import_lines
 from .lines import file_chunks, split_lines
 from .progress import StderrProgress
 
@@ -77,12 +77,16 @@ def import_workspace(
         return _fail("import", f"no such file: {file}")
     progress = StderrProgress("imported")
     try:
-        name = asyncio.run(
+        outcome = asyncio.run(
             _import(settings, url, path if file != "-" else None, workspace, replace, progress)
         )
     except HonchoError as exc:
         return _fail("import", exc.detail)
-    progress.done(f"imported workspace {name}")
+    if outcome.vectors_kept:
+        vectors = "embeddings kept"
+    else:
+        vectors = f"{outcome.embedding_jobs} embedding job(s) queued for a worker"
+    progress.done(f"imported workspace {outcome.workspace} ({vectors})")
     return 0
 
 
@@ -98,7 +102,7 @@ async def _import(
     workspace: str | None,
     replace: bool,
     progress: StderrProgress,
-) -> str:
+) -> Outcome:
     engine = create_engine(settings, url)
     embedder = build_embedder(settings)  # its name and size only: the model is not loaded
     target = Target(
@@ -111,8 +115,7 @@ async def _import(
     try:
         async with unit_of_work(create_session_factory(engine)) as db:
             await embedding_space.verify(db, embedder.name, embedder.dimensions)
-            outcome = await import_lines(db, split_lines(chunks), target, progress)
-        return outcome.workspace
+            return await import_lines(db, split_lines(chunks), target, progress)
     finally:
         await embedder.aclose()
         await engine.dispose()
