@@ -199,6 +199,17 @@ async def test_the_bulk_lane_takes_embedding_work_before_anything_else(qdb: Db) 
     assert job is not None and job.kind == "embed_messages"
 
 
+async def test_a_preferring_claim_takes_bulk_work_first_and_then_the_rest(qdb: Db) -> None:
+    """The bulk lane's one claim statement: embeddings before anything else, else the rest."""
+    await _enqueue(qdb, Probe(note="first"), EmbedMessages(workspace="w", message_ids=[1]))
+    kinds = []
+    for _ in range(3):
+        async with unit_of_work(qdb.factory) as db:
+            job = await QueueRepository(db).claim("w1", prefer=EmbedMessages.priority)
+        kinds.append(job.kind if job is not None else None)
+    assert kinds == ["embed_messages", "probe", None]
+
+
 def test_circuit_breaker_blocks_then_probes_then_closes() -> None:
     now = [100.0]
     settings = Settings(_env_file=None, llm_model="m", llm_base_url="http://127.0.0.1:9/v1")

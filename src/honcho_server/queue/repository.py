@@ -73,7 +73,9 @@ _FAN_OUT = text(
 # Times are clock_timestamp(), not now() (the transaction's start): a claim whose transaction
 # began before its work unit's previous job finished must not look as if it overlapped it.
 # todo → doing: the oldest due job whose work unit is not running, of a kind this worker may
-# run now. SKIP LOCKED lets concurrent workers pass over rows another one is claiming.
+# run now; jobs of priority ``prefer`` or above first (a lane that keeps bulk work moving), in
+# the same statement. SKIP LOCKED lets concurrent workers pass over rows another one is
+# claiming.
 _CLAIM = text(
     """
     UPDATE jobs SET status = 'doing', attempts = attempts + 1, started_at = clock_timestamp(),
@@ -85,7 +87,7 @@ _CLAIM = text(
           AND NOT (j.kind = ANY(CAST(:blocked AS text[])))
           AND (j.lock_key IS NULL OR NOT EXISTS (
                 SELECT 1 FROM jobs d WHERE d.lock_key = j.lock_key AND d.status = 'doing'))
-        ORDER BY j.priority, j.scheduled_at, j.id
+        ORDER BY j.priority >= :prefer DESC, j.priority, j.scheduled_at, j.id
         FOR UPDATE SKIP LOCKED
         LIMIT 1
     )
@@ -247,9 +249,21 @@ class QueueRepository:
     # ---- a worker's transitions ---------------------------------------------------------
 
     async def claim(
-        self, worker: str, *, blocked: Sequence[str] = (), min_priority: int = -32768
+        self,
+        worker: str,
+        *,
+        blocked: Sequence[str] = (),
+        min_priority: int = -32768,
+        prefer: int = -32768,
     ) -> ClaimedJob | None:
-        params = {"worker": worker, "blocked": list(blocked), "min_priority": min_priority}
+        """``claim``: jobs of priority ``min_priority`` or above only; those of ``prefer`` or
+        above before the rest."""
+        params = {
+            "worker": worker,
+            "blocked": list(blocked),
+            "min_priority": min_priority,
+            "prefer": prefer,
+        }
         row = (await self.db.execute(_CLAIM, params)).first()
         if row is None:
             return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Protocol
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -20,7 +21,11 @@ def plain_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def listen(url: str, wake: asyncio.Event, stop: asyncio.Event) -> None:
+class Wakeable(Protocol):
+    def set(self) -> None: ...
+
+
+async def listen(url: str, wake: Wakeable, stop: asyncio.Event) -> None:
     """Set ``wake`` on every notification until ``stop``; reconnect if the connection drops."""
     while not stop.is_set():
         conn = None

@@ -38,6 +38,7 @@ from .gates import Gates, probe_endpoint
 from .listener import listen
 from .maintenance import maintain, requeue_stale_jobs
 from .registry import lookup
+from .waker import Settable, Waker
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +68,13 @@ async def _claim(
     bulk_first: bool = False,
 ) -> ClaimedJob | None:
     """``claim``: the next job this worker may run. With ``bulk_first``, bulk work
-    (embeddings) is looked for first, so no amount of other work can starve it."""
+    (embeddings) is taken first (in the same statement), so no amount of other work can
+    starve it."""
     blocked = gates.blocked_kinds()
+    prefer = BULK_PRIORITY if bulk_first else -32768
     try:
         async with unit_of_work(factory) as db:
-            repo = QueueRepository(db)
-            job = None
-            if bulk_first:
-                job = await repo.claim(worker, blocked=blocked, min_priority=BULK_PRIORITY)
-            if job is None:
-                job = await repo.claim(worker, blocked=blocked)
+            job = await QueueRepository(db).claim(worker, blocked=blocked, prefer=prefer)
     except IntegrityError:
         # Another worker claimed a job of the same work unit at the same instant; the unique
         # index on running lock keys stopped us. Nothing was changed; try again next step.
@@ -201,7 +199,7 @@ async def run_once(
     stop: asyncio.Event | None = None,
     grace: float = SHUTDOWN_GRACE_SECONDS,
     backoff_base: float = BASE_BACKOFF_SECONDS,
-    claimed: asyncio.Event | None = None,
+    claimed: Settable | None = None,
     bulk_first: bool = False,
 ) -> bool:
     """Claim and run one job; False when there was nothing this worker may run.
@@ -252,7 +250,7 @@ async def run_forever(
     ``database_url`` is given), polls as the guarantee, re-queues jobs of dead workers, and
     keeps its registry heartbeat fresh."""
     worker = worker_id()
-    wake = asyncio.Event()
+    wake = Waker()  # one listener per process; each notification goes to one idle lane
     listener = None
     if database_url is not None:
         listener = asyncio.create_task(listen(database_url, wake, stop), name="job-listener")
@@ -279,7 +277,7 @@ async def run_forever(
 async def _lane(
     factory: async_sessionmaker[AsyncSession],
     stop: asyncio.Event,
-    wake: asyncio.Event,
+    wake: Waker,
     worker: str,
     services: WorkerServices,
     *,
@@ -288,10 +286,9 @@ async def _lane(
     """One job at a time until ``stop``; sleeps until woken (or the poll interval) when idle.
     The first lane of a worker looks for bulk work (embeddings) first."""
     while not stop.is_set():
-        wake.clear()
         try:
-            # A successful claim sets `wake` again, so idle lanes also look for work: a burst
-            # of jobs spreads over the lanes instead of waiting for this one.
+            # A successful claim wakes one more lane, so a burst of jobs spreads over the
+            # lanes instead of waiting for this one; the chain ends at an empty claim.
             busy = await run_once(
                 factory, worker, services, stop=stop, claimed=wake, bulk_first=bulk_first
             )
@@ -299,8 +296,7 @@ async def _lane(
             _step_failed.report(exc)
             busy = False
         if not busy:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_first_of(wake.wait(), stop.wait()), IDLE_POLL_SECONDS)
+            await wake.wait(IDLE_POLL_SECONDS, stop)
 
 
 class _RateLimitedWarning:
