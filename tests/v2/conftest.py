@@ -158,7 +158,9 @@ def _check(args: list[str], what: str) -> None:
 
 def run_client(args: list[str], env: dict[str, str] | None = None) -> dict[str, object]:
     """Run a client script; it prints one JSON object (its findings) on its last line."""
-    clean = {k: v for k, v in (env or os.environ).items() if not k.startswith("HONCHO_")}
+    given = env if env is not None else {}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HONCHO_")}
+    clean.update(given)  # the caller's own HONCHO_* settings only
     result = subprocess.run(
         args, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=clean, check=False
     )
