@@ -474,6 +474,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             )
             await load(client, data)
             await wait_embedded(app.state.engine, len(data.messages))
+            if args.sweep:
+                await sweep(args, app, client, data)
             return await evaluate(args, app, client, data)
 
 
@@ -526,6 +528,8 @@ async def evaluate(
         "scores": {f"{s}/{sys_}/{g}": v.row() for (s, sys_, g), v in sorted(scores.items())},
         "workspace_first": ws_first,
     }
+    if args.sweep:
+        return result
     result["latency"] = await latency(client, timer, all_cases)
     if args.pad:
         print(f"padding with {args.pad} filler messages", flush=True)
@@ -537,6 +541,28 @@ async def evaluate(
             await conn.execute(text("ANALYZE"))
         result["latency_padded"] = await latency(client, timer, all_cases)
     return result
+
+
+async def sweep(args: argparse.Namespace, app: Any, client: httpx.AsyncClient, data: Data) -> None:
+    """Score the server under each set of ranking weights in ``--sweep`` (a JSON list of
+    overrides of :class:`honcho_server.services.ranking.Weights`)."""
+    from honcho_server.services import ranking
+
+    default = ranking.DEFAULT_WEIGHTS
+    for overrides in json.loads(args.sweep.read_text()):
+        ranking.DEFAULT_WEIGHTS = ranking.Weights(**{**default.__dict__, **overrides})
+        result = await evaluate(args, app, client, data)
+        cells = []
+        for scope in SCOPES:
+            row = result["scores"][f"{scope}/server/all"]
+            know = result["scores"].get(f"{scope}/server/knowledge", {})
+            cells.append(
+                f"{scope[:4]} {row['r@1']:.3f}/{row['mrr']:.3f} nf{row['newer_first'] or 0:.2f}"
+                f" k{know.get('r@1') or 0:.2f}"
+            )
+        ws = result["workspace_first"]
+        print(overrides, " | ".join(cells), f"asst {ws['assistant']}", flush=True)
+    ranking.DEFAULT_WEIGHTS = default
 
 
 def report(result: dict[str, Any]) -> None:
@@ -588,6 +614,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="an existing, empty-able PostgreSQL database")
     parser.add_argument("--pad", type=int, default=0, help="filler messages for latency")
     parser.add_argument("--json", type=Path, help="write the full result here")
+    parser.add_argument("--sweep", type=Path, help="JSON list of ranking weight overrides")
     args = parser.parse_args()
     from honcho_server.db.migrate import upgrade
 

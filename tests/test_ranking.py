@@ -1,10 +1,19 @@
-"""Reciprocal-rank fusion (pure)."""
+"""Fusion: reciprocal-rank fusion and the hybrid score (pure)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from honcho_server.services.ranking import RRF_K, reciprocal_rank_fusion
+from honcho_server.services.ranking import (
+    RRF_K,
+    Evidence,
+    Weights,
+    hybrid_rank,
+    keyword_strength,
+    reciprocal_rank_fusion,
+)
 
 
 def test_single_list_keeps_its_order() -> None:
@@ -59,3 +68,73 @@ def test_k_controls_how_much_the_top_ranks_dominate() -> None:
 
 def test_lists_may_be_any_iterable_of_sequences() -> None:
     assert reciprocal_rank_fusion(iter([(1, 2), (2,)])) == [2, 1]
+
+
+# --- hybrid_rank ------------------------------------------------------------------------------
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _ev(
+    key: str,
+    similarity: float | None,
+    *,
+    keyword: float = 0.0,
+    days: int = 0,
+    words: int = 20,
+    named: bool = False,
+) -> Evidence[str]:
+    return Evidence(key, similarity, keyword, T0 + timedelta(days=days), words, named)
+
+
+def test_similarity_orders_when_nothing_else_differs() -> None:
+    items = [_ev("a", 0.3), _ev("b", 0.6), _ev("c", 0.45)]
+    assert hybrid_rank(items) == ["b", "c", "a"]
+    assert hybrid_rank(items, limit=1) == ["b"] and hybrid_rank([]) == []
+
+
+def test_a_common_word_match_cannot_beat_a_clearly_closer_text() -> None:
+    """The failure of rank-only fusion: a message that merely shares a frequent word."""
+    common = keyword_strength(40)  # matched by 40 messages of the scope
+    items = [_ev("close", 0.62), _ev("shares-a-word", 0.45, keyword=common)]
+    assert hybrid_rank(items)[0] == "close"
+
+
+def test_a_unique_exact_match_lifts_a_text_over_a_slightly_closer_one() -> None:
+    items = [_ev("near", 0.50), _ev("exact", 0.42, keyword=keyword_strength(1))]
+    assert hybrid_rank(items)[0] == "exact"
+
+
+def test_keyword_strength_falls_with_the_number_of_matches() -> None:
+    strengths = [keyword_strength(m) for m in (0, 1, 2, 8, 50)]
+    assert strengths[0] == strengths[1] == 1.0
+    assert strengths == sorted(strengths, reverse=True)
+    assert keyword_strength(50) < 0.25
+
+
+def test_recency_breaks_near_ties_and_decides_now_questions() -> None:
+    old, new = _ev("old", 0.52, days=0), _ev("new", 0.50, days=200)
+    assert hybrid_rank([old, new]) == ["old", "new"]  # default prior: a tie-breaker only
+    assert hybrid_rank([_ev("old", 0.5), _ev("new", 0.5, days=200)]) == ["new", "old"]
+    assert hybrid_rank([old, new], tense="current") == ["new", "old"]
+    far = _ev("old-but-much-closer", 0.75)
+    assert hybrid_rank([far, new], tense="current")[0] == "old-but-much-closer"
+    assert hybrid_rank([_ev("old", 0.5), _ev("new", 0.5, days=200)], tense="past")[0] == "old"
+
+
+def test_named_author_and_brevity_priors() -> None:
+    small_talk = _ev("assistant: sounds great!", 0.50, words=2)
+    user = _ev("user's own words", 0.47, named=True)
+    assert hybrid_rank([small_talk, user]) == ["user's own words", "assistant: sounds great!"]
+    assert hybrid_rank([_ev("short", 0.5, words=2), _ev("long", 0.48)])[0] == "long"
+
+
+def test_unembedded_candidates_take_the_median_similarity() -> None:
+    items = [_ev("a", 0.5), _ev("b", 0.4), _ev("c", 0.2), _ev("kw", None, keyword=1.0)]
+    assert hybrid_rank(items)[0] == "kw"  # 0.4 + full keyword weight
+    assert hybrid_rank([_ev("x", None), _ev("y", None, days=1)]) == ["y", "x"]
+
+
+def test_custom_weights() -> None:
+    items = [_ev("a", 0.5), _ev("b", 0.45, keyword=1.0)]
+    assert hybrid_rank(items, weights=Weights(keyword=0.0)) == ["a", "b"]

@@ -26,6 +26,8 @@ from ..schemas.conclusions import (
 from ..schemas.pagination import Page
 from . import semantic
 from .paging import PageRequest, to_page
+from .ranking import CONCLUSION_WEIGHTS, Evidence, hybrid_rank
+from .search_query import tense_of
 
 log = logging.getLogger(__name__)
 
@@ -191,10 +193,32 @@ async def query(
     if not body.query.strip():
         raise Invalid("query must not be empty")
     vector = await semantic.embed_query(embedder, body.query)  # 422 too long, 503 failing
+    wanted = max(RERANKED_PER_TOP_K * body.top_k, MIN_RERANKED)
     rows = await ConclusionRepository(db).nearest(
-        workspace, vector, where, top_k=body.top_k, max_distance=body.distance
+        workspace, vector, where, top_k=wanted, max_distance=body.distance
     )
-    return [conclusion(r) for r in rows]
+    return [conclusion(r) for r in rerank(rows, body.query, body.top_k)]
+
+
+RERANKED_PER_TOP_K, MIN_RERANKED = 3, 30
+
+
+def rerank(rows: list[AnyRow], query: str, top_k: int) -> list[AnyRow]:
+    """The ``top_k`` best of the nearest ``rows`` (which carry ``distance``), by similarity
+    with a recency prior that depends on the query's tense: when two conclusions say nearly
+    the same thing, the newer wins, decisively when the query asks about "now"."""
+    evidence = [
+        Evidence(
+            key=n,
+            similarity=1.0 - r.distance,
+            keyword=0.0,
+            created_at=r.created_at,
+            words=len(r.content.split()),
+        )
+        for n, r in enumerate(rows)
+    ]
+    order = hybrid_rank(evidence, tense=tense_of(query), weights=CONCLUSION_WEIGHTS, limit=top_k)
+    return [rows[n] for n in order]
 
 
 def _require_pair(filters: dict[str, Any] | None) -> None:

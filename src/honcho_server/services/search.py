@@ -1,17 +1,30 @@
-"""Message search (BEHAVIOUR §11): ranked candidate lists from each source, fused by RRF.
-
-A *source* turns the query into one ranked list of message ids (best first, at most ``n``).
-Sources run one after another on the request's connection; their lists are merged with
-:func:`~.ranking.reciprocal_rank_fusion` in the order given (earlier sources win ties).
+"""Message search (BEHAVIOUR §11): candidates from each source, fused into one ranking.
 
 Given an embedder, the query is embedded first — before the request touches the database, so
-no connection waits on the model — and the nearest embedded messages form the first list
-(hybrid search). Messages not embedded yet still come through the keyword lists; if the
-embedder fails, the search degrades to keywords only (logged), never to an error.
+no connection waits on the model — and the search is *hybrid* (:func:`_hybrid`):
+
+1. Candidates: the nearest embedded messages (a wide list: 3 x limit, at least 30), every
+   message matching *all* the query's words (full text), messages containing the query as a
+   phrase (substring, for identifiers and partial words), and messages matching a *rare*
+   query word (one with few matches in the scope; names, places, brands). A word matching
+   many messages is no evidence and brings no candidate.
+2. Each candidate's cosine similarity is read (messages found by keywords too), and
+   :func:`~.ranking.hybrid_rank` scores it: similarity first, plus the keyword evidence
+   weighted by its rarity, plus priors — the query names the author, the message is not
+   one-line small talk, it is newer (strongly so when the query asks about "now").
+
+Keyword evidence therefore moves a message only when it is specific, and plain cosine stays
+the backbone (``bench/retrieval.py`` checks that fusion never loses to it at recall@1).
+Messages not embedded yet still come through the keyword sources.
+
+Without an embedder (EMBED_MESSAGES off), or if it fails (logged, never an error), the
+search is keywords only: ranked lists from each keyword source merged by
+:func:`~.ranking.reciprocal_rank_fusion` in the order given (earlier sources win ties).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +37,16 @@ from ..errors import Invalid
 from ..schemas.messages import MAX_MESSAGE_CHARS, Message
 from ..schemas.search import MessageSearchOptions
 from . import semantic, views
-from .ranking import reciprocal_rank_fusion
+from .ranking import Evidence, hybrid_rank, keyword_strength, reciprocal_rank_fusion
 from .search_query import SearchQuery
 
 CANDIDATES_PER_LIMIT = 2  # each source contributes at most 2 x limit candidates
 MIN_SUBSTRING_CHARS = 3  # trigram indexes need 3 characters; shorter words go to full text
 SCORED_WINDOW = 50  # scores (which re-parse text) are computed for at most this many matches
+SEMANTIC_PER_LIMIT, MIN_SEMANTIC = 3, 30  # hybrid: the nearest max(3 x limit, 30) messages
+RARE_MATCHES = 8  # hybrid: a word with at most this many matches in the scope is rare
+RARE_FACTOR = 0.5  # ... and a rare word counts half as much as all the words
+_WORDS = re.compile(r"\w+")
 
 RankedList = list[int]
 Source = Callable[[SearchRepository, SearchQuery, int], Awaitable[RankedList]]
@@ -98,8 +115,52 @@ async def search(
     """
     repo = SearchRepository(db, _scope(target, options))  # compiles the filters: no I/O
     vector = await semantic.embed_optional(embedder, options.query, too_long="reject")
-    sources = KEYWORD_SOURCES if vector is None else (nearest_to(vector), *KEYWORD_SOURCES)
-    return await _ranked(repo, SearchQuery.parse(options.query), options.limit, sources)
+    query = SearchQuery.parse(options.query)
+    if vector is None or not query.text:
+        return await _ranked(repo, query, options.limit, KEYWORD_SOURCES)
+    return await _hybrid(repo, query, options.limit, vector, named=target.peer is None)
+
+
+async def _hybrid(
+    repo: SearchRepository, query: SearchQuery, limit: int, vector: list[float], *, named: bool
+) -> list[Message]:
+    """Candidates from every source, then one score each (see the module docstring).
+    ``named``: whether a query naming a peer prefers that peer's messages (not in peer
+    search, where every message has the same author)."""
+    strength: dict[int, float] = {}
+
+    def found(ids: Sequence[int], evidence: float) -> None:
+        for i in ids:
+            strength[i] = max(strength.get(i, 0.0), evidence)
+
+    # first: it also plans every statement of the transaction for its values (see the repo)
+    nearest = await repo.nearest(vector, max(SEMANTIC_PER_LIMIT * limit, MIN_SEMANTIC))
+    everything = await repo.all_words(query.text, SCORED_WINDOW, window=SCORED_WINDOW)
+    found(everything, keyword_strength(len(everything)))
+    if MIN_SUBSTRING_CHARS <= len(query.phrase) <= MAX_MESSAGE_CHARS:
+        phrase = await repo.substring(query.phrase, SCORED_WINDOW, window=SCORED_WINDOW)
+        found(phrase, keyword_strength(len(phrase)))
+    authors = await repo.named_peers(query.words) if named else set()
+    words = [w for w in query.words if w not in {a.lower() for a in authors}]
+    if len(words) > 1:  # one word: all_words covered it
+        for i, df in await repo.rare_words(words, SCORED_WINDOW, cap=RARE_MATCHES):
+            found([i], RARE_FACTOR * keyword_strength(df))
+    candidates = list(dict.fromkeys([*nearest, *strength]))
+    rows = await repo.scored_rows(candidates, vector)
+    evidence = [
+        Evidence(
+            key=r.id,
+            similarity=r.similarity,
+            keyword=strength.get(r.id, 0.0),
+            created_at=r.created_at,
+            words=len(_WORDS.findall(r.content[:400])),
+            by_named_peer=r.peer_name in authors,
+        )
+        for r in rows
+    ]
+    by_id = {r.id: r for r in rows}
+    ranked = hybrid_rank(evidence, tense=query.tense, limit=limit)
+    return [views.message(by_id[i]) for i in ranked]
 
 
 async def _ranked(

@@ -30,14 +30,16 @@ from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import MESSAGE_FILTERS, build_filter
-from ..models import ScopeSession, Session, Workspace, table
+from ..models import MessageEmbedding, Peer, ScopeSession, Session, Workspace, table
 from .messages import COLUMNS, T
 from .paging import AnyRow
-from .vectors import VectorRepository
+from .vectors import VectorRepository, cosine_distance
 
 S = table(Session)
 W = table(Workspace)
 SS = table(ScopeSession)
+E = table(MessageEmbedding)
+P = table(Peer)
 
 # A literal (not a bind parameter), so the expression is the indexed one even in generic plans.
 _CONFIG: ColumnElement[Any] = literal_column("'english'")
@@ -150,6 +152,73 @@ class SearchRepository:
         return await VectorRepository(self.db).nearest_messages(
             vector, self._where, self._workspace, n
         )
+
+    async def rare_words(self, words: Sequence[str], n: int, cap: int) -> list[tuple[int, int]]:
+        """Messages matching some of ``words``, each with the document frequency of its rarest
+        matched word (stems; stop words dropped), rarest first, then newest.
+
+        Each word's matches are read from the index newest first and capped at ``cap`` + 1, so
+        the cost is bounded whatever the size of the scope: a word with more than ``cap``
+        matches is common, and its matches are left out.
+        """
+        word = func.unnest(bindparam("words", list(words), ARRAY(Text))).table_valued("word")
+        lexemes = func.plainto_tsquery(_CONFIG, word.render_derived("w").c.word)
+        terms = (
+            select(lexemes.label("term"))
+            .where(func.numnode(lexemes) > 0)
+            .distinct()
+            .subquery("terms")
+        )
+        hits = (
+            self._base(T.c.id, T.c.created_at)
+            .where(_TSVECTOR.op("@@")(terms.c.term))
+            .order_by(*_NEWEST)
+            .limit(cap + 1)
+            .lateral("hits")
+        )
+        per_term = (
+            select(
+                hits.c.id,
+                hits.c.created_at,
+                func.count().over(partition_by=terms.c.term).label("df"),
+            )
+            .select_from(terms.join(hits, true()))
+            .subquery("per_term")
+        )
+        df = func.min(per_term.c.df)
+        stmt = (
+            select(per_term.c.id, df)
+            .where(per_term.c.df <= cap)
+            .group_by(per_term.c.id, per_term.c.created_at)
+            .order_by(df, per_term.c.created_at.desc(), per_term.c.id.desc())
+            .limit(n)
+        )
+        return [(i, int(f)) for i, f in (await self.db.execute(stmt)).all()]
+
+    async def named_peers(self, words: Sequence[str]) -> set[str]:
+        """Peers of the workspace whose name, lowercased, is one of ``words`` (lowercase)."""
+        if not words:
+            return set()
+        stmt = select(P.c.name).where(
+            P.c.workspace_name == self._workspace,
+            P.c.deleted_at.is_(None),
+            func.lower(P.c.name).in_(list(words)),
+        )
+        return set((await self.db.scalars(stmt)).all())
+
+    async def scored_rows(self, ids: Sequence[int], vector: list[float] | None) -> list[AnyRow]:
+        """The rows of ``ids`` (in no particular order), each with ``similarity``: the cosine
+        similarity of its nearest embedded chunk to ``vector`` (None: not embedded, or no
+        vector)."""
+        if not ids:
+            return []
+        if vector is None:
+            similarity: Any = literal_column("NULL::float8")
+        else:
+            nearest = func.min(cosine_distance(E.c.embedding, vector))
+            similarity = select(1.0 - nearest).where(E.c.message_id == T.c.id).scalar_subquery()
+        stmt = select(*COLUMNS, similarity.label("similarity")).where(T.c.id.in_(ids))
+        return list((await self.db.execute(stmt)).all())
 
     async def newest(self, n: int) -> list[int]:
         stmt = self._base(T.c.id).order_by(*_NEWEST).limit(n)
