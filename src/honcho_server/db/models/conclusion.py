@@ -65,4 +65,8 @@ class Conclusion(Base):
     internal_metadata: Mapped[JsonObject] = json_column()
     created_at: Mapped[datetime] = created_at_column()
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: the conclusion that replaced this one (a knowledge update; migration 0015): kept, but
+    #: left out of default reads
+    superseded_by: Mapped[str | None] = mapped_column(Text)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     embedding: Mapped[str | None] = mapped_column(Vector())  # set by the embedding job
