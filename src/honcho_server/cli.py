@@ -327,9 +327,16 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
         return import_workspace(settings, url, args.file, args.workspace, args.replace)
 
 
-def _mcp(settings: Settings) -> int:
-    from .mcp.stdio import serve_stdio
+def _mcp(settings: Settings, args: argparse.Namespace) -> int:
+    from .mcp.stdio import Unreachable, serve_stdio, serve_stdio_remote
 
+    if args.url:  # a running server: no database here
+        try:
+            return serve_stdio_remote(args.url, args.api_key)
+        except Unreachable as exc:
+            print(f"honcho-server mcp: {exc}", file=sys.stderr)
+            print("Start it (`honcho-server serve`) or correct --url.", file=sys.stderr)
+            return 1
     with database(settings, supervise=True) as url:
         upgrade_schema(url, settings)
         return serve_stdio(settings, url)
@@ -496,9 +503,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the database's data by the backup in FILE (stop the server first)",
     )
     restore.add_argument("file", metavar="FILE")
-    commands.add_parser(
+    mcp = commands.add_parser(
         "mcp", help="serve the MCP tools over stdio (key: HONCHO_API_KEY when auth is on)"
     )
+    mcp.add_argument(
+        "--url", metavar="URL", help="forward to a running server (e.g. http://host:8000)"
+    )
+    mcp.add_argument("--api-key", metavar="KEY", help="the key to send (default: HONCHO_API_KEY)")
     export = commands.add_parser(
         "export", help="write one workspace to a JSON Lines file (README: Export and import)"
     )
@@ -550,7 +561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "restore":
             return _restore(settings, args.file)
         if args.command == "mcp":
-            return _mcp(settings)
+            return _mcp(settings, args)
         if args.command == "export":
             return _export(settings, args)
         if args.command == "import":

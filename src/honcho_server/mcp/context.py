@@ -1,9 +1,11 @@
-"""What a tool call runs against: the app, the caller's key and its default workspace.
+"""What a tool call runs against: the app (or a server's URL), the caller's key and its
+default workspace.
 
 A tool does exactly what the equivalent REST route does, by dispatching to that route inside
 this process (no socket): the same guard (``auth.policy`` per route and options, membership
 checks, the handlers' own checks), the same unit of work, the same errors. So a key reaches
-through MCP exactly what it reaches through REST.
+through MCP exactly what it reaches through REST. ``honcho-server mcp --url`` sends the same
+requests to a running server over HTTP instead (``Caller.url``).
 """
 
 from __future__ import annotations
@@ -32,9 +34,17 @@ WORKSPACE_HEADER = "x-honcho-workspace-id"
 
 @dataclass(frozen=True)
 class Caller:
-    app: FastAPI
+    app: FastAPI | None  # the routes, in this process (None: ``url``)
     authorization: str | None  # the caller's ``Authorization`` header, passed on as is
     workspace: str | None  # from ``X-Honcho-Workspace-ID``
+    url: str | None = None  # a running server (``honcho-server mcp --url``), instead of ``app``
+
+    def client(self) -> httpx.AsyncClient:
+        if self.url is not None:
+            return httpx.AsyncClient(base_url=self.url)
+        assert self.app is not None
+        transport = httpx.ASGITransport(app=self.app)
+        return httpx.AsyncClient(transport=transport, base_url="http://mcp.local")
 
 
 current: ContextVar[Caller] = ContextVar("honcho_mcp_caller")
@@ -60,8 +70,7 @@ async def call(
     caller = current.get()
     headers = {"Authorization": caller.authorization} if caller.authorization else {}
     query = {k: v for k, v in (params or {}).items() if v is not None}
-    transport = httpx.ASGITransport(app=caller.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mcp.local") as client:
+    async with caller.client() as client:
         response = await client.request(
             method,
             "/v3" + path,
@@ -85,11 +94,24 @@ async def _require_workspace(caller: Caller, path: str) -> None:
     if len(parts) < 4 or parts[1] != "workspaces":
         return  # create_workspace, list_workspaces
     name = unquote(parts[2])
+    if caller.app is None:
+        if not await _exists_remotely(caller, name):
+            raise ToolError(f"Workspace {name} not found")
+        return
     factory: async_sessionmaker[AsyncSession] = caller.app.state.session_factory
     async with unit_of_work(factory) as db:
         row = await WorkspaceRepository(db).get(name)
     if row is None or row.deleted_at is not None:
         raise ToolError(f"Workspace {name} not found")
+
+
+async def _exists_remotely(caller: Caller, name: str) -> bool:
+    """``GET /v3/workspaces/{name}``: a 404 is "absent"; a key that may not read the
+    workspace itself (a peer or session key) passes, as the route it called accepted it."""
+    headers = {"Authorization": caller.authorization} if caller.authorization else {}
+    async with caller.client() as client:
+        response = await client.get("/v3/workspaces/" + quote(name), headers=headers)
+    return response.status_code != 404
 
 
 def _detail(response: httpx.Response) -> str:
