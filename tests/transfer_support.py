@@ -114,6 +114,12 @@ async def seed_through_sql(url: str, ws: str, dimensions: int = 384) -> None:
             f"del-{ws}",
             ws,
         )
+        await conn.execute(  # a fact a dream found outdated: kept, linked to the new one
+            "UPDATE conclusions SET superseded_by = $2, superseded_at = now()"
+            " WHERE workspace_name = $1 AND content = 'Bob asks questions'",
+            ws,
+            f"ded-{ws}",
+        )
         await conn.execute("INSERT INTO dream_state VALUES ($1, 'alice', 'alice', now(), 2)", ws)
         await conn.execute(
             "INSERT INTO webhook_endpoints (id, workspace_name, url) VALUES ($1, $2,"
@@ -207,8 +213,8 @@ TABLE_ROWS = {
     "summaries": "SELECT session_name, kind, content, message_public_id, token_count,"
     " created_at FROM summaries WHERE workspace_name = $1 ORDER BY 1, 2",
     "conclusions": "SELECT id, observer, observed, session_name, level, content, premises,"
-    " source_message_ids, source_ids, times_derived, internal_metadata, created_at"
-    " FROM conclusions WHERE workspace_name = $1"
+    " source_message_ids, source_ids, times_derived, internal_metadata, created_at,"
+    " superseded_by, superseded_at FROM conclusions WHERE workspace_name = $1"
     " AND deleted_at IS NULL ORDER BY id",
     "conclusion_vectors": "SELECT id, embedding::text FROM conclusions"
     " WHERE workspace_name = $1 AND deleted_at IS NULL AND embedding IS NOT NULL ORDER BY id",

@@ -171,6 +171,8 @@ class ConclusionRecord(Record):
     times_derived: int = Field(ge=1)
     internal_metadata: Json
     created_at: datetime
+    superseded_by: str | None = None  # the conclusion that replaced this one (kept, hidden)
+    superseded_at: datetime | None = None
     embedding: list[float] | None = None
 
 

@@ -280,6 +280,8 @@ class Writer:
                 times_derived=r.times_derived,
                 internal_metadata=_json(r.internal_metadata),
                 created_at=r.created_at,
+                superseded_by=self._id(r.superseded_by) if r.superseded_by else None,
+                superseded_at=r.superseded_at,
                 vector=_vector(r.embedding)
                 if self.keep_vectors and r.embedding is not None
                 else None,

@@ -106,7 +106,7 @@ _LIVE_CONCLUSIONS = f"""FROM conclusions c
       AND (c.session_name IS NULL OR c.session_name IN ({_ACTIVE_SESSIONS}))"""
 _CONCLUSION_COLUMNS = """c.id, c.observer, c.observed, c.session_name AS session_id, c.level,
     c.content, c.premises, c.source_message_ids, c.source_ids, c.times_derived,
-    c.internal_metadata, c.created_at"""
+    c.internal_metadata, c.created_at, c.superseded_by, c.superseded_at"""
 CONCLUSIONS = Query(_CONCLUSION_COLUMNS, _LIVE_CONCLUSIONS, "c.created_at, c.id")
 CONCLUSIONS_WITH_VECTORS = Query(
     _CONCLUSION_COLUMNS + ", CAST(CAST(c.embedding AS text) AS jsonb) AS embedding",

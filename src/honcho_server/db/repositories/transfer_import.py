@@ -106,6 +106,8 @@ class ConclusionRow:
     times_derived: int
     internal_metadata: str
     created_at: datetime
+    superseded_by: str | None
+    superseded_at: datetime | None
     vector: str | None
 
 
@@ -213,18 +215,21 @@ _TEXTS = "ARRAY(SELECT jsonb_array_elements_text(CAST({} AS jsonb)))"
 _CONCLUSIONS = text(
     f"""INSERT INTO conclusions (id, workspace_name, observer, observed, session_name, level,
                                 content, premises, source_message_ids, source_ids,
-                                times_derived, internal_metadata, created_at, embedding)
+                                times_derived, internal_metadata, created_at, superseded_by,
+                                superseded_at, embedding)
     SELECT u.id, :w, u.observer, u.observed, u.session, u.level, u.content,
            {_TEXTS.format("u.premises")}, {_TEXTS.format("u.sources")},
            {_TEXTS.format("u.source_ids")}, u.times, CAST(u.internal AS jsonb), u.created,
-           CAST(u.vector AS vector)
+           u.superseded_by, u.superseded_at, CAST(u.vector AS vector)
     FROM unnest(CAST(:ids AS text[]), CAST(:observers AS text[]), CAST(:observed AS text[]),
                 CAST(:sessions AS text[]), CAST(:levels AS text[]), CAST(:contents AS text[]),
                 CAST(:premises AS text[]), CAST(:sources AS text[]),
                 CAST(:source_ids AS text[]), CAST(:times AS int[]), CAST(:internal AS text[]),
-                CAST(:created AS timestamptz[]), CAST(:vectors AS text[]))
+                CAST(:created AS timestamptz[]), CAST(:superseded_by AS text[]),
+                CAST(:superseded_at AS timestamptz[]), CAST(:vectors AS text[]))
          WITH ORDINALITY AS u(id, observer, observed, session, level, content, premises,
-                              sources, source_ids, times, internal, created, vector, ord)
+                              sources, source_ids, times, internal, created, superseded_by,
+                              superseded_at, vector, ord)
     ORDER BY u.ord"""
 )
 _CARDS = text(
@@ -412,6 +417,8 @@ class TransferImportRepository:
                 "times": [r.times_derived for r in rows],
                 "internal": [r.internal_metadata for r in rows],
                 "created": [r.created_at for r in rows],
+                "superseded_by": [r.superseded_by for r in rows],
+                "superseded_at": [r.superseded_at for r in rows],
                 "vectors": [r.vector for r in rows],
             },
         )
