@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import DateTime, bindparam, func, select, update
+from sqlalchemy import BindParameter, DateTime, Text, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import MESSAGE_FILTERS, build_filter
 from ..models import Message, Session, table
-from .paging import AnyRow, fetch_page
+from .paging import AnyRow, PreparedPage, fetch_page
 
 T = table(Message)
 S = table(Session)
@@ -28,7 +28,7 @@ COLUMNS = (
 )
 
 
-def _session_active(workspace: str, session: str) -> Any:
+def _session_active(workspace: str | BindParameter[str], session: str | BindParameter[str]) -> Any:
     """Messages of a deleted (inactive) session read as absent."""
     return (
         select(S.c.id)
@@ -46,6 +46,17 @@ _INSERT = (
     )
     .returning(*COLUMNS, sort_by_parameter_order=True)
 )
+
+# A session's messages without filters (the common listing), oldest or newest first: built once.
+_UNFILTERED = select(*COLUMNS).where(
+    T.c.workspace_name == bindparam("ws", type_=Text),
+    T.c.session_name == bindparam("session", type_=Text),
+    _session_active(bindparam("ws", type_=Text), bindparam("session", type_=Text)),
+)
+_PAGES = {
+    False: PreparedPage.of(_UNFILTERED, (T.c.id,)),
+    True: PreparedPage.of(_UNFILTERED, (T.c.id.desc(),)),
+}
 
 
 class MessageRepository:
@@ -91,13 +102,15 @@ class MessageRepository:
         size: int,
         reverse: bool,
     ) -> tuple[list[AnyRow], int]:
+        where = build_filter(filters, MESSAGE_FILTERS)
+        if where is None:
+            params = {"ws": workspace, "session": session}
+            return await _PAGES[reverse].fetch(self.db, params, page=page, size=size)
         stmt = select(*COLUMNS).where(
             T.c.workspace_name == workspace,
             T.c.session_name == session,
             _session_active(workspace, session),
+            where,
         )
-        where = build_filter(filters, MESSAGE_FILTERS)
-        if where is not None:
-            stmt = stmt.where(where)
         order = (T.c.id.desc(),) if reverse else (T.c.id,)
         return await fetch_page(self.db, stmt, order, page=page, size=size)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _TOTAL = "_page_total"
@@ -42,3 +43,36 @@ async def fetch_page(
         return [], 0
     total = await db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     return [], int(total or 0)
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """:func:`fetch_page`'s statements for a query without per-call structure (no filters),
+    built once at import: per call only parameters change, so SQLAlchemy neither rebuilds the
+    statement nor walks it for its cache key."""
+
+    paged: Select[Any]
+    count: Select[Any]
+
+    @classmethod
+    def of(cls, stmt: Select[Any], order_by: Sequence[Any]) -> PreparedPage:
+        total = select(func.count()).select_from(stmt.order_by(None).subquery())
+        paged = (
+            stmt.add_columns(total.scalar_subquery().label(_TOTAL))
+            .order_by(*order_by)
+            .limit(bindparam("_limit"))
+            .offset(bindparam("_offset"))
+        )
+        return cls(paged, total)
+
+    async def fetch(
+        self, db: AsyncSession, params: dict[str, Any], *, page: int, size: int
+    ) -> tuple[list[AnyRow], int]:
+        """Same answer as :func:`fetch_page`."""
+        bound = {**params, "_limit": size, "_offset": (page - 1) * size}
+        rows: list[AnyRow] = list((await db.execute(self.paged, bound)).all())
+        if rows:
+            return rows, int(rows[0]._mapping[_TOTAL])
+        if page == 1:
+            return [], 0
+        return [], int((await db.scalar(self.count, params)) or 0)

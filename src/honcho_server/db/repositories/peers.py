@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from sqlalchemy import Text, cast, literal, literal_column, select, union_all
+from sqlalchemy import Text, bindparam, cast, literal, literal_column, select, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,14 @@ T = table(Peer)
 COLUMNS = (T.c.id, T.c.workspace_name, T.c.name, T.c.metadata, T.c.configuration, T.c.created_at)
 SC = table(Scope)
 W = table(Workspace)
+
+# Built once (the hot get-or-create read): no statement construction or cache-key walk per call.
+_GET_LIVE = select(*COLUMNS).where(
+    T.c.workspace_name == bindparam("ws"),
+    T.c.name == bindparam("name"),
+    T.c.deleted_at.is_(None),
+    select(W.c.id).where(W.c.name == bindparam("ws"), W.c.deleted_at.is_(None)).exists(),
+)
 
 SCOPE_PEER_PREFIX = "scope."
 SCOPE_PEER_CONFIGURATION = {"observe_me": False}
@@ -46,13 +54,7 @@ class PeerRepository:
 
     async def get_live(self, workspace: str, name: str) -> AnyRow | None:
         """The peer, if both it and its workspace are live (not being erased or deleted)."""
-        stmt = select(*COLUMNS).where(
-            T.c.workspace_name == workspace,
-            T.c.name == name,
-            T.c.deleted_at.is_(None),
-            select(W.c.id).where(W.c.name == workspace, W.c.deleted_at.is_(None)).exists(),
-        )
-        return (await self.db.execute(stmt)).first()
+        return (await self.db.execute(_GET_LIVE, {"ws": workspace, "name": name})).first()
 
     async def create_if_missing(
         self, workspace: str, name: str, metadata: dict[str, Any], configuration: dict[str, Any]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,14 @@ COLUMNS = (
     T.c.created_at,
 )
 
+# Built once (the hot get-or-create read): no statement construction or cache-key walk per call.
+_GET_LIVE = select(*COLUMNS).where(
+    T.c.workspace_name == bindparam("ws"),
+    T.c.name == bindparam("name"),
+    T.c.is_active,
+    select(W.c.id).where(W.c.name == bindparam("ws"), W.c.deleted_at.is_(None)).exists(),
+)
+
 
 class SessionRepository:
     def __init__(self, db: AsyncSession) -> None:
@@ -37,13 +45,7 @@ class SessionRepository:
 
     async def get_live(self, workspace: str, name: str) -> AnyRow | None:
         """The session, if it is active and its workspace live (not being deleted)."""
-        stmt = select(*COLUMNS).where(
-            T.c.workspace_name == workspace,
-            T.c.name == name,
-            T.c.is_active,
-            select(W.c.id).where(W.c.name == workspace, W.c.deleted_at.is_(None)).exists(),
-        )
-        return (await self.db.execute(stmt)).first()
+        return (await self.db.execute(_GET_LIVE, {"ws": workspace, "name": name})).first()
 
     async def create_if_missing(
         self, workspace: str, name: str, metadata: dict[str, Any], configuration: dict[str, Any]

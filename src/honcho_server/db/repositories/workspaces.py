@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,8 @@ COLUMNS = (T.c.id, T.c.name, T.c.metadata, T.c.configuration, T.c.created_at)
 # Runs of :meth:`WorkspaceRepository.ensure` before giving up on a workspace that neither
 # exists in its snapshot nor can be inserted (created, then purged, by others meanwhile).
 _ENSURE_RUNS = 3
+
+_GET = select(*COLUMNS, T.c.deleted_at).where(T.c.name == bindparam("name"))  # built once
 
 
 class WorkspaceDeleting(Conflict):
@@ -69,8 +71,7 @@ class WorkspaceRepository:
 
     async def get(self, name: str) -> AnyRow | None:
         """The workspace row (with ``deleted_at``: set while a deletion is pending)."""
-        stmt = select(*COLUMNS, T.c.deleted_at).where(T.c.name == name)
-        return (await self.db.execute(stmt)).first()
+        return (await self.db.execute(_GET, {"name": name})).first()
 
     async def create_if_missing(
         self, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
