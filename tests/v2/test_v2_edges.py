@@ -184,3 +184,17 @@ def test_a_streamed_chat_passes_v3_events_on(
         f"{admin.base_url}{url}", json=body, headers={"Authorization": f"Bearer {peer_key(ctx.ws)}"}
     )
     assert other.status_code == 401 and isinstance(other.json()["detail"], str)
+
+
+def test_an_idempotency_key_on_v2_reaches_v3(admin: httpx.Client) -> None:
+    """Beyond v2 (as on v3): a retried create with the same key stores its messages once."""
+    ctx = seed(admin)
+    url = f"/v2/workspaces/{ctx.ws}/sessions/s1/messages/"
+    body = {"messages": [{"peer_id": "alice", "content": "only once"}]}
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    first = admin.post(url, json=body, headers=headers)
+    again = admin.post(url, json=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    listed = admin.post(f"/v3/workspaces/{ctx.ws}/sessions/s1/messages/list", json={}).json()
+    assert [m["content"] for m in listed["items"]].count("only once") == 1

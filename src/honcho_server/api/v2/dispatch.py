@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.types import Message
 
-PASSED_HEADERS = ("authorization", "x-request-id")
+PASSED_HEADERS = ("authorization", "x-request-id", "idempotency-key")
 RETURNED_HEADERS = ("retry-after", "www-authenticate")
 
 
