@@ -198,3 +198,15 @@ def test_an_idempotency_key_on_v2_reaches_v3(admin: httpx.Client) -> None:
     assert first.json() == again.json()
     listed = admin.post(f"/v3/workspaces/{ctx.ws}/sessions/s1/messages/list", json={}).json()
     assert [m["content"] for m in listed["items"]].count("only once") == 1
+
+
+def test_the_v2_document_says_what_v2_answers(admin: httpx.Client) -> None:
+    """Its 422 may be Honcho's string detail too, and an outage is a 503, as in v3's."""
+    doc = admin.get("/v2/openapi.json").json()
+    url = "/v2/workspaces/{workspace_id}/observations"
+    responses = doc["paths"][url]["post"]["responses"]
+    assert {"$ref": "#/components/schemas/HonchoError"} in responses["422"]["content"][
+        "application/json"
+    ]["schema"]["anyOf"]
+    assert "503" in responses
+    assert "200" in responses  # v2's status, not v3's 201

@@ -70,7 +70,7 @@ class V3:
         headers = dict(self.headers)
         if content is not None:
             headers["content-type"] = "application/json"
-        transport = httpx.ASGITransport(app=self.app)
+        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://v2.local") as client:
             response = await client.request(
                 method,

@@ -1,4 +1,5 @@
-"""``/v2/openapi.json``: the v2 routes' own document, each operation deprecated."""
+"""``/v2/openapi.json``: the v2 routes' own document, each operation deprecated, with the
+answers the v3 document adds (Honcho's string-detail 422, the 503 of an outage)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from ..openapi_doc import ERROR, ERROR_SCHEMA
+from ..openapi_doc import ERROR, ERROR_SCHEMA, _honest_responses
 
 V2_API_VERSION = "2.5.1"
 DESCRIPTION = (
@@ -28,4 +29,5 @@ def document(app: FastAPI, router: APIRouter) -> dict[str, Any]:
     for path_item in doc.get("paths", {}).values():
         for operation in path_item.values():
             operation["deprecated"] = True
+            _honest_responses(operation.setdefault("responses", {}))  # as v3's document
     return doc
