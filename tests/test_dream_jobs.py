@@ -111,7 +111,8 @@ async def live(app: FastAPI, observer: str = "alice", observed: str = "alice") -
         app,
         "SELECT id, level, content, session_name, premises, times_derived, internal_metadata,"
         " embedding IS NOT NULL AS embedded FROM conclusions WHERE observer = :o"
-        " AND observed = :d AND deleted_at IS NULL ORDER BY level, content",
+        " AND observed = :d AND deleted_at IS NULL AND superseded_by IS NULL"
+        " ORDER BY level, content",
         o=observer,
         d=observed,
     )
@@ -218,6 +219,19 @@ async def test_omni_dream_consolidates_a_seeded_memory(
     assert "## Deductive Observations" in text and "   - alice has a dog" in text
     assert " **Pattern** [high]: alice exercises regularly" in text
     assert "alice lives in Porto" not in text
+    # the outdated fact is kept, linked to the one that replaced it, and shown on request
+    [old] = await rows(
+        app, "SELECT superseded_by, deleted_at FROM conclusions WHERE id = :id", id=ids[0]
+    )
+    assert old.superseded_by == ids[3] and old.deleted_at is None
+    listed = await client.post("/v3/workspaces/w/conclusions/list", json={})
+    assert ids[0] not in [c["id"] for c in listed.json()["items"]]
+    shown = await client.post(
+        "/v3/workspaces/w/conclusions/list", json={"filters": {"superseded": True}}
+    )
+    assert [c["content"] for c in shown.json()["items"]] == ["alice lives in Porto"]
+    r = await client.get(f"/v3/workspaces/w/conclusions/{ids[0]}")
+    assert r.status_code == 200  # still readable by id
 
 
 async def test_contradictions_and_an_update_pointing_backwards(

@@ -402,10 +402,14 @@ CONCLUSION_FILTERS = FilterSpec(
         "created_at": _datetime(Conclusion.created_at),
         "times_derived": FilterField(Conclusion.times_derived, "int"),
         "source_ids": FilterField(Conclusion.source_ids, "array"),
+        # replaced by a newer fact (left out of every default read; this filter shows them)
+        "superseded": FilterField(Conclusion.superseded_by.is_not(None), "bool"),
     },
     # Conclusions expose their internal metadata (message_ids, message_created_at, premises...).
     metadata=Conclusion.internal_metadata,
-    unfilterable=frozenset({"embedding", "premises", "source_message_ids", "deleted_at"}),
+    unfilterable=frozenset(
+        {"embedding", "premises", "source_message_ids", "deleted_at", "superseded_at"}
+    ),
 )
 
 _ALL_SPECS = (WORKSPACE_FILTERS, PEER_FILTERS, SESSION_FILTERS, MESSAGE_FILTERS, CONCLUSION_FILTERS)

@@ -3,8 +3,9 @@
 The model only ever sees short ids (``c1``…) for the conclusions it was shown, and only those
 can be cited or removed. What survives the checks:
 
-* **updates** (knowledge updates): ``outdated`` is soft-deleted when ``current`` is at least as
-  new (the newer fact wins); a pair pointing the other way is ignored.
+* **updates** (knowledge updates): ``outdated`` is marked superseded by ``current`` when
+  ``current`` is at least as new (the newer fact wins): kept, linked to its replacement, and
+  left out of default reads from then on; a pair pointing the other way is ignored.
 * **duplicates**: a group of two or more shown conclusions of the same level (each in one
   group at most; later groups lose members already grouped) collapses into the most
   specific one (:func:`..deriver.dedupe.specificity` against the rest of the group;
@@ -81,7 +82,7 @@ class Merge:
 
 @dataclass
 class DeductionPlan:
-    outdated: list[str] = field(default_factory=list)  # ids to soft-delete
+    superseded: list[tuple[str, str]] = field(default_factory=list)  # (outdated, current)
     merges: list[Merge] = field(default_factory=list)
     new: list[NewConclusion] = field(default_factory=list)
     card: list[str] | None = None  # None: leave the card alone
@@ -89,7 +90,7 @@ class DeductionPlan:
 
     @property
     def deleted(self) -> list[str]:
-        return self.outdated + [d for m in self.merges for d in m.drop]
+        return [d for m in self.merges for d in m.drop]
 
 
 def _words(text: str) -> set[str]:
@@ -156,10 +157,11 @@ def plan_deduction(
         if old is None or cur is None or old is cur or old.id in gone or cur.id in gone:
             continue
         if cur.at >= old.at:
-            plan.outdated.append(old.id)
+            plan.superseded.append((old.id, cur.id))
             gone.add(old.id)
     plan.merges = _merges(answer, shown, gone, tokens)
     kept_as = {d: m.keep for m in plan.merges for d in m.drop}
+    plan.superseded = [(old, kept_as.get(cur, cur)) for old, cur in plan.superseded]
     texts: set[str] = set()
     for d in answer.deductions:
         refs = list(dict.fromkeys(r.strip() for r in d.premises))

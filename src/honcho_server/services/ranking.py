@@ -59,6 +59,7 @@ class Evidence(Generic[K]):
     created_at: datetime
     words: int  # how many words the text has
     by_named_peer: bool = False  # written by a peer the query names
+    author: str | None = None  # recency compares a candidate with its author's others
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,16 @@ def hybrid_rank(
           + keyword   x keyword strength                 (only strong, rare or exact matches)
           + named_author if the query names the author   (questions about a person)
           - brevity   x (1 - words / BRIEF_WORDS)⁺       (one-line small talk says little)
-          + recency   x how new, 0 (oldest) .. 1 (newest candidate)
+          + recency   x how new, 0 (oldest) .. 1 (newest of its author's candidates)
 
     Similarity is the primary signal, so the ranking cannot fall far from plain cosine:
     weak keyword evidence (a common word, a partial match) moves a candidate by less than
     the gap between clearly different texts, while exact or rare matches (names, identifiers)
     can lift it. A candidate that is not embedded yet is scored as if its similarity were the
-    median of the others' (its keyword evidence then decides). The recency weight depends on
+    median of the others' (its keyword evidence then decides). Recency is relative to the
+    other candidates *by the same author*: a newer statement of one person wins over their
+    older one, but one person's recent message is no better than another's older one. The
+    recency weight depends on
     the query's tense (see :class:`~.search_query.SearchQuery`): a slight preference for
     newer candidates by default, a strong one for "now" questions, a slight preference for
     older ones for "before" questions. Ties keep the order given.
@@ -121,7 +125,10 @@ def hybrid_rank(
     known = sorted(i.similarity for i in items if i.similarity is not None)
     fallback = known[len(known) // 2] if known else 0.0
     times = [i.created_at.timestamp() for i in items]
-    oldest, span = min(times), (max(times) - min(times)) or 1.0
+    by_author: dict[str | None, list[float]] = {}
+    for item, t in zip(items, times, strict=True):
+        by_author.setdefault(item.author, []).append(t)
+    bounds = {a: (min(ts), (max(ts) - min(ts)) or 1.0) for a, ts in by_author.items()}
     recency = {
         "current": weights.recency_current,
         "present": weights.recency_present,
@@ -131,6 +138,7 @@ def hybrid_rank(
 
     def score(n: int, item: Evidence[K]) -> float:
         base = item.similarity if item.similarity is not None else fallback
+        oldest, span = bounds[item.author]
         brief = max(0.0, 1.0 - item.words / BRIEF_WORDS)
         return (
             base

@@ -155,6 +155,7 @@ async def _hybrid(
             created_at=r.created_at,
             words=len(_WORDS.findall(r.content[:400])),
             by_named_peer=r.peer_name in authors,
+            author=r.peer_name,
         )
         for r in rows
     ]

@@ -1,12 +1,17 @@
-"""SQL for the ``conclusions`` table. Soft-deleted rows (``deleted_at``) are never read."""
+"""SQL for the ``conclusions`` table. Soft-deleted rows (``deleted_at``) are never read.
+
+Superseded rows (``superseded_by``: a newer conclusion replaced them) are left out of lists
+and queries unless the filters name ``superseded`` (``{"superseded": true}`` shows only them;
+``false`` only current ones); :meth:`ConclusionRepository.get` reads them by id.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, bindparam, cast, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Text, and_, bindparam, cast, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import CONCLUSION_FILTERS, build_filter
@@ -46,8 +51,22 @@ def _live(workspace: str) -> tuple[Any, ...]:
 
 
 def filter_condition(filters: Mapping[str, Any] | None) -> ColumnElement[bool] | None:
-    """The filters as SQL (pure: invalid filters raise before any statement runs)."""
-    return build_filter(filters, CONCLUSION_FILTERS)
+    """The filters as SQL (pure: invalid filters raise before any statement runs), with
+    superseded conclusions left out unless the filters name ``superseded``."""
+    where = build_filter(filters, CONCLUSION_FILTERS)
+    if names_superseded(filters):
+        return where
+    current = T.c.superseded_by.is_(None)
+    return current if where is None else and_(where, current)
+
+
+def names_superseded(filters: object) -> bool:
+    """Whether ``superseded`` is a key anywhere in ``filters`` (inside AND/OR/NOT too)."""
+    if isinstance(filters, Mapping):
+        return any(k == "superseded" or names_superseded(v) for k, v in filters.items())
+    if isinstance(filters, list):
+        return any(names_superseded(v) for v in filters)
+    return False
 
 
 class ConclusionRepository:
@@ -130,5 +149,31 @@ class ConclusionRepository:
         if where is not None:
             conditions.append(where)
         return await VectorRepository(self.db).nearest_conclusions(
-            vector, COLUMNS, conditions, top_k, max_distance
+            vector, COLUMNS, conditions, top_k, max_distance, superseded=True
+        )  # ``where`` (from filter_condition) decides about superseded rows
+
+    async def supersede(
+        self, workspace: str, observer: str, observed: str, pairs: Sequence[tuple[str, str]]
+    ) -> None:
+        """Mark each ``(outdated, current)`` pair's outdated conclusion of the collection as
+        replaced by the current one (kept, left out of default reads). Live rows only."""
+        if not pairs:
+            return
+        outdated = bindparam("outdated", [o for o, _ in pairs], ARRAY(Text))
+        current = bindparam("current", [c for _, c in pairs], ARRAY(Text))
+        replaced = (
+            select(func.unnest(outdated).label("outdated"), func.unnest(current).label("current"))
+        ).subquery("replaced")
+        stmt = (
+            update(T)
+            .where(
+                T.c.id == replaced.c.outdated,
+                T.c.workspace_name == workspace,
+                T.c.observer == observer,
+                T.c.observed == observed,
+                T.c.deleted_at.is_(None),
+                T.c.superseded_by.is_(None),
+            )
+            .values(superseded_by=replaced.c.current, superseded_at=func.now())
         )
+        await self.db.execute(stmt)

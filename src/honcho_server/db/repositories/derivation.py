@@ -280,7 +280,8 @@ class DerivationRepository:
         stmt = text(
             "SELECT content, created_at FROM conclusions WHERE workspace_name = :ws"
             " AND observer = :observer AND observed = :observed AND level = 'explicit'"
-            " AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT :limit"
+            " AND deleted_at IS NULL AND superseded_by IS NULL"
+            " ORDER BY created_at DESC, id DESC LIMIT :limit"
         )
         params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}
         return list((await self.db.execute(stmt, params)).all())

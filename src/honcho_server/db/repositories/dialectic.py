@@ -59,7 +59,11 @@ class ConclusionAccess:
     sessions: tuple[str, ...] | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        where = [C.c.workspace_name == self.workspace, C.c.deleted_at.is_(None)]
+        where = [
+            C.c.workspace_name == self.workspace,
+            C.c.deleted_at.is_(None),
+            C.c.superseded_by.is_(None),  # replaced by a newer fact
+        ]
         if self.observer is not None:
             where.append(C.c.observer == self.observer)
         if self.observed is not None:

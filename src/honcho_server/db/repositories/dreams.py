@@ -20,7 +20,7 @@ _STATES = text(
            (SELECT count(*) FROM conclusions c
              WHERE c.workspace_name = :ws AND c.observer = o.observer
                AND c.observed = :observed AND c.deleted_at IS NULL
-               AND c.level = 'explicit') AS live_explicit,
+               AND c.superseded_by IS NULL AND c.level = 'explicit') AS live_explicit,
            d.last_dream_at,
            coalesce(d.last_dream_count, 0) AS last_dream_count
       FROM unnest(CAST(:observers AS text[])) AS o(observer)
@@ -34,7 +34,7 @@ _RECORD = text(
     INSERT INTO dream_state (workspace_name, observer, observed, last_dream_at, last_dream_count)
     SELECT :ws, :observer, :observed, now(), count(*) FROM conclusions
      WHERE workspace_name = :ws AND observer = :observer AND observed = :observed
-       AND deleted_at IS NULL AND level = 'explicit'
+       AND deleted_at IS NULL AND superseded_by IS NULL AND level = 'explicit'
     ON CONFLICT (workspace_name, observer, observed)
     DO UPDATE SET last_dream_at = excluded.last_dream_at,
                   last_dream_count = excluded.last_dream_count
@@ -150,7 +150,7 @@ class DreamRepository:
             "SELECT id, level, content, created_at, times_derived, source_message_ids,"
             " internal_metadata FROM conclusions WHERE workspace_name = :ws"
             " AND observer = :observer AND observed = :observed AND deleted_at IS NULL"
-            " ORDER BY created_at DESC, id DESC LIMIT :limit"
+            " AND superseded_by IS NULL ORDER BY created_at DESC, id DESC LIMIT :limit"
         )
         params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}
         return list((await self.db.execute(stmt, params)).all())

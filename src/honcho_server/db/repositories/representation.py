@@ -37,6 +37,7 @@ class RepresentationRepository:
             C.c.observer == observer,
             C.c.observed == observed,
             C.c.deleted_at.is_(None),
+            C.c.superseded_by.is_(None),  # replaced by a newer fact
         )
         if sessions is not None:  # an allowlist: only explicit facts from those sessions
             stmt = stmt.where(C.c.session_name.in_(list(sessions)), C.c.level == "explicit")

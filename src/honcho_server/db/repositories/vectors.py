@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Text, and_, bindparam, cast, func, select
+from sqlalchemy import ColumnElement, Float, Text, and_, bindparam, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Conclusion, Message, MessageEmbedding, Session, table, vector_literal
@@ -88,10 +88,13 @@ class VectorRepository:
         where: Sequence[ColumnElement[bool]],
         k: int,
         max_distance: float | None = None,
+        *,
+        superseded: bool = False,
     ) -> list[AnyRow]:
         """``columns`` (which must include ``id``) plus ``distance`` of the ``k`` nearest live,
         embedded conclusions satisfying ``where``, nearest first; only those within
-        ``max_distance`` if given."""
+        ``max_distance`` if given. Conclusions replaced by a newer one are left out unless
+        ``superseded`` (then ``where`` decides)."""
         if k <= 0:
             return []
         await self._allow_filtered_scan(k)
@@ -99,6 +102,7 @@ class VectorRepository:
         nearest = (
             select(*columns, distance)
             .where(C.c.embedding.is_not(None), C.c.deleted_at.is_(None), *where)
+            .where(true() if superseded else C.c.superseded_by.is_(None))
             .order_by(distance)
             .limit(k)
             .cte("nearest")

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.models import vector_literal
+from ...db.repositories.conclusions import ConclusionRepository
 from ...db.repositories.derivation import DerivationRepository
 from ...db.repositories.dreams import DreamRepository
 from ...db.repositories.paging import AnyRow
@@ -168,6 +169,9 @@ async def _omni(
     async with ctx.completing() as db:
         repo = DreamRepository(db)
         await repo.soft_delete(job.workspace, job.observer, job.observed, plan.deleted)
+        await ConclusionRepository(db).supersede(
+            job.workspace, job.observer, job.observed, plan.superseded
+        )
         derivation = DerivationRepository(db)
         for m in plan.merges:
             merged = [{"id": i, "content": c} for i, c in m.merged_from]
@@ -180,11 +184,12 @@ async def _omni(
             await PeerCardRepository(db).put(job.workspace, job.observer, job.observed, plan.card)
         await repo.record_dream(job.workspace, job.observer, job.observed)
     log.info(
-        "job %d: dream of %s/%s: %d new, %d removed, %d merged, card %s",
+        "job %d: dream of %s/%s: %d new, %d superseded, %d removed, %d merged, card %s",
         ctx.job_id,
         job.observer,
         job.observed,
         len(new),
+        len(plan.superseded),
         len(plan.deleted),
         len(plan.merges),
         "rewritten" if plan.card else "kept",
