@@ -5,6 +5,7 @@ through the official SDK and in the tables; soft-deleted rows stay behind."""
 from __future__ import annotations
 
 import json
+import stat
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -75,6 +76,7 @@ async def test_cli_round_trip_reads_back_identically(
     assert out.returncode == 0, out.stderr
     assert "exported messages: 33" in out.stderr  # carol's message stays behind
     assert not (tmp_path / "ws.jsonl.partial").exists()
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600  # it holds the workspace's memory
     lines = file.read_bytes().splitlines()
     header, trailer = json.loads(lines[0]), json.loads(lines[-1])
     assert header["format"] == "honcho-server.workspace" and header["version"] == 1

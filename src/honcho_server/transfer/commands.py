@@ -48,22 +48,24 @@ async def _export(
 ) -> None:
     engine = create_engine(settings, url)
     partial = Path(f"{out}.partial") if out else None
+    lines = export_lines(
+        create_session_factory(engine), workspace, embeddings=embeddings, progress=progress
+    )
     try:
-        lines = export_lines(
-            create_session_factory(engine), workspace, embeddings=embeddings, progress=progress
-        )
         if partial is None:
             async for line in lines:
                 sys.stdout.buffer.write(line)
             sys.stdout.buffer.flush()
             return
         first = await anext(lines)  # a missing workspace fails before any file is made
-        with partial.open("wb") as f:
+        # 0600: the file holds the workspace's memory
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
             f.write(first)
             async for line in lines:
                 f.write(line)
         os.replace(partial, Path(out or ""))
     finally:
+        await lines.aclose()  # ends the snapshot's transaction, also after a failure
         if partial is not None:
             partial.unlink(missing_ok=True)
         await engine.dispose()

@@ -18,13 +18,26 @@ from ..deps import EmbedderDep, SessionFactory, SettingsDep
 router = APIRouter(tags=["transfer"])
 
 MEDIA_TYPE = "application/x-ndjson"
-_FILE: dict[str, Any] = {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}
+_BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
+_FILE: dict[str, Any] = {MEDIA_TYPE: _BINARY}
+# The body is read as raw bytes whatever its content type (application/x-ndjson suits it); the
+# document names the generic binary type, which every OpenAPI client can send.
+_UPLOAD: dict[str, Any] = {"application/octet-stream": _BINARY}
+
+
+def _error(description: str) -> dict[str, Any]:
+    """A response with Honcho's error body (the schema ``api/openapi_doc.py`` adds)."""
+    schema = {"$ref": "#/components/schemas/HonchoError"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 @router.get(
     "/workspaces/{workspace_id}/export",
     response_class=StreamingResponse,
-    responses={200: {"content": _FILE, "description": "The export file (JSON Lines)"}},
+    responses={
+        200: {"content": _FILE, "description": "The export file (JSON Lines)"},
+        404: _error("No such workspace (or it is being deleted)"),
+    },
     description=(
         "Beyond upstream: the workspace as a honcho-server.workspace export (JSON Lines: a "
         "header, one record per line, a trailer with counts and a SHA-256), streamed from one "
@@ -58,11 +71,13 @@ async def _chain(first: bytes, rest: AsyncGenerator[bytes]) -> AsyncIterator[byt
     "/workspaces/import",
     status_code=201,
     response_model=ImportResult,
-    openapi_extra={"requestBody": {"required": True, "content": _FILE}},
+    responses={409: _error("The workspace exists (replace=true overwrites it), or an id is taken")},
+    openapi_extra={"requestBody": {"required": True, "content": _UPLOAD}},
     description=(
         "Beyond upstream: create a workspace from an export file sent as the request body "
-        "(streamed; any size). All or nothing: a truncated or altered file, or a workspace "
-        "that already exists (unless replace=true), leaves the database as it was. Admin key."
+        "(raw bytes, e.g. application/x-ndjson; streamed, any size). All or nothing: a "
+        "truncated or altered file, or a workspace that already exists (unless "
+        "replace=true), leaves the database as it was. Admin key."
     ),
 )
 async def import_workspace(
