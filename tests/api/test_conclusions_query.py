@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from honcho_server.app import create_app
 from honcho_server.embeddings import Embedder, EmbeddingError
+from honcho_server.services import semantic
 from honcho_server.services.conclusions import PAIR_REQUIRED
 from honcho_server.settings import Settings
 
@@ -72,7 +73,12 @@ async def probe_app(app: FastAPI, settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-async def probe(probe_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def probe(
+    probe_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    # every probe request runs the model (no query-vector cache): what these tests watch
+    monkeypatch.setattr(semantic.QUERY_CACHE, "size", 0)
+    semantic.QUERY_CACHE.clear()
     embedder: ProbeEmbedder = probe_app.state.embedder
     embedder.fail, embedder.checked_out = False, []
     transport = httpx.ASGITransport(app=probe_app, raise_app_exceptions=False)

@@ -24,6 +24,7 @@ from honcho_server.db.repositories.search import SearchRepository, SearchScope
 from honcho_server.db.session import unit_of_work
 from honcho_server.embeddings import EmbeddingError
 from honcho_server.embeddings.local import LocalEmbedder
+from honcho_server.services.semantic import QUERY_CACHE
 from honcho_server.settings import Settings
 
 DOG = "I adopted a golden retriever last spring."
@@ -98,7 +99,12 @@ async def probe_app(settings: Settings, model: LocalEmbedder) -> AsyncIterator[F
 
 
 @pytest.fixture
-async def probe(probe_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def probe(
+    probe_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    # every probe request runs the model (no query-vector cache): what these tests watch
+    monkeypatch.setattr(QUERY_CACHE, "size", 0)
+    QUERY_CACHE.clear()
     embedder: ProbeEmbedder = probe_app.state.embedder
     embedder.fail, embedder.calls, embedder.checked_out = False, 0, []
     async with await _client(probe_app) as client:

@@ -9,12 +9,17 @@ connection pool).
 * :func:`embed_optional` — the semantic part is an extra (message search, representations):
   no query → ``None``; the embedder failing → a logged warning and ``None``. What a too-long
   query does is the caller's choice (``too_long``).
+
+Query vectors are kept in a small LRU cache (:data:`QUERY_CACHE`, keyed by the embedder, its
+model and the exact text): an agent asking the same thing again, or paging through results,
+does not run the model again. Failures are not cached.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from typing import Literal
 
 from ..embeddings import Embedder
@@ -27,6 +32,49 @@ TooLong = Literal["reject", "skip"]
 
 # Tokenising a very long text takes a while: off the event loop beyond this many characters.
 _THREAD_CHARS = 20_000
+QUERY_CACHE_SIZE = 512  # query vectors kept (384 floats each with the local model: ~1.6 MB)
+_CACHED_CHARS = 2_000  # longer queries are not kept (rarely repeated, and big keys)
+
+CacheKey = tuple[int, str, int, str]
+
+
+class QueryCache:
+    """Least-recently-used query vectors, keyed by (embedder object, model name, dimensions,
+    text). The embedder object is part of the key: two embedders never share vectors, even of
+    one model (a test's failing probe embedder must not be answered from another's cache)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._vectors: OrderedDict[CacheKey, Vector] = OrderedDict()
+
+    @staticmethod
+    def key(embedder: Embedder, text: str) -> CacheKey | None:
+        if len(text) > _CACHED_CHARS:
+            return None
+        return (id(embedder), embedder.name, embedder.dimensions, text)
+
+    def get(self, key: CacheKey | None) -> Vector | None:
+        if key is None or key not in self._vectors:
+            return None
+        self._vectors.move_to_end(key)
+        return list(self._vectors[key])
+
+    def put(self, key: CacheKey | None, vector: Vector) -> None:
+        if key is None or self.size <= 0:
+            return
+        self._vectors[key] = list(vector)
+        self._vectors.move_to_end(key)
+        while len(self._vectors) > self.size:
+            self._vectors.popitem(last=False)
+
+    def clear(self) -> None:
+        self._vectors.clear()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+
+QUERY_CACHE = QueryCache(QUERY_CACHE_SIZE)
 
 
 class EmbeddingUnavailable(HonchoError):
@@ -83,11 +131,16 @@ class _Failed(Exception):
 
 
 async def _embed(embedder: Embedder, text: str) -> Vector:
+    key = QUERY_CACHE.key(embedder, text)
+    cached = QUERY_CACHE.get(key)
+    if cached is not None:  # it passed the length check when it was embedded
+        return cached
     await _check_length(embedder, text)
     try:
         (vector,) = await embedder.embed([text])
     except Exception as exc:  # any failure of the model or the endpoint
         raise _Failed(exc) from exc
+    QUERY_CACHE.put(key, vector)
     return vector
 
 
