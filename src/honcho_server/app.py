@@ -46,6 +46,7 @@ from .observability.middleware import ObservedFastAPI
 from .observability.scrape import router as metrics_router
 from .services import embedding_space
 from .settings import Settings, load_settings
+from .web import install as install_web
 from .worker.context import WorkerServices
 from .worker.runner import run_forever
 
@@ -100,6 +101,8 @@ def create_app(
         summary="The Identity Layer for the Agentic World",
         version=HONCHO_API_VERSION,  # the Honcho API level served; ours is in /health
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from honcho_server.web, offline
+        redoc_url=None,
     )
     app.state.settings = settings
     app.access_log = settings.access_log
@@ -147,6 +150,7 @@ def create_app(
         app.include_router(module.router, prefix="/v3", dependencies=guarded)
     install_v2(app)  # /v2: deprecated, each route runs its guarded v3 twin in-process
     install_mcp(app)  # /mcp: upstream's MCP tools, each call through the guarded REST route
+    install_web(app)  # the memory explorer at / and offline /docs, /redoc (pages call /v3)
     return app
 
 

@@ -1,0 +1,159 @@
+"""Browser tests of the memory explorer: Debian's Chromium, driven by Playwright for Python,
+against live ``honcho-server serve`` processes (the real CLI) whose data is made through the
+official SDK. Playwright never downloads a browser here: it launches /usr/bin/chromium.
+
+Every page a test opens is watched: a console error, an uncaught page error or a failed
+request for one of the page's assets fails the test. Screenshots go to ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+
+from fakes.fixtures import fake_openai_server  # noqa: F401 - fixture
+from fakes.openai_server import FakeOpenAIServer
+from honcho_server.auth.keys import mint
+from servers import start_server, stop_server
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+SECRET = "explorer-browser-secret-4c1d8e2b9a7f4e6d8b0c2a4e6f8a0b2c"
+
+if not Path(CHROMIUM).exists():  # CI installs it (.ci/run); a developer may not have it
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def _serve(
+    database_url: str, tmp: Path, fake: FakeOpenAIServer, extra: dict[str, str]
+) -> Iterator[str]:
+    env = {
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "DERIVER_ENABLED": "false",
+        "SUMMARY_ENABLED": "false",
+        "DREAM_ENABLED": "false",
+        "PEER_CARD_ENABLED": "false",
+        "LLM_BASE_URL": fake.base_url,
+        "LLM_MODEL": "fake-model",
+        "LLM_API_KEY": "test",
+        # the agent asks once, streamed (with tools, a model that answers without calling
+        # any is answered whole: nothing left to stream)
+        "DIALECTIC_TOOL_MODE": "prompt",
+        **extra,
+    }
+    process, base_url = start_server(env, tmp / "server.log")
+    try:
+        yield base_url
+    finally:
+        stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def explorer(
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai_server: FakeOpenAIServer,  # noqa: F811
+) -> Iterator[str]:
+    """``serve`` with auth off (the default), its chat answered by the fake LLM."""
+    yield from _serve(database_url, tmp_path_factory.mktemp("explorer"), fake_openai_server, {})
+
+
+@pytest.fixture(scope="session")
+def explorer_auth(
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai_server: FakeOpenAIServer,  # noqa: F811
+) -> Iterator[str]:
+    """``serve`` with auth on."""
+    extra = {"AUTH_USE_AUTH": "true", "AUTH_JWT_SECRET": SECRET}
+    yield from _serve(database_url, tmp_path_factory.mktemp("auth"), fake_openai_server, extra)
+
+
+def key(**claims: str | bool) -> str:
+    return mint(SECRET, **claims)  # type: ignore[arg-type]
+
+
+@dataclass
+class Watched:
+    """A page whose console errors, page errors and failed requests are recorded."""
+
+    page: Page
+    base_url: str
+    problems: list[str] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)
+
+    def open(self, path: str) -> int:
+        response = self.page.goto(self.base_url + path)
+        assert response is not None
+        self.page.wait_for_load_state("networkidle")
+        return response.status
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def expect_errors(self, fragment: str) -> None:
+        """Errors with ``fragment`` are the point of this test (e.g. a refused request)."""
+        self.allowed.append(fragment)
+
+    def unexpected(self) -> list[str]:
+        return [p for p in self.problems if not any(a in p for a in self.allowed)]
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Callable[..., Watched]]:
+    watched: list[Watched] = []
+    contexts = []
+
+    def make(base_url: str, scheme: str = "light") -> Watched:
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900},
+            color_scheme=scheme,  # type: ignore[arg-type]
+        )
+        contexts.append(context)
+        page = context.new_page()
+        w = Watched(page, base_url)
+
+        def console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                w.problems.append(f"console: {message.text} ({page.url})")
+
+        def failed(request: Request) -> None:
+            w.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
+
+        page.on("console", console)
+        page.on("pageerror", lambda error: w.problems.append(f"page error: {error}"))
+        page.on("requestfailed", failed)
+        page.on("dialog", lambda dialog: dialog.accept())
+        watched.append(w)
+        return w
+
+    yield make
+    for context in contexts:
+        context.close()
+    for w in watched:
+        assert w.unexpected() == [], w.unexpected()
