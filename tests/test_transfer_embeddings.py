@@ -126,3 +126,13 @@ async def test_a_vector_of_the_wrong_size_is_refused(client: httpx.AsyncClient) 
     assert response.json()["detail"] == (
         "line 7: an embedding of 383 dimensions, but the header says 384"
     )
+
+
+async def test_a_vector_that_is_not_numbers_is_refused(client: httpx.AsyncClient) -> None:
+    ws = f"nan-{uuid.uuid4().hex[:8]}"
+    lines = synthetic_export(ws, 3, embedder=(MODEL_NAME, 384), vectors=True)
+    nan = [*lines]
+    nan[5] = nan[5].replace(b"[0.5,", b"[NaN,", 1)
+    response = await client.post("/v3/workspaces/import", content=b"".join(resealed(nan)))
+    assert response.status_code == 422
+    assert response.json()["detail"] == "line 6: an embedding holds a value that is not a number"

@@ -4,6 +4,7 @@ are not exports, a workspace that exists (unless replaced); and the ids of a cop
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -191,3 +192,35 @@ async def test_export_of_a_missing_workspace_is_404(client: httpx.AsyncClient) -
 def _json(line: bytes) -> dict[str, object]:
     value: dict[str, object] = json.loads(line)
     return value
+
+
+async def test_two_imports_of_one_name_at_once(client: httpx.AsyncClient, name: str) -> None:
+    body = b"".join(synthetic_export(name, 1500))
+    answers = await asyncio.gather(*(client.post(IMPORT, content=body) for _ in range(2)))
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    refused = next(a for a in answers if a.status_code == 409).json()["detail"]
+    assert "already exists" in refused or "duplicate key value" in refused
+
+
+async def test_sessions_number_new_messages_after_the_imported_ones(
+    client: httpx.AsyncClient, database_url: str, name: str
+) -> None:
+    lines = synthetic_export(name, 5)
+    understated = resealed(
+        [
+            lines[0],
+            lines[1],
+            *lines[2:4],
+            lines[4].replace(b'"last_seq":5', b'"last_seq":0'),
+            *lines[5:],
+        ]
+    )
+    assert (await client.post(IMPORT, content=b"".join(understated))).status_code == 201
+    added = await client.post(
+        f"/v3/workspaces/{name}/sessions/s/messages",
+        json={"messages": [{"peer_id": "u", "content": "after the import"}]},
+    )
+    assert added.status_code == 201, added.text
+    listed = await client.post(f"/v3/workspaces/{name}/sessions/s/messages/list", json={})
+    assert [m["content"] for m in listed.json()["items"]][-1] == "after the import"
+    assert listed.json()["total"] == 6

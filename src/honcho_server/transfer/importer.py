@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.errors import sqlstate
@@ -42,6 +42,8 @@ Progress = Callable[[str, int], None]
 
 BATCH = 1000
 UNIQUE_VIOLATION = "23505"
+#: SQLSTATE classes of rows refused for what they hold: data exceptions, integrity violations
+REFUSED_CLASSES = ("22", "23")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,39 @@ async def import_lines(
     """Write the file's workspace; raise :class:`Invalid` (or :class:`Conflict`) on any
     problem, which the caller's rollback turns into "nothing imported"."""
     state = _State()
+    try:
+        await _read(db, lines, target, progress, state)
+    except DBAPIError as exc:  # rows the database refuses: a file that does not fit together
+        if not sqlstate(exc).startswith(REFUSED_CLASSES):
+            raise
+        raise _refusal(exc, state.line) from None
+    if state.header is None:
+        raise Invalid("the file is empty: not a honcho-server export")
+    if state.trailer is None:
+        raise Invalid(
+            f"the file ends at line {state.line} without its trailer: it is truncated "
+            "(export it again)"
+        )
+    assert state.writer is not None
+    await state.writer.finish()
+    if progress is not None:
+        for name, count in state.seen.items():
+            progress(name, count)
+    return Outcome(
+        workspace=state.writer.workspace,
+        counts=state.trailer.counts,
+        vectors_kept=state.writer.keep_vectors,
+        embedding_jobs=state.writer.embedding_jobs,
+    )
+
+
+async def _read(
+    db: AsyncSession,
+    lines: AsyncIterator[bytes],
+    target: Target,
+    progress: Progress | None,
+    state: _State,
+) -> None:
     digest = hashlib.sha256()
     async for line in lines:
         state.line += 1
@@ -105,23 +140,6 @@ async def import_lines(
             and state.seen["messages"] % BATCH == 0
         ):
             progress("messages", state.seen["messages"])
-    if state.header is None:
-        raise Invalid("the file is empty: not a honcho-server export")
-    if state.trailer is None:
-        raise Invalid(
-            f"the file ends at line {state.line} without its trailer: it is truncated "
-            "(export it again)"
-        )
-    assert state.writer is not None
-    if progress is not None:
-        for name, count in state.seen.items():
-            progress(name, count)
-    return Outcome(
-        workspace=state.writer.workspace,
-        counts=state.trailer.counts,
-        vectors_kept=state.writer.keep_vectors,
-        embedding_jobs=state.writer.embedding_jobs,
-    )
 
 
 def _header(line: bytes) -> Header:
@@ -204,13 +222,10 @@ async def _flush(state: _State) -> None:
         return
     assert state.writer is not None
     batch, state.pending = state.pending, []
-    try:
-        await state.writer.write(batch)
-    except IntegrityError as exc:
-        raise _refusal(exc, state.line) from None
+    await state.writer.write(batch)
 
 
-def _refusal(exc: IntegrityError, line: int) -> Exception:
+def _refusal(exc: DBAPIError, line: int) -> Exception:
     detail = str(getattr(exc.orig, "__cause__", None) or exc.orig).strip().splitlines()[0]
     where = f"the records up to line {line}"
     if sqlstate(exc) == UNIQUE_VIOLATION:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -116,6 +117,10 @@ class Writer:
             )
         )
 
+    async def finish(self) -> None:
+        """Sessions hand out sequence numbers after the highest one imported."""
+        await self.repo.settle_sequences(self.workspace)
+
     def check(self, record: Body, line: int) -> None:
         """Refuse a record naming a peer or session the file has not declared before it."""
         if isinstance(record, PeerRecord):
@@ -146,6 +151,8 @@ class Writer:
         if not self.keep_vectors:
             return
         for vector in vectors:
+            if not all(math.isfinite(v) for v in vector):
+                raise Invalid(f"line {line}: an embedding holds a value that is not a number")
             if len(vector) != self.target.embedder.dimensions:
                 raise Invalid(
                     f"line {line}: an embedding of {len(vector)} dimensions, but the header "

@@ -447,6 +447,19 @@ class TransferImportRepository:
             },
         )
 
+    async def settle_sequences(self, w: str) -> None:
+        """Raise each session's ``last_seq`` to its highest message number, so messages added
+        after the import never reuse one (a file may say less than it holds)."""
+        await self.db.execute(
+            text(
+                """UPDATE sessions s SET last_seq = m.top
+                FROM (SELECT session_name, max(seq_in_session) AS top FROM messages
+                      WHERE workspace_name = :w GROUP BY session_name) m
+                WHERE s.workspace_name = :w AND s.name = m.session_name AND s.last_seq < m.top"""
+            ),
+            {"w": w},
+        )
+
     async def insert_webhooks(self, w: str, rows: Sequence[WebhookRow]) -> None:
         await self.db.execute(
             _WEBHOOKS,
