@@ -5,7 +5,10 @@ through the official SDK and in the tables; soft-deleted rows stay behind."""
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,7 +17,7 @@ import httpx
 import pytest
 
 from databases import fresh_database
-from servers import start_server, stop_server
+from servers import ROOT, start_server, stop_server
 from transfer_support import (
     differences,
     forgotten_left_out,
@@ -23,6 +26,7 @@ from transfer_support import (
     sdk_view,
     seed_through_sdk,
     seed_through_sql,
+    synthetic_export,
     table_rows,
 )
 
@@ -165,3 +169,47 @@ async def test_streamed_body_in_small_chunks(
         )
     assert response.status_code == 201, response.text
     assert response.json()["counts"]["conclusions"] == 3
+
+
+async def test_an_export_is_one_snapshot(live_server: str) -> None:
+    """Messages written while an export streams are not in it, and its counts hold."""
+    ws = f"snap-{uuid.uuid4().hex[:8]}"
+    body = b"".join(synthetic_export(ws, 3000))
+    async with httpx.AsyncClient(base_url=live_server, timeout=60) as http:
+        assert (await http.post("/v3/workspaces/import", content=body)).status_code == 201
+        async with http.stream("GET", f"/v3/workspaces/{ws}/export") as response:
+            lines = response.aiter_lines()
+            header = json.loads(await anext(lines))
+            added = await http.post(
+                f"/v3/workspaces/{ws}/sessions/s/messages",
+                json={"messages": [{"peer_id": "u", "content": "written meanwhile"}]},
+            )
+            assert added.status_code == 201
+            rest = [line async for line in lines]
+        trailer = json.loads(rest[-1])
+        assert header["counts"]["messages"] == trailer["counts"]["messages"] == 3000
+        assert not any("written meanwhile" in line for line in rest)
+        again = (await http.get(f"/v3/workspaces/{ws}/export")).content
+        assert json.loads(again.splitlines()[0])["counts"]["messages"] == 3001
+
+
+def test_export_piped_into_import(seeded: str, database_url: str) -> None:
+    """``export`` to stdout and ``import -`` from stdin, as a shell pipe."""
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "honcho_server"]
+    export = subprocess.Popen(
+        [*command, "export", "--workspace", seeded], env=env, stdout=subprocess.PIPE, cwd=ROOT
+    )
+    copy = f"piped-{seeded}"
+    imported = subprocess.run(
+        [*command, "import", "-", "--workspace", copy],
+        env=env,
+        stdin=export.stdout,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert export.wait(timeout=60) == 0
+    assert imported.returncode == 0, imported.stderr
+    assert f"imported workspace {copy}" in imported.stderr
