@@ -16,6 +16,7 @@ from ...services.context.budget import MAX_CONTEXT_TOKENS, SUMMARY_SHARE, summar
 from ..browser import ViewerDep
 from ..dispatch import Api, ApiError
 from ..render import page
+from .common import maybe
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,9 +44,12 @@ async def session(
         f"{base}/messages/list", {}, page=max(page_no, 1), size=PAGE_SIZE, reverse=newest
     )
     members = await api.get(f"{base}/peers", page=1, size=MEMBERS_SHOWN)
-    configs = await asyncio.gather(
-        *(api.get(f"{base}/peers/{m['id']}/config") for m in members["items"])
-    )
+    configs = [  # a narrow key may read only some members' settings
+        config
+        for config, _ in await asyncio.gather(
+            *(maybe(api.get(f"{base}/peers/{m['id']}/config")) for m in members["items"])
+        )
+    ]
     summaries = await api.get(f"{base}/summaries")
     params = {"page_no": page_no, "newest": newest}
     return page(
