@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -165,6 +166,14 @@ def test_cli_refusals_are_one_or_two_lines(tmp_path: Path, database_url: str, na
         f"honcho-server import: the file ends at line {len(lines) - 1} without its trailer: "
         "it is truncated (export it again)"
     )
+    unreadable = write(tmp_path / "locked.jsonl", lines)
+    unreadable.chmod(0)
+    if os.geteuid() != 0:  # root reads it anyway
+        locked = honcho_cli(["import", str(unreadable)], env)
+        assert (
+            locked.stderr.strip()
+            == f"honcho-server import: cannot read {unreadable}: Permission denied"
+        )
     missing = honcho_cli(["import", str(tmp_path / "nope.jsonl")], env)
     assert missing.returncode == 1
     assert (

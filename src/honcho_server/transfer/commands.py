@@ -84,6 +84,8 @@ def import_workspace(
         )
     except HonchoError as exc:
         return _fail("import", exc.detail)
+    except OSError as exc:
+        return _fail("import", f"cannot read {file}: {exc.strerror or exc}")
     if outcome.vectors_kept:
         vectors = "embeddings kept"
     else:
