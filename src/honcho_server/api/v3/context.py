@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from ...errors import Invalid
 from ...schemas.representation import PeerContext, PeerRepresentationGet, RepresentationResponse
@@ -45,7 +45,7 @@ async def get_session_context(
     max_conclusions: MaxConclusions = None,
     sessions: Annotated[list[str] | None, Query(include_in_schema=False)] = None,
     scope: Annotated[str | None, Query(include_in_schema=False)] = None,
-) -> SessionContext:
+) -> Response:
     # Who may name which peer, session or scope here is decided by the guard (auth.policy).
     _check_perspective(session_id, peer_target, peer_perspective, limit_to_session, sessions, scope)
     view = None
@@ -65,7 +65,8 @@ async def get_session_context(
             embedder=embedder,
         )
     req = ContextRequest(tokens=tokens, summary=summary)
-    return await session_context(db, workspace_id, session_id, req, view)
+    body = await session_context(db, workspace_id, session_id, req, view)
+    return Response(body, media_type="application/json")  # rendered as SessionContext
 
 
 def _check_perspective(

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, Text, bindparam, column, text
-from sqlalchemy.dialects.postgresql import JSONB
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import raw
 from .paging import AnyRow
 
 FIRST_SCAN = 256
@@ -17,26 +22,24 @@ SCAN_GROWTH = 8
 # settled when something in it overflowed or it held every message; only then are the rows
 # that fit read in full (an unsettled pass answers one row, `settled` false, and the caller
 # widens the window). One `settled` row with no message: settled, and nothing fits.
-_NEWEST_WITHIN = (
-    text(
-        """
+_SQL = """
     WITH newest AS (
         SELECT id, token_count FROM messages
-        WHERE workspace_name = :workspace AND session_name = :session AND id > :after
+        WHERE workspace_name = {workspace} AND session_name = {session} AND id > {after}
         ORDER BY id DESC
-        LIMIT :scan
+        LIMIT {scan}
     ), running AS (
         SELECT id, sum(token_count) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS total
         FROM newest
     ), state AS (
-        SELECT count(*) < :scan OR coalesce(max(total) > :budget, true) AS settled
+        SELECT count(*) < {scan} OR coalesce(max(total) > {budget}, true) AS settled
         FROM running
     ), fits AS (
         SELECT r.id FROM running r, state
-        WHERE state.settled AND r.total <= :budget
+        WHERE state.settled AND r.total <= {budget}
           AND EXISTS (
             SELECT 1 FROM sessions s
-            WHERE s.workspace_name = :workspace AND s.name = :session AND s.is_active
+            WHERE s.workspace_name = {workspace} AND s.name = {session} AND s.is_active
           )
     )
     SELECT state.settled, m.id, m.public_id, m.workspace_name, m.session_name, m.peer_name,
@@ -44,26 +47,45 @@ _NEWEST_WITHIN = (
     FROM state
     LEFT JOIN (fits JOIN messages m ON m.id = fits.id) ON true
     ORDER BY m.id
-    """
-    )
-    .bindparams(
-        bindparam("after", type_=Integer),
-        bindparam("budget", type_=Integer),
-        bindparam("scan", type_=Integer),
-    )
-    .columns(
-        column("settled", Boolean),
-        column("id", BigInteger),
-        column("public_id", Text),
-        column("workspace_name", Text),
-        column("session_name", Text),
-        column("peer_name", Text),
-        column("content", Text),
-        column("token_count", Integer),
-        column("metadata", JSONB),
-        column("created_at", DateTime(timezone=True)),
-    )
+"""
+_ORDER = ("workspace", "session", "after", "budget", "scan")
+_NEWEST_WITHIN = text(_SQL.format(**{k: f":{k}" for k in _ORDER}))
+# The same statement for asyncpg itself (typed parameters, positional).
+_NEWEST_WITHIN_RAW = _SQL.format(
+    workspace="$1::text",
+    session="$2::text",
+    after="$3::bigint",
+    budget="$4::bigint",
+    scan="$5::bigint",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ContextMessage:
+    """A message of a context, as read (internal names; ``id`` is the internal id)."""
+
+    id: int
+    public_id: str
+    workspace_name: str
+    session_name: str
+    peer_name: str
+    content: str
+    token_count: int
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+Fetch = Callable[[int], Awaitable[Sequence[Any]]]
+
+
+async def _settled(fetch: Fetch) -> Sequence[Any]:
+    """Widen the window until it is settled; the settled pass's rows (see :data:`_SQL`)."""
+    scan = FIRST_SCAN
+    while True:
+        rows = await fetch(scan)
+        if rows[0][0]:
+            return rows
+        scan *= SCAN_GROWTH
 
 
 class ContextRepository:
@@ -82,9 +104,24 @@ class ContextRepository:
         if budget <= 0:
             return []
         params = {"workspace": workspace, "session": session, "after": after_id, "budget": budget}
-        scan = FIRST_SCAN
-        while True:
-            rows = (await self.db.execute(_NEWEST_WITHIN, {**params, "scan": scan})).all()
-            if rows[0].settled:
-                return [r for r in rows if r.id is not None]
-            scan *= SCAN_GROWTH
+
+        async def fetch(scan: int) -> Sequence[AnyRow]:
+            return (await self.db.execute(_NEWEST_WITHIN, {**params, "scan": scan})).all()
+
+        return [r for r in await _settled(fetch) if r.id is not None]
+
+    async def newest_messages(
+        self, workspace: str, session: str, *, after_id: int, budget: int
+    ) -> list[ContextMessage]:
+        """:meth:`newest_within` as typed rows, read through asyncpg itself (:mod:`.raw`): a
+        long context (thousands of rows) skips SQLAlchemy's statement execution and row
+        objects, which cost more than the rest of the request."""
+        if budget <= 0:
+            return []
+
+        async def fetch(scan: int) -> Sequence[Any]:
+            return await raw.fetch(
+                self.db, _NEWEST_WITHIN_RAW, workspace, session, after_id, budget, scan
+            )
+
+        return [ContextMessage(*r[1:]) for r in await _settled(fetch) if r[1] is not None]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...db.repositories.context import ContextRepository
+from ...db.repositories.context import ContextMessage, ContextRepository
 from ...db.repositories.summaries import SummaryRepository
-from ...schemas.summaries import SessionContext
 from .. import views
-from ..messages import message_of
 from .budget import MAX_CONTEXT_TOKENS, choose_summary
 
 
@@ -35,7 +35,9 @@ async def session_context(
     session: str,
     req: ContextRequest,
     peer_view: PeerView | None = None,
-) -> SessionContext:
+) -> bytes:
+    """The ``SessionContext`` response body, as pydantic would render the model, built from
+    the rows without a model per message (a whole-session context has thousands)."""
     limit = MAX_CONTEXT_TOKENS if req.tokens is None else req.tokens
     if peer_view is not None:
         limit -= peer_view.tokens
@@ -51,13 +53,28 @@ async def session_context(
         chosen = stored[kind] if kind is not None else None
     budget = limit - (chosen.token_count if chosen is not None else 0)
     after = chosen.message_id if chosen is not None else 0
-    rows = await ContextRepository(db).newest_within(
+    rows = await ContextRepository(db).newest_messages(
         workspace, session, after_id=after, budget=budget
     )
-    return SessionContext(
-        id=session,
-        messages=[message_of(r) for r in rows],
-        summary=views.summary(chosen) if chosen is not None else None,
-        peer_representation=peer_view.representation if peer_view else None,
-        peer_card=peer_view.card if peer_view else None,
-    )
+    body = {  # SessionContext's fields, in its order
+        "id": session,
+        "messages": [_message(m) for m in rows],
+        "summary": views.summary(chosen).model_dump() if chosen is not None else None,
+        "peer_representation": peer_view.representation if peer_view else None,
+        "peer_card": peer_view.card if peer_view else None,
+    }
+    return to_json(body)
+
+
+def _message(m: ContextMessage) -> dict[str, Any]:
+    """``Message``'s fields in its order (``views.message``)."""
+    return {
+        "id": m.public_id,
+        "content": m.content,
+        "peer_id": m.peer_name,
+        "session_id": m.session_name,
+        "metadata": m.metadata,
+        "created_at": m.created_at,
+        "workspace_id": m.workspace_name,
+        "token_count": m.token_count,
+    }

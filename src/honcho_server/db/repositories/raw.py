@@ -1,0 +1,27 @@
+"""The thin path to Postgres for reads that return many rows: asyncpg itself, on the
+session's own connection, so no SQLAlchemy statement execution or row object per row.
+
+The statement is still announced to the engine's ``before_cursor_execute`` listeners (the
+statement counts of ``tests/api/test_statement_counts.py``, tracing), like any other.
+JSON(B) values come back decoded (the engine's codec is asyncpg's). A read on a session in a
+transaction runs in it (same connection); otherwise it runs on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def fetch(db: AsyncSession, sql: str, *args: Any) -> Sequence[Any]:
+    """The rows (asyncpg ``Record``: index or key access) of ``sql`` with ``$n`` parameters."""
+    connection = await db.connection()
+    sync = connection.sync_connection
+    if sync is not None and (sync._has_events or sync.engine._has_events):
+        sync.dispatch.before_cursor_execute(sync, None, sql, args, None, False)
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    rows: Sequence[Any] = await driver.fetch(sql, *args)
+    return rows
