@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.repositories.transfer_import import (
+from ..db.repositories.transfer_import import TransferImportRepository
+from ..db.repositories.transfer_rows import (
     ChunkRow,
     ConclusionRow,
     MemberRow,
@@ -26,7 +27,6 @@ from ..db.repositories.transfer_import import (
     ScopeSessionRow,
     SessionRow,
     SummaryRow,
-    TransferImportRepository,
     WebhookRow,
 )
 from ..errors import Conflict, Invalid
