@@ -23,6 +23,7 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 MEMBERS_SHOWN = 50
 DEFAULT_BUDGET = 2000
+PREVIEW_PART = 200
 
 
 @router.get("/ui/w/{w}/s/{s}")
@@ -85,8 +86,11 @@ async def _page_of(request: Request, api: Api, w: str, s: str, message: str, new
 
 
 @router.get("/ui/w/{w}/s/{s}/context")
-async def context(request: Request, viewer: ViewerDep, w: str, s: str, tokens: int) -> Response:
-    """What ``GET …/context?tokens=N`` returns, as the API returns it, with its arithmetic."""
+async def context(
+    request: Request, viewer: ViewerDep, w: str, s: str, tokens: int, part: int = 1
+) -> Response:
+    """What ``GET …/context?tokens=N`` returns, as the API returns it, with its arithmetic;
+    its messages listed :data:`PREVIEW_PART` at a time (a big budget holds thousands)."""
     if not 0 <= tokens <= MAX_CONTEXT_TOKENS:
         raise ApiError.of(422, f"tokens must be between 0 and {MAX_CONTEXT_TOKENS}")
     base = f"/v3/workspaces/{w}/sessions/{s}"
@@ -96,6 +100,9 @@ async def context(request: Request, viewer: ViewerDep, w: str, s: str, tokens: i
     summary_tokens = summary["token_count"] if summary else 0
     message_tokens = sum(m["token_count"] for m in ctx["messages"])
     left_out = total - len(ctx["messages"])
+    parts = max(1, -(-len(ctx["messages"]) // PREVIEW_PART))
+    part = min(max(part, 1), parts)
+    shown = ctx["messages"][(part - 1) * PREVIEW_PART : part * PREVIEW_PART]
     return page(
         request,
         viewer,
@@ -109,4 +116,9 @@ async def context(request: Request, viewer: ViewerDep, w: str, s: str, tokens: i
         message_tokens=message_tokens,
         left_out=left_out,
         total=total,
+        shown=shown,
+        part=part,
+        parts=parts,
+        first=(part - 1) * PREVIEW_PART + 1,
+        session=s,
     )
