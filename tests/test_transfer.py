@@ -126,9 +126,15 @@ async def test_http_round_trip_and_replace(
         assert json.loads(body.splitlines()[0])["embeddings"] is False
 
         url = f"{second_server}/v3/workspaces/import"
-        first = await http.post(url, content=body, params={"workspace_id": "copy-" + seeded})
+        vectors = await http.get(
+            f"{live_server}/v3/workspaces/{seeded}/export", params={"embeddings": "true"}
+        )
+        first = await http.post(
+            url, content=vectors.content, params={"workspace_id": "copy-" + seeded}
+        )
         assert first.status_code == 201, first.text
         assert first.json()["counts"]["messages"] == 33
+        assert first.json()["embeddings"] == "kept"
 
         again = await http.post(url, content=body)
         if again.status_code == 409:  # the CLI test imported it first
@@ -142,12 +148,20 @@ async def test_http_round_trip_and_replace(
     )
     assert not found, "\n".join(found)
     source = await live_only(await table_rows(database_url, seeded))
+    # the copy under another name: new message ids, the same vectors on the same messages
+    copy = await table_rows(second_database, "copy-" + seeded)
+    assert {r[0] for r in copy["messages"]}.isdisjoint(r[0] for r in source["messages"])
+    by_content = {r[0]: r[4] for r in source["messages"]}
+    copied_content = {r[0]: r[4] for r in copy["messages"]}
+    assert sorted((by_content[r[0]], r[3]) for r in source["message_embeddings"]) == sorted(
+        (copied_content[r[0]], r[3]) for r in copy["message_embeddings"]
+    )
     imported = await table_rows(second_database, seeded)
     # without vectors in the file: none kept, the worker makes them again (asynchronously)
-    vectors = ("message_embeddings", "conclusion_vectors")
+    remade = ("message_embeddings", "conclusion_vectors")
     found = differences(
-        {k: v for k, v in imported.items() if k not in vectors},
-        {k: v for k, v in source.items() if k not in vectors},
+        {k: v for k, v in imported.items() if k not in remade},
+        {k: v for k, v in source.items() if k not in remade},
     )
     assert not found, "\n".join(found)
 
