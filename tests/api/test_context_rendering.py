@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import httpx
 
+from honcho_server.schemas.messages import Message
+from honcho_server.schemas.pagination import Page
 from honcho_server.schemas.summaries import SessionContext
 
 
@@ -28,3 +30,29 @@ async def test_context_body_is_what_the_model_renders(client: httpx.AsyncClient,
         model = SessionContext.model_validate_json(r.content)
         assert r.content == model.model_dump_json().encode()
     assert len(model.messages) == 3
+
+
+async def test_message_list_body_is_what_the_model_renders(
+    client: httpx.AsyncClient, ws: str
+) -> None:
+    """The list is rendered from rows too, filtered (SQLAlchemy) or not (asyncpg)."""
+    msgs = [
+        {"peer_id": "alice" if i % 2 else "bob", "content": f"m{i} ✓", "metadata": {"i": i}}
+        for i in range(7)
+    ]
+    url = f"/v3/workspaces/{ws}/sessions/s/messages"
+    assert (await client.post(url, json={"messages": msgs})).status_code == 201
+    pages = 0
+    for query, body in [
+        ("?size=3", {}),
+        ("?size=3&page=3&reverse=true", {}),
+        ("?size=3&page=9", {}),  # past the end: the total still counts
+        ("?size=2", {"filters": {"peer_id": "alice"}}),
+        ("?size=2&page=5", {"filters": {"peer_id": "alice"}}),
+    ]:
+        r = await client.post(f"{url}/list{query}", json=body)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        page = Page[Message].model_validate_json(r.content)
+        assert r.content == page.model_dump_json().encode()
+        pages += page.pages
+    assert pages == 3 + 3 + 3 + 2 + 2

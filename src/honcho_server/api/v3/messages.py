@@ -56,9 +56,10 @@ async def get_messages(
     db: ReadDb,
     paging: Listing,
     options: Annotated[MessageGet | None, Body()] = None,
-) -> Page[Message]:
+) -> Response:
     filters = options.filters if options else None
-    return await messages.list_messages(db, workspace_id, session_id, filters, paging)
+    body = await messages.list_messages(db, workspace_id, session_id, filters, paging)
+    return Response(body, media_type="application/json")  # rendered as Page[Message]
 
 
 @router.get("/{message_id}", response_model=Message)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import raw
+from .messages import MessageRow
 from .paging import AnyRow
 
 FIRST_SCAN = 256
@@ -60,21 +59,6 @@ _NEWEST_WITHIN_RAW = _SQL.format(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ContextMessage:
-    """A message of a context, as read (internal names; ``id`` is the internal id)."""
-
-    id: int
-    public_id: str
-    workspace_name: str
-    session_name: str
-    peer_name: str
-    content: str
-    token_count: int
-    metadata: dict[str, Any]
-    created_at: datetime
-
-
 Fetch = Callable[[int], Awaitable[Sequence[Any]]]
 
 
@@ -112,7 +96,7 @@ class ContextRepository:
 
     async def newest_messages(
         self, workspace: str, session: str, *, after_id: int, budget: int
-    ) -> list[ContextMessage]:
+    ) -> list[MessageRow]:
         """:meth:`newest_within` as typed rows, read through asyncpg itself (:mod:`.raw`): a
         long context (thousands of rows) skips SQLAlchemy's statement execution and row
         objects, which cost more than the rest of the request."""
@@ -124,4 +108,4 @@ class ContextRepository:
                 self.db, _NEWEST_WITHIN_RAW, workspace, session, after_id, budget, scan
             )
 
-        return [ContextMessage(*r[1:]) for r in await _settled(fetch) if r[1] is not None]
+        return [MessageRow(*r[1:]) for r in await _settled(fetch) if r[1] is not None]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, DateTime, Text, bindparam, func, select, update
@@ -26,6 +28,23 @@ COLUMNS = (
     T.c.metadata,
     T.c.created_at,
 )
+
+_WIDTH = len(COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """A message as read (``COLUMNS``, in order: internal names, ``id`` the internal id)."""
+
+    id: int
+    public_id: str
+    workspace_name: str
+    session_name: str
+    peer_name: str
+    content: str
+    token_count: int
+    metadata: dict[str, Any]
+    created_at: datetime
 
 
 def _session_active(workspace: str | BindParameter[str], session: str | BindParameter[str]) -> Any:
@@ -101,11 +120,12 @@ class MessageRepository:
         page: int,
         size: int,
         reverse: bool,
-    ) -> tuple[list[AnyRow], int]:
+    ) -> tuple[list[MessageRow], int]:
         where = build_filter(filters, MESSAGE_FILTERS)
         if where is None:
             params = {"ws": workspace, "session": session}
-            return await _PAGES[reverse].fetch(self.db, params, page=page, size=size)
+            found, total = await _PAGES[reverse].fetch(self.db, params, page=page, size=size)
+            return [MessageRow(*r[:_WIDTH]) for r in found], total
         stmt = select(*COLUMNS).where(
             T.c.workspace_name == workspace,
             T.c.session_name == session,
@@ -113,4 +133,5 @@ class MessageRepository:
             where,
         )
         order = (T.c.id.desc(),) if reverse else (T.c.id,)
-        return await fetch_page(self.db, stmt, order, page=page, size=size)
+        rows, total = await fetch_page(self.db, stmt, order, page=page, size=size)
+        return [MessageRow(*r[:_WIDTH]) for r in rows], total

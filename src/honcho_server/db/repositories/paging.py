@@ -9,6 +9,8 @@ from typing import Any, TypeAlias
 from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import raw
+
 _TOTAL = "_page_total"
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
@@ -47,12 +49,12 @@ async def fetch_page(
 
 @dataclass(frozen=True)
 class PreparedPage:
-    """:func:`fetch_page`'s statements for a query without per-call structure (no filters),
-    built once at import: per call only parameters change, so SQLAlchemy neither rebuilds the
-    statement nor walks it for its cache key."""
+    """:func:`fetch_page` for a query without per-call structure (no filters), compiled once
+    at import and run through asyncpg itself (:mod:`.raw`): per call only parameters change.
+    Rows are asyncpg records (index or key access)."""
 
-    paged: Select[Any]
-    count: Select[Any]
+    paged: raw.Compiled
+    count: raw.Compiled
 
     @classmethod
     def of(cls, stmt: Select[Any], order_by: Sequence[Any]) -> PreparedPage:
@@ -63,16 +65,16 @@ class PreparedPage:
             .limit(bindparam("_limit"))
             .offset(bindparam("_offset"))
         )
-        return cls(paged, total)
+        return cls(raw.Compiled.of(paged), raw.Compiled.of(total))
 
     async def fetch(
         self, db: AsyncSession, params: dict[str, Any], *, page: int, size: int
-    ) -> tuple[list[AnyRow], int]:
+    ) -> tuple[Sequence[Any], int]:
         """Same answer as :func:`fetch_page`."""
         bound = {**params, "_limit": size, "_offset": (page - 1) * size}
-        rows: list[AnyRow] = list((await db.execute(self.paged, bound)).all())
+        rows = await self.paged.fetch(db, bound)
         if rows:
-            return rows, int(rows[0]._mapping[_TOTAL])
+            return rows, int(rows[0][_TOTAL])
         if page == 1:
             return [], 0
-        return [], int((await db.scalar(self.count, params)) or 0)
+        return [], int((await self.count.fetch(db, params))[0][0] or 0)

@@ -9,10 +9,15 @@ transaction runs in it (same connection); otherwise it runs on its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import ClauseElement
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's own, untyped
 
 
 async def fetch(db: AsyncSession, sql: str, *args: Any) -> Sequence[Any]:
@@ -25,3 +30,21 @@ async def fetch(db: AsyncSession, sql: str, *args: Any) -> Sequence[Any]:
     driver: Any = raw.driver_connection
     rows: Sequence[Any] = await driver.fetch(sql, *args)
     return rows
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A SQLAlchemy Core statement compiled once for :func:`fetch`: written with the tables'
+    columns like any other, run without SQLAlchemy. Its parameters must need no conversion
+    on the way in (text, numbers, times)."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, stmt: ClauseElement) -> Compiled:
+        compiled: Any = stmt.compile(dialect=_DIALECT)  # a positional SQLCompiler
+        return cls(compiled.string, tuple(compiled.positiontup or ()))
+
+    async def fetch(self, db: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any]:
+        return await fetch(db, self.sql, *(params[name] for name in self.names))

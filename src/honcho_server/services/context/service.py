@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...db.repositories.context import ContextMessage, ContextRepository
+from ...db.repositories.context import ContextRepository
 from ...db.repositories.summaries import SummaryRepository
 from .. import views
+from ..messages import message_wire
 from .budget import MAX_CONTEXT_TOKENS, choose_summary
 
 
@@ -58,23 +58,9 @@ async def session_context(
     )
     body = {  # SessionContext's fields, in its order
         "id": session,
-        "messages": [_message(m) for m in rows],
+        "messages": [message_wire(m) for m in rows],
         "summary": views.summary(chosen).model_dump() if chosen is not None else None,
         "peer_representation": peer_view.representation if peer_view else None,
         "peer_card": peer_view.card if peer_view else None,
     }
     return to_json(body)
-
-
-def _message(m: ContextMessage) -> dict[str, Any]:
-    """``Message``'s fields in its order (``views.message``)."""
-    return {
-        "id": m.public_id,
-        "content": m.content,
-        "peer_id": m.peer_name,
-        "session_id": m.session_name,
-        "metadata": m.metadata,
-        "created_at": m.created_at,
-        "workspace_id": m.workspace_name,
-        "token_count": m.token_count,
-    }
