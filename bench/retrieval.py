@@ -548,9 +548,12 @@ async def sweep(args: argparse.Namespace, app: Any, client: httpx.AsyncClient, d
     overrides of :class:`honcho_server.services.ranking.Weights`)."""
     from honcho_server.services import ranking
 
-    default = ranking.DEFAULT_WEIGHTS
+    default, concl = ranking.DEFAULT_WEIGHTS, ranking.CONCLUSION_WEIGHTS
     for overrides in json.loads(args.sweep.read_text()):
-        ranking.DEFAULT_WEIGHTS = ranking.Weights(**{**default.__dict__, **overrides})
+        mine = {k: v for k, v in overrides.items() if not k.startswith("conclusion_")}
+        theirs = {k[11:]: v for k, v in overrides.items() if k.startswith("conclusion_")}
+        ranking.DEFAULT_WEIGHTS = ranking.Weights(**{**default.__dict__, **mine})
+        ranking.CONCLUSION_WEIGHTS = ranking.Weights(**{**concl.__dict__, **theirs})
         result = await evaluate(args, app, client, data)
         cells = []
         for scope in SCOPES:
@@ -562,7 +565,7 @@ async def sweep(args: argparse.Namespace, app: Any, client: httpx.AsyncClient, d
             )
         ws = result["workspace_first"]
         print(overrides, " | ".join(cells), f"asst {ws['assistant']}", flush=True)
-    ranking.DEFAULT_WEIGHTS = default
+    ranking.DEFAULT_WEIGHTS, ranking.CONCLUSION_WEIGHTS = default, concl
 
 
 def report(result: dict[str, Any]) -> None:

@@ -24,9 +24,9 @@ from ..schemas.conclusions import (
     ConclusionQuery,
 )
 from ..schemas.pagination import Page
-from . import semantic
+from . import ranking, semantic
 from .paging import PageRequest, to_page
-from .ranking import CONCLUSION_WEIGHTS, Evidence, hybrid_rank
+from .ranking import Evidence, hybrid_rank
 from .search_query import tense_of
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,9 @@ def rerank(rows: list[AnyRow], query: str, top_k: int) -> list[AnyRow]:
         )
         for n, r in enumerate(rows)
     ]
-    order = hybrid_rank(evidence, tense=tense_of(query), weights=CONCLUSION_WEIGHTS, limit=top_k)
+    order = hybrid_rank(
+        evidence, tense=tense_of(query), weights=ranking.CONCLUSION_WEIGHTS, limit=top_k
+    )
     return [rows[n] for n in order]
 
 

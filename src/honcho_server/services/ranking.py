@@ -82,8 +82,12 @@ class Weights:
 BRIEF_WORDS = 8
 DEFAULT_WEIGHTS = Weights()
 # Conclusions are short statements of fact by construction, about one peer: no brevity or
-# author prior, and no keyword list (similarity and recency only).
-CONCLUSION_WEIGHTS = Weights(keyword=0.0, named_author=0.0, brevity=0.0)
+# author prior, and no keyword list (similarity and recency only). Old and new facts are
+# worded alike ("lives in Porto" / "moved to Berlin"), so recency counts more for "now"
+# questions than among messages (superseded conclusions are out of the way altogether).
+CONCLUSION_WEIGHTS = Weights(
+    keyword=0.0, named_author=0.0, brevity=0.0, recency_current=0.3, recency_present=0.1
+)
 
 
 def keyword_strength(matches: int) -> float:
