@@ -65,6 +65,16 @@ async def test_another_dimension_drops_vectors_and_queues_embedding(
         synthetic_export(ws, MESSAGES, embedder=(MODEL_NAME, 384), vectors=True),
     )
     async with fresh_database(database_url, embedding_dimensions=256) as url:
+        mismatch = honcho_cli(["import", str(file)], {"DATABASE_URL": url})  # a 384-d embedder
+        assert mismatch.returncode == 1
+        assert (
+            mismatch.stderr.strip()
+            .splitlines()[-1]
+            .startswith(
+                "honcho-server import: the database stores 256-dimensional embeddings but "
+                "EMBEDDING_DIMENSIONS is 384"
+            )
+        )
         out = honcho_cli(
             ["import", str(file)],
             {

@@ -86,6 +86,8 @@ def import_workspace(
         return _fail("import", exc.detail)
     except OSError as exc:
         return _fail("import", f"cannot read {file}: {exc.strerror or exc}")
+    except embedding_space.EmbeddingSpaceMismatch as exc:  # this server's settings, not the file
+        return _fail("import", str(exc))
     if outcome.vectors_kept:
         vectors = "embeddings kept"
     else:
