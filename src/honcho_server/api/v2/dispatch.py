@@ -169,10 +169,3 @@ def _query_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
-
-
-async def raw_body(request: Request) -> bytes | None:
-    """The request's JSON body as sent (``None`` when empty), for a v3 route that reads the
-    same shape: it parses it exactly as a v3 caller's."""
-    body = await request.body()
-    return body or None
