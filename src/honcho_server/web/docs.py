@@ -8,19 +8,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import fastapi_standalone_docs  # type: ignore[import-untyped]
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse
+from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 ASSETS = "/ui/docs-assets"
 FAVICON = f"{ASSETS}/fastapi/favicon.png"
+REDOC_LOGO = "/redoc/logo-mini.svg"  # ReDoc's script asks for it beside the page
 
-router = APIRouter(include_in_schema=False)
 
-
-@router.get("/docs")
-async def swagger() -> HTMLResponse:
+async def swagger(request: Request) -> HTMLResponse:
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="Honcho API · Swagger UI",
@@ -30,8 +30,7 @@ async def swagger() -> HTMLResponse:
     )
 
 
-@router.get("/redoc")
-async def redoc() -> HTMLResponse:
+async def redoc(request: Request) -> HTMLResponse:
     return get_redoc_html(
         openapi_url="/openapi.json",
         title="Honcho API · ReDoc",
@@ -44,12 +43,13 @@ async def redoc() -> HTMLResponse:
 STATIC = Path(next(iter(fastapi_standalone_docs.__path__))) / "static"
 
 
-@router.get("/redoc/logo-mini.svg")
-async def redoc_logo() -> FileResponse:
-    """ReDoc's "API docs by Redocly" logo, which its script asks for next to the page."""
+async def redoc_logo(request: Request) -> FileResponse:
+    """ReDoc's "API docs by Redocly" logo."""
     return FileResponse(STATIC / "redoc" / "logo-mini.svg", media_type="image/svg+xml")
 
 
 def install(app: FastAPI) -> None:
     app.mount(ASSETS, StaticFiles(directory=STATIC), name="docs-assets")
-    app.include_router(router)
+    # plain routes, like FastAPI's own docs routes: public pages outside the API
+    for path, endpoint in (("/docs", swagger), ("/redoc", redoc), (REDOC_LOGO, redoc_logo)):
+        app.router.routes.append(Route(path, endpoint, methods=["GET"], include_in_schema=False))
