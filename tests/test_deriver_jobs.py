@@ -337,3 +337,43 @@ async def test_message_custom_instructions_reach_the_prompt(
     await drain(app, settings)
     system = fake_openai.state.requests_to(CHAT)[-1].body["messages"][0]["content"]
     assert "Session-wide focus." in system  # a message without its own falls back
+
+
+async def test_a_new_fact_supersedes_the_known_one_it_replaces(
+    env: tuple[FastAPI, Client, Settings],
+    fake_openai: FakeOpenAIServer,  # noqa: F811
+) -> None:
+    """The model names a known fact the new one replaces: the old conclusion is kept, linked
+    to the new one, and no longer shown as known; unknown or unstored texts change nothing."""
+    app, client, settings = env
+    await post_messages(client, "s", msg("a", "I live in Porto"), msg("a", "I have a cat"))
+    fake_openai.state.queue_chat(extraction(["a lives in Porto", "a has a cat"]))
+    await drain(app, settings)
+    await post_messages(client, "s", msg("a", "I moved to Lisbon last week"))
+    updates = [
+        {"outdated": "A lives in Porto.", "current": "a moved to Lisbon"},  # case, punctuation
+        {"outdated": "a owns a horse", "current": "a moved to Lisbon"},  # not a known fact
+        {"outdated": "a has a cat", "current": "a has a dog"},  # current not stored
+    ]
+    answer = json.loads(extraction(["a moved to Lisbon"]))
+    fake_openai.state.queue_chat(json.dumps(answer | {"updates": updates}))
+    await drain(app, settings)
+    prompt = fake_openai.state.requests_to(CHAT)[-1].body["messages"]
+    assert '"updates"' in prompt[0]["content"] and "a lives in Porto" in prompt[1]["content"]
+    found = await rows(
+        app,
+        "SELECT o.content, n.content AS replaced_by FROM conclusions o"
+        " LEFT JOIN conclusions n ON n.id = o.superseded_by"
+        " WHERE o.observer = 'a' AND o.observed = 'a' ORDER BY o.content",
+    )
+    assert [(r.content, r.replaced_by) for r in found] == [
+        ("a has a cat", None),
+        ("a lives in Porto", "a moved to Lisbon"),
+        ("a moved to Lisbon", None),
+    ]
+    # the next derivation no longer sees the outdated fact as known
+    await post_messages(client, "s", msg("a", "Lisbon is sunny"))
+    fake_openai.state.queue_chat(extraction([]))
+    await drain(app, settings)
+    known = fake_openai.state.requests_to(CHAT)[-1].body["messages"][1]["content"]
+    assert "a moved to Lisbon" in known and "a lives in Porto" not in known

@@ -38,11 +38,18 @@ class Deduction(BaseModel):
     premises: list[str] = Field(default_factory=list, description="the facts it follows from")
 
 
+class Update(BaseModel):
+    outdated: str = Field(description="an already known fact that no longer holds")
+    current: str = Field(description="the new explicit fact that replaces it")
+
+
 class Extraction(BaseModel):
-    """What the model returns: facts stated by the messages, and what follows from them."""
+    """What the model returns: facts stated by the messages, what follows from them, and
+    which known facts the new ones replace."""
 
     explicit: list[str] = Field(default_factory=list)
     deductive: list[Deduction] = Field(default_factory=list)
+    updates: list[Update] = Field(default_factory=list)
 
 
 def _stamp(at: datetime) -> str:
@@ -64,17 +71,21 @@ def extraction_prompt(
     system = (
         f"You keep a long-term memory about a person called {observed}. "
         f"You read what {observed} said and write down what it tells you about {observed}.\n\n"
-        "Write two lists:\n"
+        "Write three lists:\n"
         f"- explicit: facts {observed}'s new messages state or plainly imply, each one short, "
         f'self-contained sentence that names {observed} (for example "{observed} has a dog '
         f'named Rex"). Include identity, relationships, preferences, plans, circumstances, '
         "opinions and anything they ask to be remembered. Skip greetings and small talk.\n"
         "- deductive: conclusions that follow with high certainty from the facts (new or "
-        "already known), each with the facts it follows from as premises.\n\n"
+        "already known), each with the facts it follows from as premises.\n"
+        "- updates: when a new explicit fact means an already known one no longer holds (a "
+        "move, a new job, a pet that died, a changed plan), the known fact copied exactly as "
+        "outdated and the new fact as current.\n\n"
         f"Do not repeat what is already known, do not write facts about anyone but {observed}, "
         "and do not guess. If there is nothing to add, return empty lists.\n"
         'Answer with JSON only: {"explicit": ["..."], "deductive": '
-        '[{"conclusion": "...", "premises": ["..."]}]}'
+        '[{"conclusion": "...", "premises": ["..."]}], '
+        '"updates": [{"outdated": "...", "current": "..."}]}'
     )
     if custom_instructions and custom_instructions.strip():
         system += (

@@ -176,7 +176,7 @@ class DerivationRepository:
         stmt = text(
             "SELECT content FROM (SELECT content, created_at FROM conclusions"
             " WHERE workspace_name = :ws AND observer = :observer AND observed = :observed"
-            " AND level = 'explicit' AND deleted_at IS NULL"
+            " AND level = 'explicit' AND deleted_at IS NULL AND superseded_by IS NULL"
             " ORDER BY created_at DESC LIMIT :limit) c ORDER BY created_at"
         )
         params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}

@@ -39,6 +39,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.models import vector_literal
+from ...db.repositories.conclusions import ConclusionRepository
 from ...db.repositories.derivation import DerivationRepository
 from ...db.repositories.vectors import C, VectorRepository, collection
 from ...deriver import dedupe
@@ -199,6 +200,7 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
                 if c.level == "explicit" and observer not in carded:
                     carded.append(observer)
             await repo.insert(rows)
+            await _supersede(db, job, observer, extraction, cited)
         await repo.set_watermark(job.workspace, job.session, job.observed, int(batch[-1].id))
         if created:
             await enqueue_embed_conclusions(db, job.workspace, created)
@@ -218,6 +220,34 @@ async def derive(ctx: JobContext, job: DerivePayload) -> None:
             await enqueue_queue_empty(
                 db, job.workspace, "representation", job.session, None, job.observed
             )
+
+
+async def _supersede(
+    db: AsyncSession,
+    job: DerivePayload,
+    observer: str,
+    extraction: Extraction,
+    cited: dict[str, str],
+) -> None:
+    """Mark the known explicit conclusions the model says the new facts replace as superseded
+    by the conclusion each new fact became (texts matched like premises). An update naming
+    an unknown fact, or a current fact not stored in this batch, is ignored."""
+    updates = [
+        (dedupe.premise_key(u.outdated), dedupe.premise_key(u.current)) for u in extraction.updates
+    ]
+    updates = [(old, cur) for old, cur in updates if old and cur in cited]
+    if not updates:
+        return
+    known = await DerivationRepository(db).by_premise_keys(
+        job.workspace, observer, job.observed, sorted({old for old, _ in updates})
+    )
+    outdated = {k.key: k.id for k in known if k.level == "explicit"}
+    pairs = [
+        (outdated[old], cited[cur])
+        for old, cur in updates
+        if old in outdated and outdated[old] != cited[cur]
+    ]
+    await ConclusionRepository(db).supersede(job.workspace, observer, job.observed, pairs)
 
 
 def _sources(c: dedupe.Candidate, cited: dict[str, str]) -> list[str]:
