@@ -123,6 +123,11 @@ async def test_an_existing_workspace_is_kept_unless_replaced(
     client: httpx.AsyncClient, database_url: str, name: str
 ) -> None:
     await client.post("/v3/workspaces", json={"id": name, "metadata": {"keep": "me"}})
+    old = await client.post(
+        f"/v3/workspaces/{name}/sessions/old-s/messages",
+        json={"messages": [{"peer_id": "old", "content": "from before"}]},
+    )
+    assert old.status_code == 201
     lines = synthetic_export(name, 5)
     detail = await _refused(client, lines, 409)
     assert detail == (
@@ -134,7 +139,19 @@ async def test_an_existing_workspace_is_kept_unless_replaced(
     replaced = await client.post(IMPORT, content=b"".join(lines), params={"replace": "true"})
     assert replaced.status_code == 201
     assert (await client.get(f"/v3/workspaces/{name}")).json()["metadata"] == {}
-    assert (await rows_of(database_url, name))["messages"] == 5
+    assert (await rows_of(database_url, name))["messages"] == 5  # none from before
+    peers = await client.post(f"/v3/workspaces/{name}/peers/list", json={})
+    assert [p["id"] for p in peers.json()["items"]] == ["u", "a"]
+    assert (await client.get(f"/v3/workspaces/{name}/sessions/old-s")).status_code == 404
+
+
+async def test_a_workspace_being_deleted_is_not_exported(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    await client.post("/v3/workspaces", json={"id": name})
+    assert (await client.delete(f"/v3/workspaces/{name}")).status_code in (202, 204)
+    response = await client.get(f"/v3/workspaces/{name}/export")
+    assert response.status_code == 404
 
 
 async def test_a_copy_under_another_name_gets_its_own_ids(
