@@ -12,12 +12,17 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import routing
+from fastapi.routing import APIRoute
 from spec_v2 import Operation
 from test_v2_contract import EXAMPLES, OPERATIONS, Ctx, seed
 
 from conftest import SECRET
 from fakes.openai_server import FakeOpenAIServer
+from honcho_server.api.v2.guard import twin
+from honcho_server.app import create_app
 from honcho_server.auth.keys import mint
+from honcho_server.settings import Settings
 
 PUBLIC = {("GET", "/metrics")}
 
@@ -82,3 +87,53 @@ def test_a_peer_key_reaches_its_own_peer_only(admin: httpx.Client, v2_server: st
         assert listed.status_code == 200 and listed.json()["total"] == 2
         # creating a workspace with a peer key: refused by v3's handler, so by v2
         assert alice.post("/v2/workspaces", json={"id": "elsewhere"}).status_code == 401
+
+
+def _route_keys() -> set[tuple[str, str]]:
+    app = create_app(Settings(_env_file=None, database_url="postgresql://collect/x"))
+    return {
+        (method, context.path)
+        for context in routing.iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        for method in context.methods or ()
+    }
+
+
+def test_every_v2_route_has_the_v3_twin_its_early_refusal_reads() -> None:
+    keys = _route_keys()
+    v2 = {(m, p) for m, p in keys if p.startswith("/v2/") and p != "/v2/openapi.json"}
+    assert len(v2) == 45
+    for method, path in v2:
+        twin_method, template = twin(method, path.removeprefix("/v2"))
+        assert (twin_method, "/v3" + template) in keys, (method, path)
+
+
+# Bad input from a key without reach: refused (401) before v2 looks at the input, as v3 does.
+OUT_OF_REACH: list[tuple[str, str, Any, dict[str, Any] | None]] = [
+    ("POST", "/sessions/s1/messages/", {"messages": []}, None),
+    ("POST", "/observations", {"observations": [{"content": "c"}]}, None),
+    ("POST", "/trigger_dream", {"observer": "alice", "dream_type": "omni"}, None),
+    ("GET", "/sessions/s1/context", None, {"tokens": -1}),
+    ("POST", "/peers/alice/representation", {"search_top_k": 0}, None),
+    ("POST", "/sessions/s1/peers/alice/config", {"observe_me": "maybe"}, None),
+    ("GET", "/sessions/s1/clone", None, None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "params"), OUT_OF_REACH)
+def test_a_key_without_reach_is_refused_before_validation(
+    admin: httpx.Client,
+    v2_server: str,
+    method: str,
+    path: str,
+    body: Any,
+    params: dict[str, Any] | None,
+) -> None:
+    ctx = seed(admin)
+    keys = [mint(SECRET, workspace="elsewhere"), mint(SECRET, workspace=ctx.ws, peer="carol")]
+    for key in keys:
+        headers = {"Authorization": f"Bearer {key}"}
+        url = f"{v2_server}/v2/workspaces/{ctx.ws}{path}"
+        response = httpx.request(method, url, json=body, params=params, headers=headers)
+        assert response.status_code == 401, (key, response.text)
+        assert isinstance(response.json()["detail"], str)

@@ -13,18 +13,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from ...auth.guard import authenticate
 from . import keys, messages, observations, peers, sessions, workspaces
 from .dispatch import V3Error, as_response
+from .guard import refuse_early
 from .openapi import document
 
 __all__ = ["install"]
 
 
 def build_router() -> APIRouter:
-    # `authenticate` answers a missing or bad key with 401 before any validation, as v3 does;
-    # what the key may reach is decided by the v3 route each v2 route runs.
-    router = APIRouter(prefix="/v2", deprecated=True, dependencies=[Depends(authenticate)])
+    # A missing, bad or out-of-reach key is refused before any validation, as on v3; the
+    # whole decision is the v3 route's that each v2 route runs.
+    router = APIRouter(prefix="/v2", deprecated=True, dependencies=[Depends(refuse_early)])
     for module in (workspaces, peers, sessions, messages, observations, keys):
         router.include_router(module.router)
     return router
