@@ -137,7 +137,9 @@ async def _hybrid(
     nearest = await repo.nearest(vector, max(SEMANTIC_PER_LIMIT * limit, MIN_SEMANTIC))
     everything = await repo.all_words(query.text, SCORED_WINDOW, window=SCORED_WINDOW)
     found(everything, keyword_strength(len(everything)))
-    if MIN_SUBSTRING_CHARS <= len(query.phrase) <= MAX_MESSAGE_CHARS:
+    if MIN_SUBSTRING_CHARS <= len(query.phrase) <= MAX_MESSAGE_CHARS and " " not in query.phrase:
+        # one token (an identifier, part of a word): a sentence as a literal substring
+        # matches next to nothing, and bench/retrieval.py finds no gain from looking for it
         phrase = await repo.substring(query.phrase, SCORED_WINDOW, window=SCORED_WINDOW)
         found(phrase, keyword_strength(len(phrase)))
     authors = await repo.named_peers(query.words) if named else set()
