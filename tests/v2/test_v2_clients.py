@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from honcho import Honcho
 
 from conftest import CLIENTS, run_client
 from fakes.openai_server import FakeOpenAIServer
@@ -39,6 +40,19 @@ def test_honcho_ai_1x_quickstart_and_scenario(
     assert {p["id"]: p["metadata"] for p in peers}["alice"] == {"age": 30}
     config = admin.get(f"{w}/sessions/conversation-1/peers/bob/config").json()
     assert config["observe_others"] is True
+    # and through the v3 SDK (honcho-ai 2.x, this venv's): an old app and a new one, one memory
+    new = Honcho(base_url=v2_server, workspace_id=ws, api_key=admin_key, max_retries=0)
+    session = new.session("conversation-1")
+    assert [m.content for m in session.messages()] == found["messages"]
+    conclusions_v3 = sorted(c.content for c in new.peer("alice").conclusions.list())
+    assert conclusions_v3 == ["alice hikes in Sintra", "alice lives in Lisbon"]
+    new.session("conversation-1").add_messages([new.peer("bob").message("Written by v3")])
+    back = admin.post(
+        f"/v2/workspaces/{ws}/sessions/conversation-1/messages/list",
+        json={},
+        params={"reverse": True},
+    ).json()
+    assert back["items"][0]["content"] == "Written by v3"
     # the chat reached the fake LLM with what alice said
     bodies = chat_llm.state.chat_bodies()
     assert bodies and any("What did Bob say to me?" in str(b["messages"]) for b in bodies)
