@@ -48,8 +48,18 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+@pytest.fixture(scope="session")
+def server_logs() -> dict[str, Path]:
+    """Each live server's log file, by its base URL."""
+    return {}
+
+
 def _serve(
-    database_url: str, tmp: Path, fake: FakeOpenAIServer, extra: dict[str, str]
+    database_url: str,
+    tmp: Path,
+    fake: FakeOpenAIServer,
+    extra: dict[str, str],
+    logs: dict[str, Path],
 ) -> Iterator[str]:
     env = {
         "DATABASE_URL": database_url,
@@ -67,6 +77,7 @@ def _serve(
         **extra,
     }
     process, base_url = start_server(env, tmp / "server.log")
+    logs[base_url] = tmp / "server.log"
     try:
         yield base_url
     finally:
@@ -78,9 +89,11 @@ def explorer(
     database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
     fake_openai_server: FakeOpenAIServer,  # noqa: F811
+    server_logs: dict[str, Path],
 ) -> Iterator[str]:
     """``serve`` with auth off (the default), its chat answered by the fake LLM."""
-    yield from _serve(database_url, tmp_path_factory.mktemp("explorer"), fake_openai_server, {})
+    tmp = tmp_path_factory.mktemp("explorer")
+    yield from _serve(database_url, tmp, fake_openai_server, {}, server_logs)
 
 
 @pytest.fixture(scope="session")
@@ -88,10 +101,13 @@ def explorer_auth(
     database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
     fake_openai_server: FakeOpenAIServer,  # noqa: F811
+    server_logs: dict[str, Path],
 ) -> Iterator[str]:
     """``serve`` with auth on."""
-    extra = {"AUTH_USE_AUTH": "true", "AUTH_JWT_SECRET": SECRET}
-    yield from _serve(database_url, tmp_path_factory.mktemp("auth"), fake_openai_server, extra)
+    # INFO: the access log is on, so the tests can check that no key reaches it
+    extra = {"AUTH_USE_AUTH": "true", "AUTH_JWT_SECRET": SECRET, "LOG_LEVEL": "INFO"}
+    tmp = tmp_path_factory.mktemp("auth")
+    yield from _serve(database_url, tmp, fake_openai_server, extra, server_logs)
 
 
 def key(**claims: str | bool) -> str:

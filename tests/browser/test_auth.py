@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -42,7 +43,9 @@ def _card(base_url: str, ws: str, peer: str) -> list[str] | None:
     return admin.peer(peer).get_card()
 
 
-def test_a_peer_key_sees_only_its_peer_and_sessions(explorer_auth: str, open_page: Open) -> None:
+def test_a_peer_key_sees_only_its_peer_and_sessions(
+    explorer_auth: str, open_page: Open, server_logs: dict[str, Path]
+) -> None:
     ws = _seed(explorer_auth)
     token = key(workspace=ws, peer="alice")
     w = open_page(explorer_auth)
@@ -74,6 +77,9 @@ def test_a_peer_key_sees_only_its_peer_and_sessions(explorer_auth: str, open_pag
         assert "carol secret" not in text and "carol's private note" not in text
     w.shot("auth-refused")
     assert w.open(f"/ui/w/{ws}/search?q=private") == 401  # workspace search: workspace keys
+    log = server_logs[explorer_auth].read_text()
+    assert "GET /ui/w/{w}/p/{p} 401" in log  # the access log is on, and has the pages...
+    assert token not in log  # ...never the key
 
 
 def test_forged_requests_are_refused_by_the_server(explorer_auth: str, open_page: Open) -> None:
@@ -137,3 +143,21 @@ def test_no_key_no_pages_and_a_bad_key_is_refused(explorer_auth: str, open_page:
     w.page.wait_for_load_state("networkidle")
     assert w.page.url.endswith("/ui/login")
     assert not [c for c in w.page.context.cookies() if c["name"] == "honcho_explorer_key"]
+
+
+def test_retrying_a_job_is_for_admin_keys_only(explorer_auth: str, open_page: Open) -> None:
+    ws = _seed(explorer_auth)
+    w = open_page(explorer_auth)
+    _sign_in(w, key(workspace=ws))
+    assert "Service-wide status" in w.page.inner_text("main")  # no /status for this key
+    csrf = w.page.get_attribute("meta[name=csrf-token]", "content")
+    w.expect_errors("status of 401")
+    retry = f"{explorer_auth}/ui/jobs/retry"
+    refused = w.page.request.post(retry, form={"job_id": "1", "csrf_token": csrf or ""})
+    assert refused.status == 401
+    admin = open_page(explorer_auth)
+    _sign_in(admin, key(admin=True))
+    assert "Queue by job kind" in admin.page.inner_text("main")
+    csrf = admin.page.get_attribute("meta[name=csrf-token]", "content")
+    done = admin.page.request.post(retry, form={"job_id": "999999999", "csrf_token": csrf or ""})
+    assert done.ok and "Retried job 999999999-none" in done.text()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
@@ -33,9 +33,10 @@ async def session(
     w: str,
     s: str,
     page_no: int = 1,
-    newest: bool = False,
+    order: str = Query("", alias="newest"),
     jump: str = "",
 ) -> Response:
+    newest = order in ("true", "1", "on")  # the order select sends "" for oldest first
     api = viewer.api
     base = f"/v3/workspaces/{w}/sessions/{s}"
     info = await api.get(base)
