@@ -50,8 +50,9 @@ MODELS: dict[str, type[Record]] = {
     "webhooks": WebhookRecord,
 }
 
-Progress = Callable[[str, int], None]
-"""Called with a section's name and how many of its records have been written so far."""
+Progress = Callable[[str, int, int], None]
+"""Called with a section's name, how many of its records have been written so far, and how
+many the header announced."""
 
 
 async def export_lines(
@@ -85,10 +86,10 @@ async def export_lines(
                 yield line
                 written += 1
                 if progress is not None and written % 1000 == 0:
-                    progress(section, written)
+                    progress(section, written, _total(header, section))
             counts[section] = written
             if progress is not None:
-                progress(section, written)
+                progress(section, written, _total(header, section))
         yield dump(Trailer(counts=Counts(**counts), sha256=digest.hexdigest()))
 
 
@@ -106,6 +107,10 @@ async def _header(repo: TransferExportRepository, workspace: str, embeddings: bo
         embeddings=with_vectors,
         counts=Counts(**counts),
     )
+
+
+def _total(header: Header, section: str) -> int:
+    return int(getattr(header.counts, section))
 
 
 def _vectors(record: BaseModel) -> int:

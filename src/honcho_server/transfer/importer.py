@@ -37,8 +37,9 @@ from .format import (
 )
 from .writer import Writer
 
-Progress = Callable[[str, int], None]
-"""Called with a section's name and how many of its records have been read so far."""
+Progress = Callable[[str, int, int], None]
+"""Called with a section's name, how many of its records have been read so far, and how many
+the header announced."""
 
 BATCH = 1000
 UNIQUE_VIOLATION = "23505"
@@ -101,7 +102,7 @@ async def import_lines(
     await state.writer.finish()
     if progress is not None:
         for name, count in state.seen.items():
-            progress(name, count)
+            progress(name, count, count)
     return Outcome(
         workspace=state.writer.workspace,
         counts=state.trailer.counts,
@@ -139,7 +140,8 @@ async def _read(
             and record.type == "message"
             and state.seen["messages"] % BATCH == 0
         ):
-            progress("messages", state.seen["messages"])
+            assert state.header is not None
+            progress("messages", state.seen["messages"], state.header.counts.messages)
 
 
 def _header(line: bytes) -> Header:

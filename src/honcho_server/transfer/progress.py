@@ -10,8 +10,8 @@ EVERY_SECONDS = 1.0
 
 
 class StderrProgress:
-    """``exported messages: 42,000 (8,400/s)``, at most once a second per section, and once
-    when a section ends; on a terminal the line is rewritten in place."""
+    """``exported messages: 42,000/100,000  42% (8,400/s)``, at most once a second per
+    section, and once when a section ends; on a terminal the line is rewritten in place."""
 
     def __init__(self, verb: str, stream: TextIO | None = None) -> None:
         self.verb = verb
@@ -21,18 +21,18 @@ class StderrProgress:
         self.section = ""
         self.section_started = self.started
         self.shown = 0.0
-        self.total = 0
 
-    def __call__(self, section: str, count: int) -> None:
+    def __call__(self, section: str, count: int, total: int) -> None:
         now = time.monotonic()
         if section != self.section:
             self._end_line()
             self.section, self.section_started, self.shown = section, now, 0.0
-        if now - self.shown < EVERY_SECONDS and count % 1000 == 0 and count:
+        if now - self.shown < EVERY_SECONDS and count < total:
             return
         self.shown = now
         rate = count / max(now - self.section_started, 1e-6)
-        text = f"{self.verb} {section}: {count:,} ({rate:,.0f}/s)"
+        share = f" {100 * count // total:3d}%" if total else ""
+        text = f"{self.verb} {section}: {count:,}/{total:,}{share} ({rate:,.0f}/s)"
         if self.tty:
             self.stream.write("\r" + text.ljust(60))
         else:
