@@ -94,6 +94,17 @@ status = honcho.get_deriver_status()
 assert status.pending_work_units == 0 and status.in_progress_work_units == 0
 assert session.get_deriver_status().pending_work_units == 0
 
+# --- uploads, clones, listings ---
+uploaded = session.upload_file(("notes.txt", b"Alice packs light.", "text/plain"), peer=alice)
+assert [m.content for m in uploaded] == ["Alice packs light."]
+clone = session.clone()
+assert [m.content for m in clone.get_messages()] == [m.content for m in session.get_messages()]
+assert {"alice", "bob"} <= {p.id for p in honcho.get_peers()}
+assert {session.id, clone.id} <= {s.id for s in honcho.get_sessions()}
+assert workspace in honcho.get_workspaces()
+clone.remove_peers([bob])
+assert [p.id for p in clone.get_peers()] == ["alice"]
+
 # --- a message edited through v2 ---
 first = messages[0]
 edited = honcho.update_message(first, {"edited": True}, session)
