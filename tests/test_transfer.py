@@ -78,7 +78,7 @@ async def test_cli_round_trip_reads_back_identically(
         {"DATABASE_URL": database_url},
     )
     assert out.returncode == 0, out.stderr
-    assert "exported messages: 33" in out.stderr  # carol's message stays behind
+    assert "exported messages: 33/33 100% (" in out.stderr  # carol's message stays behind
     assert not (tmp_path / "ws.jsonl.partial").exists()
     assert stat.S_IMODE(file.stat().st_mode) == 0o600  # it holds the workspace's memory
     lines = file.read_bytes().splitlines()
@@ -92,7 +92,8 @@ async def test_cli_round_trip_reads_back_identically(
         ["import", str(file)], {"DATABASE_URL": second_database, "EMBED_MESSAGES": "false"}
     )
     assert out.returncode == 0, out.stderr
-    assert f"imported workspace {seeded}" in out.stderr
+    assert f"imported workspace {seeded} (embeddings kept) in " in out.stderr
+    assert "imported messages: 33/33 100% (" in out.stderr
 
     found = differences(
         sdk_view(second_server, seeded), forgotten_left_out(sdk_view(live_server, seeded))
