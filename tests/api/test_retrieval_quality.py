@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from honcho_server.app import create_app
 from honcho_server.db.repositories.conclusions import ConclusionRepository
+from honcho_server.db.repositories.search import SearchRepository, SearchScope
 from honcho_server.db.session import unit_of_work
 from honcho_server.settings import Settings
 
@@ -221,3 +222,30 @@ async def test_superseded_conclusions_are_kept_but_left_out_by_default(
             text("SELECT superseded_by FROM conclusions WHERE id = :id"), {"id": old}
         )
     assert by == new
+
+
+# --- keyword evidence -------------------------------------------------------------------------
+
+
+async def test_rare_words_counts_matches_within_the_scope_and_drops_common_words(
+    app: FastAPI, client: httpx.AsyncClient, ws: str
+) -> None:
+    apples = [("a", f"an apple a day, number {i}", JAN) for i in range(10)]
+    await _add(client, ws, "s1", *apples, ("a", "a zebra crossed the road", JAN))
+    await _add(client, ws, "s2", ("b", "zebra and apple stripes", JAN))
+    async with unit_of_work(app.state.session_factory) as db:
+
+        async def rare(repo: SearchRepository, *words: str) -> list[tuple[str, int]]:
+            found = dict(await repo.rare_words(list(words), 50, cap=8))
+            texts = {r.id: r.content for r in await repo.rows(list(found))}
+            return sorted((texts[i], df) for i, df in found.items())
+
+        everywhere = SearchRepository(db, SearchScope(ws, {"workspace_id": ws}))
+        # "apple" has 11 matches: common, left out; "zebra" 2; "the" is a stop word
+        assert await rare(everywhere, "apple", "zebra", "the") == [
+            ("a zebra crossed the road", 2),
+            ("zebra and apple stripes", 2),
+        ]
+        session = SearchRepository(db, SearchScope(ws, {"workspace_id": ws, "session_id": "s2"}))
+        assert await rare(session, "apple", "zebra") == [("zebra and apple stripes", 1)]
+        assert await rare(session, "nothing") == []

@@ -157,9 +157,9 @@ class SearchRepository:
         """Messages matching some of ``words``, each with the document frequency of its rarest
         matched word (stems; stop words dropped), rarest first, then newest.
 
-        Each word's matches are read from the index newest first and capped at ``cap`` + 1, so
-        the cost is bounded whatever the size of the scope: a word with more than ``cap``
-        matches is common, and its matches are left out.
+        Each word's matches are read from the index up to ``cap`` + 1 rows (in no order), so
+        the rows read are bounded whatever the size of the scope: a word with more than
+        ``cap`` matches is common, and its matches are left out.
         """
         word = func.unnest(bindparam("words", list(words), ARRAY(Text))).table_valued("word")
         lexemes = func.plainto_tsquery(_CONFIG, word.render_derived("w").c.word)
@@ -169,10 +169,9 @@ class SearchRepository:
             .distinct()
             .subquery("terms")
         )
-        hits = (
+        hits = (  # any cap + 1 matches: no order, so the heap is read for those rows only
             self._base(T.c.id, T.c.created_at)
             .where(_TSVECTOR.op("@@")(terms.c.term))
-            .order_by(*_NEWEST)
             .limit(cap + 1)
             .lateral("hits")
         )
