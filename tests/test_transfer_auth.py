@@ -70,3 +70,17 @@ async def test_who_may_export_and_import(auth_client: httpx.AsyncClient) -> None
         assert response.status_code == 401, who
     missing = await auth_client.get(f"/v3/workspaces/{ws}-copy", headers=admin)
     assert missing.status_code == 404  # nothing was created by a refused import
+
+
+async def test_both_routes_are_in_the_openapi_document_as_additions(
+    auth_client: httpx.AsyncClient,
+) -> None:
+    paths = (await auth_client.get("/openapi.json")).json()["paths"]
+    export = paths["/v3/workspaces/{workspace_id}/export"]["get"]
+    imported = paths["/v3/workspaces/import"]["post"]
+    assert export["x-honcho-server-addition"] is imported["x-honcho-server-addition"] is True
+    assert "application/x-ndjson" in export["responses"]["200"]["content"]
+    assert imported["requestBody"]["required"] is True
+    assert imported["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ImportResult"
+    }

@@ -18,6 +18,8 @@ from ..deps import EmbedderDep, SessionFactory, SettingsDep
 router = APIRouter(tags=["transfer"])
 
 MEDIA_TYPE = "application/x-ndjson"
+#: Marks an operation upstream Honcho's API does not have, in the served document.
+ADDITION = "x-honcho-server-addition"
 _BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
 _FILE: dict[str, Any] = {MEDIA_TYPE: _BINARY}
 # The body is read as raw bytes whatever its content type (application/x-ndjson suits it); the
@@ -38,6 +40,7 @@ def _error(description: str) -> dict[str, Any]:
         200: {"content": _FILE, "description": "The export file (JSON Lines)"},
         404: _error("No such workspace (or it is being deleted)"),
     },
+    openapi_extra={ADDITION: True},
     description=(
         "Beyond upstream: the workspace as a honcho-server.workspace export (JSON Lines: a "
         "header, one record per line, a trailer with counts and a SHA-256), streamed from one "
@@ -72,7 +75,7 @@ async def _chain(first: bytes, rest: AsyncGenerator[bytes]) -> AsyncIterator[byt
     status_code=201,
     response_model=ImportResult,
     responses={409: _error("The workspace exists (replace=true overwrites it), or an id is taken")},
-    openapi_extra={"requestBody": {"required": True, "content": _UPLOAD}},
+    openapi_extra={ADDITION: True, "requestBody": {"required": True, "content": _UPLOAD}},
     description=(
         "Beyond upstream: create a workspace from an export file sent as the request body "
         "(raw bytes, e.g. application/x-ndjson; streamed, any size). All or nothing: a "
