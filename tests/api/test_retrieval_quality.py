@@ -249,3 +249,32 @@ async def test_rare_words_counts_matches_within_the_scope_and_drops_common_words
         session = SearchRepository(db, SearchScope(ws, {"workspace_id": ws, "session_id": "s2"}))
         assert await rare(session, "apple", "zebra") == [("zebra and apple stripes", 1)]
         assert await rare(session, "nothing") == []
+
+
+AWKWARD = [
+    "?",
+    "the of and",
+    "%_\\\\",
+    "(a+b)*[c]{2}|^$.",
+    '"unterminated',
+    "--maria",
+    "a:b & c | !d <-> e",
+    "maria maria MARIA",
+    "été café",
+    "\u0001\u0002",
+    "ORD-1234?",
+    "what's maria's car, currently?!",
+    "before now used to currently",
+]
+
+
+@pytest.mark.parametrize("query", AWKWARD)
+async def test_awkward_queries_never_fail_in_hybrid_search(
+    semantic: httpx.AsyncClient, ws: str, history: dict[str, str], query: str
+) -> None:
+    for path in (ws, f"{ws}/sessions/maria-2", f"{ws}/peers/maria"):
+        r = await semantic.post(
+            f"/v3/workspaces/{path}/search", json={"query": query, "limit": 100}
+        )
+        assert r.status_code == 200, (path, r.text)
+        assert all(m["workspace_id"] == ws for m in r.json())
