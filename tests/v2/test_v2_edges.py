@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -210,3 +211,19 @@ def test_the_v2_document_says_what_v2_answers(admin: httpx.Client) -> None:
     ]["schema"]["anyOf"]
     assert "503" in responses
     assert "200" in responses  # v2's status, not v3's 201
+
+
+def test_a_streamed_chat_is_not_buffered(admin: httpx.Client, chat_llm: FakeOpenAIServer) -> None:
+    """The stream starts (status and headers) before the model answers, as on v3, and its events
+    follow when the model has written them; a buffered pass-through would hold everything until
+    the end."""
+    chat_llm.state.latency_seconds = 2.0
+    ctx = seed(admin)
+    url = f"/v2/workspaces/{ctx.ws}/peers/alice/chat"
+    start = time.monotonic()
+    with admin.stream("POST", url, json={"query": "hi", "stream": True}) as response:
+        started = time.monotonic() - start
+        events = [line for line in response.iter_lines() if line.startswith("data: ")]
+        ended = time.monotonic() - start
+    assert response.status_code == 200 and events
+    assert ended - started > 1.5, (started, ended)
