@@ -152,6 +152,10 @@ _WEBHOOKS = text(
 )
 
 
+#: How long overwriting a workspace (``replace``) may take to delete the old one.
+REPLACE_TIMEOUT = "15min"
+
+
 class TransferImportRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
@@ -163,8 +167,11 @@ class TransferImportRepository:
 
     async def delete_workspace(self, name: str) -> None:
         """Remove the workspace and, by cascade, every row of it (its jobs are cancelled by
-        the caller)."""
+        the caller). One statement that may remove millions of rows: it gets
+        :data:`REPLACE_TIMEOUT` rather than the per-request statement timeout."""
+        await self.db.execute(text(f"SET LOCAL statement_timeout = '{REPLACE_TIMEOUT}'"))
         await self.db.execute(text("DELETE FROM workspaces WHERE name = :w"), {"w": name})
+        await self.db.execute(text("SET LOCAL statement_timeout TO DEFAULT"))
 
     async def insert_workspace(self, row: NamedRow) -> None:
         await self.db.execute(
