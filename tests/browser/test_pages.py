@@ -218,3 +218,33 @@ def test_chat_playground_streams_the_answer_with_evidence(
     assert time.monotonic() - started > 0.3
     assert "alice hikes the Alps" in w.page.inner_text("#evidence")
     w.shot("chat-streamed")
+
+
+def test_a_big_context_is_listed_in_parts_that_add_up_to_the_sdk_context(
+    explorer: str, open_page: Open
+) -> None:
+    ws = f"big-{uuid.uuid4().hex[:8]}"
+    honcho = _sdk(explorer, ws)
+    alice = honcho.peer("alice")
+    session = honcho.session("big", peers=[alice])
+    for start in range(0, 300, 100):
+        session.add_messages([alice.message(f"note {i}") for i in range(start, start + 100)])
+    expected = [m.id for m in session.context(tokens=100_000).messages]
+    assert len(expected) == 300
+    w = open_page(explorer)
+    w.open(f"/ui/w/{ws}/s/big")
+    w.page.fill("#tokens", "100000")
+    w.page.click("form[hx-get$='/context'] button")
+    w.page.wait_for_selector("#context-result[data-tokens='100000']")
+    seen: list[str] = []
+    for part in (1, 2):
+        pager = w.page.locator("#context-result .pager").first
+        assert pager.get_attribute("data-context-messages") == "300"
+        seen += w.page.locator("[data-context-message]").evaluate_all(
+            "ms => ms.map(m => m.dataset.contextMessage)"
+        )
+        if part == 1:
+            pager.locator("a:has-text('later')").click()
+            last = f"#context-result [data-context-message='{expected[-1]}']"
+            w.page.wait_for_selector(last)
+    assert seen == expected

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from . import docs
-from .browser import FORGED, Forged, LoginRequired
+from .browser import FORGED, Forged, LoginRequired, Viewer, viewer_or_none
 from .dispatch import ApiError
 from .pages import chat, conclusions, login, overview, peers, search, sessions, workspaces
 from .render import page
@@ -43,4 +43,5 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     if request.headers.get("hx-request"):
         return page(request, None, "fragment_error.html", status=exc.status, detail=exc.detail)
-    return page(request, None, "error.html", status=exc.status, detail=exc.detail)
+    viewer: Viewer | None = viewer_or_none(request)  # the header still offers sign-out
+    return page(request, viewer, "error.html", status=exc.status, detail=exc.detail)

@@ -111,6 +111,13 @@ def _viewer(request: Request) -> Viewer:
     return Viewer(Api(app, key), principal, True, csrf_token(request))
 
 
+def viewer_or_none(request: Request) -> Viewer | None:
+    try:
+        return _viewer(request)
+    except LoginRequired:
+        return None
+
+
 async def check_csrf(request: Request) -> None:
     """Refuse a state-changing request that a page of another site could have sent."""
     if request.headers.get("sec-fetch-site") == "cross-site":
