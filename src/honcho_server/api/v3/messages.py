@@ -43,7 +43,10 @@ async def create_messages_for_session(
         create,
         workspace=workspace_id,
         route="messages.create",
-        request={"session": session_id, "body": body.model_dump(mode="json")},
+        # what identifies the request, only needed (and only built) with a key
+        request={"session": session_id, "body": body.model_dump(mode="json")}
+        if idempotency_key is not None
+        else None,
         response_type=list[Message],
         status=201,
     )

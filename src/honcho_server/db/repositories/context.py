@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -42,12 +44,21 @@ _SQL = """
           )
     )
     SELECT state.settled, m.id, m.public_id, m.workspace_name, m.session_name, m.peer_name,
-           m.content, m.token_count, m.metadata, m.created_at
+           m.content, m.token_count, m.metadata, m.created_at, NULL::text AS kind
     FROM state
     LEFT JOIN (fits JOIN messages m ON m.id = fits.id) ON true
-    ORDER BY m.id
+    UNION ALL
+    SELECT true, su.message_id, su.message_public_id, NULL, NULL, NULL,
+           su.content, su.token_count, NULL, su.created_at, su.kind
+    FROM summaries su
+    JOIN sessions s ON s.workspace_name = su.workspace_name AND s.name = su.session_name
+    WHERE {summaries} AND su.workspace_name = {workspace} AND su.session_name = {session}
+      AND s.is_active
+    ORDER BY kind NULLS FIRST, id
 """
-_ORDER = ("workspace", "session", "after", "budget", "scan")
+# With `summaries`, the session's stored summaries ride along as rows of their own (`kind`
+# set; `id` and `public_id` are the last message each covers), after the state and messages.
+_ORDER = ("workspace", "session", "after", "budget", "scan", "summaries")
 _NEWEST_WITHIN = text(_SQL.format(**{k: f":{k}" for k in _ORDER}))
 # The same statement for asyncpg itself (typed parameters, positional).
 _NEWEST_WITHIN_RAW = _SQL.format(
@@ -56,7 +67,18 @@ _NEWEST_WITHIN_RAW = _SQL.format(
     after="$3::bigint",
     budget="$4::bigint",
     scan="$5::bigint",
+    summaries="$6::boolean",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSummary:
+    kind: str  # "short" | "long"
+    message_id: int  # internal id of the last message it covers
+    message_public_id: str
+    content: str
+    token_count: int
+    created_at: datetime
 
 
 Fetch = Callable[[int], Awaitable[Sequence[Any]]]
@@ -87,7 +109,13 @@ class ContextRepository:
         """
         if budget <= 0:
             return []
-        params = {"workspace": workspace, "session": session, "after": after_id, "budget": budget}
+        params = {
+            "workspace": workspace,
+            "session": session,
+            "after": after_id,
+            "budget": budget,
+            "summaries": False,
+        }
 
         async def fetch(scan: int) -> Sequence[AnyRow]:
             return (await self.db.execute(_NEWEST_WITHIN, {**params, "scan": scan})).all()
@@ -95,17 +123,30 @@ class ContextRepository:
         return [r for r in await _settled(fetch) if r.id is not None]
 
     async def newest_messages(
-        self, workspace: str, session: str, *, after_id: int, budget: int
-    ) -> list[MessageRow]:
+        self, workspace: str, session: str, *, after_id: int, budget: int, summaries: bool
+    ) -> tuple[list[MessageRow] | None, list[StoredSummary]]:
         """:meth:`newest_within` as typed rows, read through asyncpg itself (:mod:`.raw`): a
         long context (thousands of rows) skips SQLAlchemy's statement execution and row
-        objects, which cost more than the rest of the request."""
+        objects, which cost more than the rest of the request.
+
+        With ``summaries``, the first pass also reads the session's stored summaries (an
+        active session's). When there are some and the window is not settled yet, the
+        messages are left unread (``None``): which of them to read depends on the summary
+        the caller chooses."""
         if budget <= 0:
-            return []
-
-        async def fetch(scan: int) -> Sequence[Any]:
-            return await raw.fetch(
-                self.db, _NEWEST_WITHIN_RAW, workspace, session, after_id, budget, scan
-            )
-
-        return [MessageRow(*r[1:]) for r in await _settled(fetch) if r[1] is not None]
+            return [], []
+        stored: list[StoredSummary] = []
+        scan = FIRST_SCAN
+        while True:
+            args = (workspace, session, after_id, budget, scan, summaries)
+            rows = await raw.fetch(self.db, _NEWEST_WITHIN_RAW, *args)
+            settled = bool(rows[0][0])
+            if summaries:
+                stored = [StoredSummary(r[10], r[1], r[2], r[6], r[7], r[9]) for r in rows if r[10]]
+                summaries = False
+                if stored and not settled:
+                    return None, stored
+            if settled:
+                found = [MessageRow(*r[1:10]) for r in rows if r[10] is None and r[1] is not None]
+                return found, stored
+            scan *= SCAN_GROWTH

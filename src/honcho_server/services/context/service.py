@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...db.repositories.context import ContextRepository
-from ...db.repositories.summaries import SummaryRepository
-from .. import views
+from ...db.repositories.context import ContextRepository, StoredSummary
+from ...schemas.summaries import SUMMARY_TYPES
 from ..messages import message_wire
 from .budget import MAX_CONTEXT_TOKENS, choose_summary
 
@@ -41,26 +41,48 @@ async def session_context(
     limit = MAX_CONTEXT_TOKENS if req.tokens is None else req.tokens
     if peer_view is not None:
         limit -= peer_view.tokens
-    chosen = None
-    if req.summary and limit > 0:
-        stored = await SummaryRepository(db).for_session(workspace, session)
-        short, long = stored.get("short"), stored.get("long")
-        kind = choose_summary(
-            limit,
-            short.token_count if short is not None else None,
-            long.token_count if long is not None else None,
-        )
-        chosen = stored[kind] if kind is not None else None
-    budget = limit - (chosen.token_count if chosen is not None else 0)
-    after = chosen.message_id if chosen is not None else 0
-    rows = await ContextRepository(db).newest_messages(
-        workspace, session, after_id=after, budget=budget
+    # One statement reads the stored summaries and the newest messages within the whole
+    # limit (a session without summaries needs no more); the messages are read again only
+    # after a chosen summary (or when the first pass left them unread).
+    repo = ContextRepository(db)
+    want = req.summary and limit > 0
+    rows, stored = await repo.newest_messages(
+        workspace, session, after_id=0, budget=limit, summaries=want
     )
+    chosen = _choose(limit, stored) if stored else None
+    if chosen is not None or rows is None:
+        after, budget = (chosen.message_id, limit - chosen.token_count) if chosen else (0, limit)
+        rows, _ = await repo.newest_messages(
+            workspace, session, after_id=after, budget=budget, summaries=False
+        )
+    assert rows is not None  # read without summaries: always
     body = {  # SessionContext's fields, in its order
         "id": session,
         "messages": [message_wire(m) for m in rows],
-        "summary": views.summary(chosen).model_dump() if chosen is not None else None,
+        "summary": _summary(chosen) if chosen is not None else None,
         "peer_representation": peer_view.representation if peer_view else None,
         "peer_card": peer_view.card if peer_view else None,
     }
     return to_json(body)
+
+
+def _choose(limit: int, stored: list[StoredSummary]) -> StoredSummary | None:
+    by_kind = {s.kind: s for s in stored}
+    short, long = by_kind.get("short"), by_kind.get("long")
+    kind = choose_summary(
+        limit,
+        short.token_count if short is not None else None,
+        long.token_count if long is not None else None,
+    )
+    return by_kind[kind] if kind is not None else None
+
+
+def _summary(s: StoredSummary) -> dict[str, Any]:
+    """``Summary`` as its JSON renders (``views.summary``)."""
+    return {
+        "content": s.content,
+        "message_id": s.message_public_id,
+        "summary_type": SUMMARY_TYPES[s.kind],
+        "created_at": s.created_at.isoformat().replace("+00:00", "Z"),
+        "token_count": s.token_count,
+    }
