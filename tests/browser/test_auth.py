@@ -161,3 +161,18 @@ def test_retrying_a_job_is_for_admin_keys_only(explorer_auth: str, open_page: Op
     csrf = admin.page.get_attribute("meta[name=csrf-token]", "content")
     done = admin.page.request.post(retry, form={"job_id": "999999999", "csrf_token": csrf or ""})
     assert done.ok and "Retried job 999999999-none" in done.text()
+
+
+def test_a_session_key_sees_only_its_session(explorer_auth: str, open_page: Open) -> None:
+    ws = _seed(explorer_auth)
+    w = open_page(explorer_auth)
+    _sign_in(w, key(workspace=ws, session="ours"))
+    assert w.open(f"/ui/w/{ws}") == 200  # sent to the one session it reaches
+    assert w.page.url.endswith(f"/ui/w/{ws}/s/ours")
+    w.page.wait_for_selector("#context-result")
+    text = w.page.inner_text("main")
+    assert "alice writes here" in text and "bob answers" in text
+    w.expect_errors("status of 401")
+    for path in (f"/ui/w/{ws}/s/theirs", f"/ui/w/{ws}/p/carol", f"/ui/w/{ws}/c/anything"):
+        assert w.open(path) == 401, path
+        assert "carol" not in w.page.inner_text("main")
