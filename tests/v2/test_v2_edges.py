@@ -227,3 +227,36 @@ def test_a_streamed_chat_is_not_buffered(admin: httpx.Client, chat_llm: FakeOpen
         ended = time.monotonic() - start
     assert response.status_code == 200 and events
     assert ended - started > 1.5, (started, ended)
+
+
+def _bounds(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's numeric bounds and default, wherever its schema keeps them."""
+    found: dict[str, Any] = {}
+    for part in [schema, *schema.get("anyOf", [])]:
+        for key in ("minimum", "maximum"):
+            if key in part:
+                found[key] = part[key]
+    if "default" in schema:
+        found["default"] = schema["default"]
+    return found
+
+
+def test_the_v2_query_parameters_are_the_contracts(admin: httpx.Client) -> None:
+    """Same names, same bounds and defaults (ours may add a minimum the contract leaves open:
+    a negative token budget is refused, as on v3)."""
+    served = admin.get("/v2/openapi.json").json()["paths"]
+    compared = 0
+    for op in operations():
+        if not op.path.startswith("/v2/"):
+            continue
+        contract = spec()["paths"][op.path][op.method.lower()].get("parameters", [])
+        ours = {p["name"]: p for p in served[op.path][op.method.lower()].get("parameters", [])}
+        for param in contract:
+            if param["in"] != "query":
+                continue
+            assert param["name"] in ours, (op.key, param["name"])
+            theirs, mine = _bounds(param["schema"]), _bounds(ours[param["name"]]["schema"])
+            for key, value in theirs.items():
+                assert mine.get(key) == value, (op.key, param["name"], key, mine)
+                compared += 1
+    assert compared >= 30
