@@ -15,6 +15,7 @@ from ...db.repositories.explorer import ExplorerRepository
 from ...db.session import unit_of_work
 from ...embeddings import Embedder
 from ...queue import retry_jobs
+from ...settings import Settings
 from ..browser import CsrfChecked, Viewer, ViewerDep
 from ..dispatch import ApiError
 from ..render import page
@@ -45,7 +46,7 @@ async def overview(request: Request, viewer: ViewerDep, page_no: int = 1) -> Res
         s=status,
         usage=usage,
         backlog=backlog,
-        embedder=await _probe_embedder(request.app.state.embedder),
+        embedder=await _probe_embedder(request.app.state.embedder, request.app.state.settings),
         workspaces=workspaces,
         retried=request.query_params.get("retried"),
     )
@@ -64,8 +65,12 @@ async def _scoped(request: Request, viewer: Viewer) -> Response:
     return page(request, viewer, "overview_scoped.html", queue=queue, sessions=sessions)
 
 
-async def _probe_embedder(embedder: Embedder) -> dict[str, Any]:
-    """Whether the embedder answers now (one short text), and how fast."""
+async def _probe_embedder(embedder: Embedder, settings: Settings) -> dict[str, Any]:
+    """Whether the local embedder answers now (one short text, in this process), and how
+    fast. A remote one is not called on every page view: the workers' reports say whether
+    it answered them (the LLM panel)."""
+    if settings.embedding_provider != "local":
+        return {"ok": None}
     started = time.perf_counter()
     try:
         async with asyncio.timeout(EMBED_PROBE_SECONDS):
