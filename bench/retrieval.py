@@ -30,10 +30,12 @@ What it does:
    Two baselines score the same candidates (the scope's messages or conclusions) offline:
    BM25 (k1 1.2, b 0.75, stop words dropped, crude suffix stemming) and plain cosine over the
    same model's embeddings (each message embedded whole).
-4. Latency p50 of each scope's request (in-process: no network, JSON included) and the time
-   spent in database statements per request (client-side wall time of every statement, so it
-   includes the round trip). ``--pad N`` then adds N filler messages (other peers, other
-   sessions) and measures latency again at that size.
+4. Latency p50 of each scope's request (in-process: no network, JSON included, the query
+   embedded afresh), the time spent in database statements per request (client-side wall
+   time of every statement, so it includes the round trip and any wait for the CPU), and
+   PostgreSQL's own execution time per request (``pg_stat_database.active_time``).
+   ``--pad N`` then adds N filler messages (other peers, other sessions) and measures
+   latency again at that size.
 
 The machine is shared: latencies are noisy; quality numbers are deterministic for one model.
 """
@@ -431,19 +433,46 @@ async def ask(
     return r.json(), elapsed * 1000, (timer.total - db_before) * 1000
 
 
+PG_STATS_FLUSH_S = 11  # an idle backend reports its statistics within 10 s
+
+
+async def pg_active_ms(engine: Any) -> float:
+    """Milliseconds PostgreSQL spent executing statements in this database so far
+    (``pg_stat_database.active_time``), once every backend has reported."""
+    from sqlalchemy import text
+
+    await asyncio.sleep(PG_STATS_FLUSH_S)
+    async with engine.connect() as conn:
+        value = await conn.scalar(
+            text("SELECT active_time FROM pg_stat_database WHERE datname = current_database()")
+        )
+    return float(value or 0.0)
+
+
 async def latency(
-    client: httpx.AsyncClient, timer: DbTimer, all_cases: list[Case]
+    client: httpx.AsyncClient, timer: DbTimer, all_cases: list[Case], engine: Any
 ) -> dict[str, dict[str, float]]:
+    """Per scope: p50 of the request (in-process; the query-vector cache emptied first, so
+    each request embeds its query), p50 of its statements' client-side wall time, and
+    PostgreSQL's own execution time per request (active_time over the loop ÷ requests; the
+    idle worker's few polls are included)."""
+    from honcho_server.services.semantic import QUERY_CACHE
+
     out: dict[str, dict[str, float]] = {}
     for scope in SCOPES:
         walls, dbs = [], []
-        for case in [c for c in all_cases if c.scope == scope]:
+        mine = [c for c in all_cases if c.scope == scope]
+        before = await pg_active_ms(engine)
+        QUERY_CACHE.clear()  # each query embedded afresh, as a new question would be
+        for case in mine:
             _, wall, db = await ask(client, timer, case)
             walls.append(wall)
             dbs.append(db)
+        pg = (await pg_active_ms(engine) - before) / len(mine)
         out[scope] = {
             "p50_ms": round(statistics.median(walls), 1),
             "db_ms_p50": round(statistics.median(dbs), 1),
+            "pg_ms_mean": round(pg, 2),
         }
     return out
 
@@ -530,7 +559,7 @@ async def evaluate(
     }
     if args.sweep:
         return result
-    result["latency"] = await latency(client, timer, all_cases)
+    result["latency"] = await latency(client, timer, all_cases, app.state.engine)
     if args.pad:
         print(f"padding with {args.pad} filler messages", flush=True)
         await pad(client, args.pad)
@@ -539,7 +568,7 @@ async def evaluate(
             from sqlalchemy import text
 
             await conn.execute(text("ANALYZE"))
-        result["latency_padded"] = await latency(client, timer, all_cases)
+        result["latency_padded"] = await latency(client, timer, all_cases, app.state.engine)
     return result
 
 
@@ -606,7 +635,8 @@ def report(result: dict[str, Any]) -> None:
             print(
                 f"\n{key} (in-process, 1 client): "
                 + ", ".join(
-                    f"{s} p50 {v['p50_ms']} ms (db {v['db_ms_p50']} ms)"
+                    f"{s} p50 {v['p50_ms']} ms (statements {v['db_ms_p50']} ms, "
+                    f"Postgres {v['pg_ms_mean']} ms)"
                     for s, v in result[key].items()
                 )
             )
