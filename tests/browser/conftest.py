@@ -8,17 +8,25 @@ request for one of the page's assets fails the test. Screenshots go to ``artifac
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from sqlalchemy.engine import make_url
 
 from fakes.fixtures import fake_openai_server  # noqa: F401 - fixture
 from fakes.openai_server import FakeOpenAIServer
 from honcho_server.auth.keys import mint
+from honcho_server.db.migrate import upgrade
+from sdk.test_sdk_queue_webhooks import _admin
 from servers import start_server, stop_server
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -108,6 +116,35 @@ def explorer_auth(
     extra = {"AUTH_USE_AUTH": "true", "AUTH_JWT_SECRET": SECRET, "LOG_LEVEL": "INFO"}
     tmp = tmp_path_factory.mktemp("auth")
     yield from _serve(database_url, tmp, fake_openai_server, extra, server_logs)
+
+
+def _elsewhere(call: Callable[..., Any], *args: Any) -> None:
+    """``call`` on a thread of its own: it runs an event loop, and this thread's is
+    Playwright's (the session's browser starts first)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(call, *args).result()
+
+
+def _run(work: Coroutine[Any, Any, None]) -> None:
+    _elsewhere(asyncio.run, work)
+
+
+@contextmanager
+def fresh_server(database_url: str, tmp: Path, env: dict[str, str]) -> Iterator[str]:
+    """``serve`` on a database of its own, migrated, dropped afterwards: for a worker that
+    must take no other server's jobs, or a vector space the shared database does not have."""
+    name = f"explorer_{uuid.uuid4().hex[:12]}"
+    _run(_admin(database_url, f'CREATE DATABASE "{name}"'))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    _elsewhere(upgrade, url)
+    process, base_url = start_server(
+        {"DATABASE_URL": url, "LOG_LEVEL": "WARNING", **env}, tmp / "server.log"
+    )
+    try:
+        yield base_url
+    finally:
+        stop_server(process)
+        _run(_admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 def key(**claims: str | bool) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from honcho import Honcho
 from honcho.api_types import PeerConfig
 from playwright.sync_api import Route
 
-from browser.conftest import Watched
+from browser.conftest import Watched, fresh_server
 from fakes.openai_server import FakeOpenAIServer
 
 Open = Callable[..., Watched]
@@ -248,3 +249,29 @@ def test_a_big_context_is_listed_in_parts_that_add_up_to_the_sdk_context(
             last = f"#context-result [data-context-message='{expected[-1]}']"
             w.page.wait_for_selector(last)
     assert seen == expected
+
+
+def test_a_remote_embedder_is_not_called_by_the_overview(
+    database_url: str,
+    tmp_path: Path,
+    fake_openai_server: FakeOpenAIServer,
+    open_page: Open,
+) -> None:
+    """With an OpenAI-compatible embedder, viewing the overview sends it nothing; whether it
+    answers comes from the workers' reports."""
+    env = {
+        "EMBEDDING_PROVIDER": "openai",
+        "EMBEDDING_BASE_URL": fake_openai_server.base_url,
+        "EMBEDDING_MODEL": "fake-embedding",
+        "EMBEDDING_API_KEY": "test",
+        "EMBEDDING_DIMENSIONS": "384",
+        "DERIVER_ENABLED": "false",
+    }
+    with fresh_server(database_url, tmp_path, env) as base_url:
+        before = len(fake_openai_server.state.requests_to("/v1/embeddings"))
+        w = open_page(base_url)
+        for _ in range(3):
+            assert w.open("/") == 200
+        assert "whether it answers: the workers' reports" in w.page.inner_text("main")
+        assert len(fake_openai_server.state.requests_to("/v1/embeddings")) == before
+        w.shot("overview-remote-embedder")

@@ -3,39 +3,21 @@ the message behind one of its conclusions in a few clicks, the message shown in 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from honcho import Honcho
 from honcho.api_types import PeerConfig, SessionPeerConfig
-from sqlalchemy.engine import make_url
 
-from browser.conftest import Watched
+from browser.conftest import Watched, fresh_server
 from fakes.fixtures import fake_openai, fake_openai_server  # noqa: F401 - fixtures
 from fakes.openai_server import FakeOpenAIServer
-from honcho_server.db.migrate import upgrade
-from sdk.test_sdk_queue_webhooks import _admin
-from servers import start_server, stop_server
 
 Open = Callable[..., Watched]
-
-
-def _run(work: Coroutine[Any, Any, None]) -> None:
-    _elsewhere(asyncio.run, work)
-
-
-def _elsewhere(call: Callable[..., Any], *args: Any) -> None:
-    """``call`` on a thread of its own: it runs an event loop, and this thread's is
-    Playwright's (the session's browser started first)."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(call, *args).result()
 
 
 @pytest.fixture
@@ -46,23 +28,9 @@ def deriver_server(
 ) -> Iterator[str]:
     """``serve`` with the real deriver, its LLM the fake, on a database of its own (so its
     worker takes no job of another test's server)."""
-    name = f"explorer_{uuid.uuid4().hex[:12]}"
-    _run(_admin(database_url, f'CREATE DATABASE "{name}"'))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    _elsewhere(upgrade, url)
-    env = {
-        "DATABASE_URL": url,
-        "LOG_LEVEL": "WARNING",
-        "LLM_BASE_URL": fake_openai.base_url,
-        "LLM_MODEL": "fake-model",
-        "LLM_API_KEY": "test",
-    }
-    process, base_url = start_server(env, tmp_path / "server.log")
-    try:
+    env = {"LLM_BASE_URL": fake_openai.base_url, "LLM_MODEL": "fake-model", "LLM_API_KEY": "t"}
+    with fresh_server(database_url, tmp_path, env) as base_url:
         yield base_url
-    finally:
-        stop_server(process)
-        _run(_admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 def _wait(check: Callable[[], bool], timeout: float = 30) -> None:
