@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from v2_support import INSTALL_TIMEOUT, NPM_PINS, PYTHON_PINS, SECRET, cache_dir, check
 
 from fakes.fixtures import fake_openai, fake_openai_server  # noqa: F401 - fixtures
 from fakes.openai_server import FakeOpenAIServer
@@ -31,25 +31,6 @@ from honcho_server.db.migrate import upgrade
 from sdk.test_sdk_queue_webhooks import _admin
 from sdk.test_typescript_sdk import _env, _node_toolchain, _report, _run
 from servers import start_server, stop_server
-
-# The newest releases that speak the v2 contract (Honcho 2.5.1), read off their route tables:
-# honcho-ai 1.6.0 is the last 1.x; it calls `workspaces.deriver_status` and
-# `workspaces.observations`, which honcho-core has from 1.7.0 to 1.8.0 (1.9.0 renamed them to
-# v3's queue/conclusions under /v2). @honcho-ai/core 1.8.0 is the npm twin of honcho-core 1.8.0.
-PYTHON_PINS = ("honcho-ai==1.6.0", "honcho-core==1.8.0")
-NPM_PINS = {"@honcho-ai/core": "1.8.0"}
-
-SECRET = "v2-suite-secret-" + "x" * 32
-CLIENTS = Path(__file__).resolve().parent / "clients"
-INSTALL_TIMEOUT = 900
-RUN_TIMEOUT = 300
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("HONCHO_TEST_CACHE")
-    path = Path(root) if root else Path.home() / ".cache" / "honcho-server-tests"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -116,9 +97,9 @@ def v2_python() -> Path:
     if marker.is_file() and marker.read_text() == pins and python.is_file():
         return python
     shutil.rmtree(venv, ignore_errors=True)
-    _check([sys.executable, "-m", "venv", str(venv)], "python -m venv")
+    check([sys.executable, "-m", "venv", str(venv)], "python -m venv")
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    _check([*pip, *PYTHON_PINS], "pip install " + " ".join(PYTHON_PINS))
+    check([*pip, *PYTHON_PINS], "pip install " + " ".join(PYTHON_PINS))
     marker.write_text(pins)
     return python
 
@@ -143,29 +124,3 @@ def v2_node_modules() -> tuple[Path, dict[str, str], Path]:
             pytest.fail(f"npm install {NPM_PINS} failed: {_report(result)}", pytrace=False)
         marker.write_text(pins)
     return node, env, root
-
-
-def _check(args: list[str], what: str) -> None:
-    try:
-        result = subprocess.run(
-            args, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{what} timed out after {INSTALL_TIMEOUT}s", pytrace=False)
-    if result.returncode != 0:
-        pytest.fail(f"{what} failed: {_report(result)}", pytrace=False)
-
-
-def run_client(args: list[str], env: dict[str, str] | None = None) -> dict[str, object]:
-    """Run a client script; it prints one JSON object (its findings) on its last line."""
-    given = env if env is not None else {}
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("HONCHO_")}
-    clean.update(given)  # the caller's own HONCHO_* settings only
-    result = subprocess.run(
-        args, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=clean, check=False
-    )
-    assert result.returncode == 0, f"{args[1]} failed: {_report(result)}"
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    assert lines, _report(result)
-    found: dict[str, object] = json.loads(lines[-1])
-    return found

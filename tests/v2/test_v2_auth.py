@@ -16,8 +16,8 @@ from fastapi import routing
 from fastapi.routing import APIRoute
 from spec_v2 import Operation
 from test_v2_contract import EXAMPLES, OPERATIONS, Ctx, seed
+from v2_support import SECRET
 
-from conftest import SECRET
 from fakes.openai_server import FakeOpenAIServer
 from honcho_server.api.v2.guard import twin
 from honcho_server.app import create_app

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 from honcho import Honcho
+from v2_support import CLIENTS, run_client
 
-from conftest import CLIENTS, run_client
 from fakes.openai_server import FakeOpenAIServer
 
 

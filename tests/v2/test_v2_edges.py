@@ -11,8 +11,8 @@ import httpx
 import pytest
 from spec_v2 import operations, spec
 from test_v2_contract import seed
+from v2_support import SECRET
 
-from conftest import SECRET
 from fakes.openai_server import FakeOpenAIServer
 from honcho_server.auth.keys import mint
 

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from spec_v2 import spec
+from v2_support import SECRET
 
-from conftest import SECRET
 from fakes.openai_server import FakeOpenAIServer
 from honcho_server.api.openapi_doc import ERROR, ERROR_SCHEMA, _honest_responses
 from honcho_server.auth.keys import mint

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
+from v2_support import CLIENTS, run_client
 
-from conftest import CLIENTS, run_client
 from fakes.openai_server import FakeOpenAIServer
 from honcho_server.db.migrate import upgrade
 from sdk.test_sdk_queue_webhooks import _admin
