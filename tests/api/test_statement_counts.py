@@ -87,6 +87,14 @@ async def test_reads_run_without_a_transaction(
     assert listing.round_trips == 1, listing
     context = await _count(app, client, "GET", f"{seeded}/sessions/s/context?tokens=2000")
     assert context.round_trips == 1, context  # the summaries and the messages that fit
+    for url in (f"{seeded}/peers/list", "/v3/workspaces/list"):
+        listed = await _count(app, client, "POST", url, {})
+        assert listed.round_trips == 1, listed
+    # a peer's routes first check that the peer is not being erased: a read of its own
+    of_peer = await _count(app, client, "POST", f"{seeded}/peers/u1/sessions", {})
+    assert of_peer.round_trips == 2, of_peer
+    got = await _count(app, client, "GET", seeded)
+    assert got.round_trips == 1, got
     whole = await _count(app, client, "GET", f"{seeded}/sessions/s/context")
     assert whole.round_trips == 2, whole  # the first window of 256 did not hold all 300
 

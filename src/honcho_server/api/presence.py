@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.models import Peer, table
-from ..db.session import unit_of_work
+from ..db.session import autocommit_reads, unit_of_work
 from ..errors import NotFound
 
 P = table(Peer)
@@ -29,7 +29,7 @@ async def peer_present(request: Request) -> None:
     erasing = select(P.c.id).where(
         P.c.workspace_name == workspace, P.c.name == peer, P.c.deleted_at.is_not(None)
     )
-    async with unit_of_work(factory) as db:
+    async with unit_of_work(factory) as db, autocommit_reads(db):  # one read: no BEGIN/COMMIT
         if (await db.execute(erasing)).first() is not None:
             raise NotFound(f"Peer {peer} not found")
 

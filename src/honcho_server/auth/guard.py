@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.repositories.access import AccessRepository
-from ..db.session import unit_of_work
+from ..db.session import autocommit_reads, unit_of_work
 from ..errors import Unauthorized
 from ..settings import Settings
 from .keys import ADMIN, MISSING, Principal, verify
@@ -145,7 +145,7 @@ async def _check_membership(
         return
     workspace = target.workspace or principal.workspace or ""
     factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
-    async with unit_of_work(factory) as db:
+    async with unit_of_work(factory) as db, autocommit_reads(db):  # reads: no BEGIN/COMMIT
         access = AccessRepository(db)
         if decision.sessions:
             if principal.peer is None:

@@ -9,7 +9,7 @@ from ...schemas.pagination import Page
 from ...schemas.peers import Peer, PeerCreate, PeerGet, PeerUpdate
 from ...schemas.sessions import Session, SessionGet
 from ...services import lifecycle, peers
-from ..deps import DbSession, Listing, PrincipalDep
+from ..deps import DbSession, Listing, PrincipalDep, ReadDb
 from ..presence import PEER_PRESENT
 from .status import created_or_ok
 
@@ -21,7 +21,7 @@ router = APIRouter(
 @router.post("/list", response_model=Page[Peer])
 async def get_peers(
     workspace_id: str,
-    db: DbSession,
+    db: ReadDb,
     paging: Listing,
     options: Annotated[PeerGet | None, Body()] = None,
 ) -> Page[Peer]:
@@ -55,7 +55,7 @@ async def update_peer(workspace_id: str, peer_id: str, body: PeerUpdate, db: DbS
 async def get_sessions_for_peer(
     workspace_id: str,
     peer_id: str,
-    db: DbSession,
+    db: ReadDb,
     paging: Listing,
     options: Annotated[SessionGet | None, Body()] = None,
 ) -> Page[Session]:

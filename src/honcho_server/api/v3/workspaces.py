@@ -8,7 +8,7 @@ from ...auth import checks
 from ...schemas.pagination import Page
 from ...schemas.workspaces import Workspace, WorkspaceCreate, WorkspaceGet, WorkspaceUpdate
 from ...services import lifecycle, workspaces
-from ..deps import DbSession, Listing, PrincipalDep
+from ..deps import DbSession, Listing, PrincipalDep, ReadDb
 from .status import created_or_ok
 
 router = APIRouter(prefix="/workspaces", tags=["workspaces"])
@@ -26,13 +26,13 @@ async def get_or_create_workspace(
 
 @router.post("/list", response_model=Page[Workspace])
 async def get_all_workspaces(
-    db: DbSession, paging: Listing, options: Annotated[WorkspaceGet | None, Body()] = None
+    db: ReadDb, paging: Listing, options: Annotated[WorkspaceGet | None, Body()] = None
 ) -> Page[Workspace]:
     return await workspaces.list_workspaces(db, options.filters if options else None, paging)
 
 
 @router.get("/{workspace_id}", response_model=Workspace)
-async def get_workspace(workspace_id: str, db: DbSession) -> Workspace:
+async def get_workspace(workspace_id: str, db: ReadDb) -> Workspace:
     """Beyond upstream (which has only get-or-create): read a workspace without creating it,
     404 when absent or being deleted. The Rust SDK's ``refresh()``, ``get_metadata()`` and
     ``get_configuration()`` call it."""
