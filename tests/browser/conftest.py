@@ -47,8 +47,10 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):  # .ci/run installs
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module: the sync API runs an event loop on this thread while it lives, which the
+    rest of the suite's asyncio tests cannot share, so it stops when the module's tests end."""
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
