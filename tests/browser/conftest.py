@@ -71,9 +71,9 @@ def _serve(
     extra: dict[str, str],
     logs: dict[str, Path],
 ) -> Iterator[str]:
+    """``serve`` on a database of its own: its worker has an LLM (the fake), so on the shared
+    test database it would take other servers' LLM jobs (and the fake's scripted replies)."""
     env = {
-        "DATABASE_URL": database_url,
-        "LOG_LEVEL": "WARNING",
         "DERIVER_ENABLED": "false",
         "SUMMARY_ENABLED": "false",
         "DREAM_ENABLED": "false",
@@ -86,15 +86,12 @@ def _serve(
         "DIALECTIC_TOOL_MODE": "prompt",
         **extra,
     }
-    process, base_url = start_server(env, tmp / "server.log")
-    logs[base_url] = tmp / "server.log"
-    try:
+    with fresh_server(database_url, tmp, env) as base_url:
+        logs[base_url] = tmp / "server.log"
         yield base_url
-    finally:
-        stop_server(process)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def explorer(
     database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
@@ -106,7 +103,7 @@ def explorer(
     yield from _serve(database_url, tmp, fake_openai_server, {}, server_logs)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def explorer_auth(
     database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
@@ -140,7 +137,7 @@ def fresh_server(database_url: str, tmp: Path, env: dict[str, str]) -> Iterator[
     url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
     _elsewhere(upgrade, url)
     process, base_url = start_server(
-        {"DATABASE_URL": url, "LOG_LEVEL": "WARNING", **env}, tmp / "server.log"
+        {"LOG_LEVEL": "WARNING", **env, "DATABASE_URL": url}, tmp / "server.log"
     )
     try:
         yield base_url
