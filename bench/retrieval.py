@@ -10,8 +10,8 @@ What it does:
    deriver and summaries off) behind an ASGI client: the same code path as HTTP requests.
 2. Loads ``bench/data/conversations.txt`` (see ``bench/data/README.md``): eight users chatting
    with one assistant over dated sessions, in one workspace, plus conclusions about each user
-   (observer = observed = the user), created in session order. Waits until every message is
-   embedded.
+   (observer = observed = the user), created in session order and dated like their session's
+   last message. Waits until every message is embedded.
 3. Asks every question in four scopes and scores the top 10 against the gold evidence:
 
    - ``peer``: ``POST …/peers/{user}/search`` (the user's own messages);
@@ -373,6 +373,20 @@ async def load(client: httpx.AsyncClient, data: Data) -> None:
                 c.id = created["id"]
 
 
+async def date_conclusions(engine: Any, data: Data) -> None:
+    """Stamp each conclusion with the time of its session's last message, as if the deriver
+    had drawn it then (the API stamps them with the time of the load, seconds apart)."""
+    from sqlalchemy import text
+
+    last = {m.session: m.created_at for m in data.messages}
+    async with engine.begin() as conn:
+        for c in data.conclusions:
+            await conn.execute(
+                text("UPDATE conclusions SET created_at = :t WHERE id = :id"),
+                {"t": last[c.session], "id": c.id},
+            )
+
+
 FILLER_SUBJECTS = (
     "the meeting",
     "my cousin",
@@ -502,6 +516,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 flush=True,
             )
             await load(client, data)
+            await date_conclusions(app.state.engine, data)
             await wait_embedded(app.state.engine, len(data.messages))
             if args.sweep:
                 await sweep(args, app, client, data)

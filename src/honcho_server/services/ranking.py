@@ -86,7 +86,7 @@ DEFAULT_WEIGHTS = Weights()
 # worded alike ("lives in Porto" / "moved to Berlin"), so recency counts more for "now"
 # questions than among messages (superseded conclusions are out of the way altogether).
 CONCLUSION_WEIGHTS = Weights(
-    keyword=0.0, named_author=0.0, brevity=0.0, recency_current=0.3, recency_present=0.1
+    keyword=0.0, named_author=0.0, brevity=0.0, recency_current=0.4, recency_present=0.1
 )
 
 
