@@ -14,7 +14,7 @@ from honcho_server import HONCHO_API_VERSION, __version__
 from honcho_server.app import create_app
 from honcho_server.settings import Settings
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "data"  # the contract, copied (README there)
 HEADER = "x-honcho-server-version"
 
 
