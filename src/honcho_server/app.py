@@ -64,6 +64,8 @@ def create_app(
         engine = create_engine(settings, url)
         app.state.engine = engine
         app.state.session_factory = factory = create_session_factory(engine)
+        # reads outside a transaction (api.deps.ReadDb): same pool, AUTOCOMMIT per checkout
+        app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         app.state.embedder = vectors = embedder or build_embedder(settings)
         async with unit_of_work(factory) as db:  # refuse to mix incomparable vectors
             await embedding_space.verify(db, vectors.name, vectors.dimensions)

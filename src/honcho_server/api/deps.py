@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..auth.guard import PrincipalDep as PrincipalDep  # the verified caller (admin if auth off)
 from ..auth.keys import Principal as Principal
-from ..db.session import autocommit_reads, run_unit_of_work, unit_of_work
+from ..db.session import run_unit_of_work, unit_of_work
 from ..embeddings import Embedder
 from ..llm import LLMRegistry
 from ..schemas.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -56,10 +56,12 @@ async def _db(request: Request) -> AsyncIterator[AsyncSession]:
 
 async def _read_db(request: Request) -> AsyncIterator[AsyncSession]:
     """For routes that only read: no transaction at all (autocommit), so no BEGIN/COMMIT
-    round trips; each statement sees its own snapshot."""
-    factory = request.app.state.session_factory
-    async with unit_of_work(factory) as session, autocommit_reads(session):
-        yield session
+    round trips; each statement sees its own snapshot. The session is bound to the
+    autocommit engine, so the connection is taken at the first statement, not here: a route
+    that embeds a search query first holds no connection while the model runs."""
+    state = request.app.state
+    async with state.session_factory(bind=state.read_engine) as session:
+        yield session  # nothing to commit; closing hands the connection back
 
 
 class UnitOfWork:
