@@ -82,7 +82,7 @@ async def authorize(request: Request, principal: PrincipalDep) -> None:
     if not decision.allowed:
         log.info("401 %s %s for key %s", target.method, target.template, principal.describe())
         raise Unauthorized(decision.detail)
-    await _check_membership(request, target, principal, decision)
+    await check_membership(request, target, principal, decision)
 
 
 async def _named(
@@ -137,7 +137,7 @@ async def _parsed_body(request: Request, route: APIRoute) -> Any:
     return None if errors else parsed
 
 
-async def _check_membership(
+async def check_membership(
     request: Request, target: RouteTarget, principal: Principal, decision: Decision
 ) -> None:
     """The parts of a decision that need committed data: memberships."""

@@ -11,8 +11,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.routing import APIRoute
 
-from ...auth.guard import PrincipalDep
-from ...auth.guard import _check_membership as check_membership
+from ...auth.guard import PrincipalDep, check_membership
 from ...auth.policy import NOT_PERMISSIONED, RouteTarget, decide
 from ...errors import Unauthorized
 
