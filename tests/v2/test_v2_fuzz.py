@@ -21,7 +21,7 @@ from spec_v2 import spec
 from v2_support import SECRET
 
 from fakes.openai_server import FakeOpenAIServer
-from honcho_server.api.openapi_doc import ERROR, ERROR_SCHEMA, _honest_responses
+from honcho_server.api.openapi_doc import ERROR, ERROR_SCHEMA, declare_error_responses
 from honcho_server.auth.keys import mint
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
@@ -34,7 +34,7 @@ def contract() -> dict[str, Any]:
     for path, item in doc["paths"].items():
         for operation in item.values():
             if path.startswith("/v2/"):
-                _honest_responses(operation["responses"])
+                declare_error_responses(operation["responses"])
     return doc
 
 

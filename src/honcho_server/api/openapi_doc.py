@@ -52,11 +52,13 @@ def document(app: FastAPI) -> dict[str, Any]:
     doc.setdefault("components", {}).setdefault("schemas", {})[ERROR] = ERROR_SCHEMA
     for path_item in doc.get("paths", {}).values():
         for operation in path_item.values():
-            _honest_responses(operation.setdefault("responses", {}))
+            declare_error_responses(operation.setdefault("responses", {}))
     return doc
 
 
-def _honest_responses(responses: dict[str, Any]) -> None:
+def declare_error_responses(responses: dict[str, Any]) -> None:
+    """An operation's responses as the server really answers: a 422 may carry Honcho's
+    ``{"detail": …}`` error, and any route may answer 503."""
     invalid = responses.get("422")
     if invalid is not None:
         content = invalid.setdefault("content", {}).setdefault("application/json", {})

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from ..openapi_doc import ERROR, ERROR_SCHEMA, _honest_responses
+from ..openapi_doc import ERROR, ERROR_SCHEMA, declare_error_responses
 
 V2_API_VERSION = "2.5.1"
 DESCRIPTION = (
@@ -29,5 +29,5 @@ def document(app: FastAPI, router: APIRouter) -> dict[str, Any]:
     for path_item in doc.get("paths", {}).values():
         for operation in path_item.values():
             operation["deprecated"] = True
-            _honest_responses(operation.setdefault("responses", {}))  # as v3's document
+            declare_error_responses(operation.setdefault("responses", {}))  # as v3's document
     return doc
