@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 from sqlalchemy.engine import make_url
@@ -132,6 +133,15 @@ def _run(work: Coroutine[Any, Any, None]) -> None:
 def fresh_server(database_url: str, tmp: Path, env: dict[str, str]) -> Iterator[str]:
     """``serve`` on a database of its own, migrated, dropped afterwards: for a worker that
     must take no other server's jobs, or a vector space the shared database does not have."""
+    with fresh_server_and_database(database_url, tmp, env) as (base_url, _):
+        yield base_url
+
+
+@contextmanager
+def fresh_server_and_database(
+    database_url: str, tmp: Path, env: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """:func:`fresh_server`, with its database's URL (for :func:`sql`)."""
     name = f"explorer_{uuid.uuid4().hex[:12]}"
     _run(_admin(database_url, f'CREATE DATABASE "{name}"'))
     url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
@@ -140,10 +150,26 @@ def fresh_server(database_url: str, tmp: Path, env: dict[str, str]) -> Iterator[
         {"LOG_LEVEL": "WARNING", **env, "DATABASE_URL": url}, tmp / "server.log"
     )
     try:
-        yield base_url
+        yield base_url, url
     finally:
         stop_server(process)
         _run(_admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def sql(url: str, statement: str) -> list[tuple[Any, ...]]:
+    """Run ``statement`` on the database at ``url``; its rows (none for a command)."""
+    rows: list[tuple[Any, ...]] = []
+
+    async def run() -> None:
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(dsn)
+        try:
+            rows.extend(tuple(r) for r in await conn.fetch(statement))
+        finally:
+            await conn.close()
+
+    _run(run())
+    return rows
 
 
 def key(**claims: str | bool) -> str:
