@@ -22,6 +22,8 @@ from fastapi import FastAPI
 from mcp.server.mcpserver.exceptions import ToolError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..api import inprocess
+from ..api.inprocess import Reply
 from ..db.repositories.workspaces import WorkspaceRepository
 from ..db.session import unit_of_work
 
@@ -39,12 +41,17 @@ class Caller:
     workspace: str | None  # from ``X-Honcho-Workspace-ID``
     url: str | None = None  # a running server (``honcho-server mcp --url``), instead of ``app``
 
-    def client(self) -> httpx.AsyncClient:
-        if self.url is not None:
-            return httpx.AsyncClient(base_url=self.url)
-        assert self.app is not None
-        transport = httpx.ASGITransport(app=self.app)
-        return httpx.AsyncClient(transport=transport, base_url="http://mcp.local")
+    async def send(self, method: str, path: str, **kwargs: Any) -> Reply:
+        """Run ``path`` (``/v3/…``) with the caller's key: in this process, or on ``url``."""
+        if self.authorization:
+            kwargs["headers"] = {"Authorization": self.authorization}
+        if self.app is not None:
+            request = httpx.Request(method, "http://mcp.local" + path, **kwargs)
+            return await inprocess.collect(self.app, request)
+        assert self.url is not None
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            response = await client.request(method, path, timeout=None, **kwargs)
+        return Reply(response.status_code, response.content, dict(response.headers))
 
 
 current: ContextVar[Caller] = ContextVar("honcho_mcp_caller")
@@ -68,23 +75,12 @@ async def call(
 ) -> Any:
     """The REST route's JSON answer, or a tool error carrying Honcho's message."""
     caller = current.get()
-    headers = {"Authorization": caller.authorization} if caller.authorization else {}
     query = {k: v for k, v in (params or {}).items() if v is not None}
-    async with caller.client() as client:
-        response = await client.request(
-            method,
-            "/v3" + path,
-            headers=headers,
-            params=query,
-            json=body,
-            timeout=None,
-        )
-    if response.status_code >= 400:
-        raise ToolError(f"{what}: {_detail(response)}")
+    reply = await caller.send(method, "/v3" + path, params=query, json=body)
+    if not reply.ok:
+        raise ToolError(f"{what}: {reply.detail()}")
     await _require_workspace(caller, path)
-    if response.status_code == 204 or not response.content:
-        return None
-    return response.json()
+    return reply.json()
 
 
 async def _require_workspace(caller: Caller, path: str) -> None:
@@ -108,20 +104,8 @@ async def _require_workspace(caller: Caller, path: str) -> None:
 async def _exists_remotely(caller: Caller, name: str) -> bool:
     """``GET /v3/workspaces/{name}``: a 404 is "absent"; a key that may not read the
     workspace itself (a peer or session key) passes, as the route it called accepted it."""
-    headers = {"Authorization": caller.authorization} if caller.authorization else {}
-    async with caller.client() as client:
-        response = await client.get("/v3/workspaces/" + quote(name), headers=headers)
-    return response.status_code != 404
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        detail = response.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = None
-    if detail is None:
-        return f"HTTP {response.status_code}"
-    return detail if isinstance(detail, str) else json.dumps(detail)
+    reply = await caller.send("GET", "/v3/workspaces/" + quote(name))
+    return reply.status != 404
 
 
 def text(data: Any) -> str:

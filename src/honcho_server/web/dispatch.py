@@ -10,38 +10,18 @@ handlers' own checks), the same services, the same errors — enforced by the se
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-from starlette.types import ASGIApp, Message
+import httpx
+from starlette.types import ASGIApp
 
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status < 400
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-    def detail(self) -> str:
-        """Honcho's ``{"detail": …}`` message, else the status."""
-        try:
-            detail = self.json().get("detail")
-        except (ValueError, AttributeError):
-            detail = None
-        if detail is None:
-            return f"HTTP {self.status}"
-        return detail if isinstance(detail, str) else json.dumps(detail)
+from ..api import inprocess
+from ..api.inprocess import Reply
 
 
 class ApiError(Exception):
@@ -82,104 +62,32 @@ class Api:
     async def call(
         self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None
     ) -> Reply:
-        reply = Reply(status=500)
-        chunks: list[bytes] = []
-        done = asyncio.Event()
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                reply.status = message["status"]
-                reply.headers = _headers(message.get("headers", []))
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    done.set()
-
-        scope, receive = self._request(method, path, body, params, done)
-        await self.app(scope, receive, send)
-        reply.body = b"".join(chunks)
-        return reply
+        return await inprocess.collect(self.app, self._request(method, path, body, params))
 
     async def stream(self, method: str, path: str, body: Any) -> AsyncIterator[bytes]:
         """The route's body as it is sent; a refusal comes as one error event (SSE)."""
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        done = asyncio.Event()
-        status: list[int] = []
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-            elif message["type"] == "http.response.body":
-                await queue.put(message.get("body", b""))
-                if not message.get("more_body", False):
-                    await queue.put(None)
-
-        async def run() -> None:
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                await queue.put(None)
-
-        scope, receive = self._request(method, path, body, None, done)
-        task = asyncio.create_task(run())
-        try:
-            collected = b""
-            while (chunk := await queue.get()) is not None:
-                if status and status[0] >= 400:
-                    collected += chunk
-                    continue
-                yield chunk
-            if status and status[0] >= 400:
-                detail = Reply(status[0], collected).detail()
-                yield f"data: {json.dumps({'error': detail, 'done': False})}\n\n".encode()
-        finally:
-            done.set()  # the route sees the client go if we stop early
-            await task
+        answer = await inprocess.stream(self.app, self._request(method, path, body, None))
+        async with aclosing(answer.body) as chunks:
+            if answer.status < 400:
+                async for chunk in chunks:
+                    yield chunk
+                return
+            detail = Reply(answer.status, await answer.read()).detail()
+        yield f"data: {json.dumps({'error': detail, 'done': False})}\n\n".encode()
 
     def _request(
-        self,
-        method: str,
-        path: str,
-        body: Any,
-        params: dict[str, Any] | None,
-        done: asyncio.Event,
-    ) -> tuple[dict[str, Any], Any]:
-        data = b"" if body is None else json.dumps(body).encode()
-        headers = [(b"host", b"explorer.local"), (b"content-type", b"application/json")]
+        self, method: str, path: str, body: Any, params: dict[str, Any] | None
+    ) -> httpx.Request:
+        headers = {"content-type": "application/json"}
         if self.key:
-            headers.append((b"authorization", f"Bearer {self.key}".encode()))
-        full = path
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": full,
-            "raw_path": quote(full).encode(),
-            "root_path": "",
-            "query_string": urlencode(query, doseq=True).encode(),
-            "headers": headers,
-            "client": ("127.0.0.1", 0),
-            "server": ("explorer.local", 80),
-            "state": {},
-        }
-        sent = False
-
-        async def receive() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": data, "more_body": False}
-            await done.wait()
-            return {"type": "http.disconnect"}
-
-        return scope, receive
-
-
-def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
+            headers["authorization"] = f"Bearer {self.key}"
+        return httpx.Request(
+            method,
+            "http://explorer.local" + quote(path),
+            params={k: v for k, v in (params or {}).items() if v is not None},
+            content=b"" if body is None else json.dumps(body).encode(),
+            headers=headers,
+        )
 
 
 def segment(value: str) -> str:

@@ -9,36 +9,34 @@ comes back to the v2 caller unchanged: same status, same body, same ``Retry-Afte
 
 from __future__ import annotations
 
-import asyncio
-import json as jsonlib
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.types import Message
 
-PASSED_HEADERS = ("authorization", "x-request-id", "idempotency-key")
+from .. import inprocess
+from ..inprocess import Reply
+
 RETURNED_HEADERS = ("retry-after", "www-authenticate")
 
 
 class V3Error(Exception):
     """A v3 route refused the call; rendered as its response, unchanged."""
 
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.status)
+        self.reply = reply
 
 
 def as_response(exc: V3Error) -> Response:
-    headers = {k: v for k, v in exc.response.headers.items() if k.lower() in RETURNED_HEADERS}
+    headers = {k: v for k, v in exc.reply.headers.items() if k in RETURNED_HEADERS}
     return Response(
-        exc.response.content,
-        status_code=exc.response.status_code,
+        exc.reply.body,
+        status_code=exc.reply.status,
         headers=headers,
-        media_type=exc.response.headers.get("content-type"),
+        media_type=exc.reply.headers.get("content-type"),
     )
 
 
@@ -52,7 +50,7 @@ class V3:
 
     def __init__(self, request: Request) -> None:
         self.app: FastAPI = request.app
-        self.headers = {k: v for k, v in request.headers.items() if k.lower() in PASSED_HEADERS}
+        self.headers = inprocess.passed_on(request.headers)
 
     async def send(
         self,
@@ -64,105 +62,42 @@ class V3:
         content: bytes | None = None,
         files: Any = None,
         data: dict[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> Reply:
         """The v3 answer; a :class:`V3Error` for any status from 400 up."""
-        query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
         headers = dict(self.headers)
         if content is not None:
             headers["content-type"] = "application/json"
-        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://v2.local") as client:
-            response = await client.request(
-                method,
-                url,
-                params=query,
-                json=json,
-                content=content,
-                files=files,
-                data=data,
-                headers=headers,
-                timeout=None,
-            )
-        if response.status_code >= 400:
-            raise V3Error(response)
-        return response
+        request = self._request(
+            method,
+            url,
+            params={k: _query_value(v) for k, v in (params or {}).items() if v is not None},
+            json=json,
+            content=content,
+            files=files,
+            data=data,
+            headers=headers,
+        )
+        reply = await inprocess.collect(self.app, request, raise_app_exceptions=False)
+        if not reply.ok:
+            raise V3Error(reply)
+        return reply
 
     async def stream(self, url: str, body: Any) -> StreamingResponse:
         """POST ``body`` to a v3 route that streams (chat's server-sent events) and pass its
-        chunks on as they come (``httpx.ASGITransport`` would buffer the whole answer). A
-        refusal before the stream starts is a :class:`V3Error`, as with :meth:`send`."""
-        content = jsonlib.dumps(body).encode()
-        headers = [(k.encode(), v.encode()) for k, v in self.headers.items()]
-        headers += [(b"content-type", b"application/json"), (b"host", b"v2.local")]
-        headers.append((b"content-length", str(len(content)).encode()))
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": url,
-            "raw_path": url.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": headers,
-            "server": ("v2.local", 80),
-            "client": ("127.0.0.1", 0),
-        }
-        sent: asyncio.Queue[Message | None] = asyncio.Queue()
-        requested = False
-
-        async def receive() -> Message:
-            nonlocal requested
-            if not requested:
-                requested = True
-                return {"type": "http.request", "body": content, "more_body": False}
-            await asyncio.Event().wait()  # no disconnect: the outer response ends the call
-            raise AssertionError("unreachable")
-
-        async def send(message: Message) -> None:
-            await sent.put(message)
-
-        async def run() -> None:
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                await sent.put(None)
-
-        task = asyncio.create_task(run())
-        start = await sent.get()
-        if start is None or start["type"] != "http.response.start":
-            await task  # the app failed before answering: let its error surface
-            raise RuntimeError("the v3 route answered nothing")
-        status: int = start["status"]
-        answer_headers = {k.decode(): v.decode() for k, v in start.get("headers", [])}
-        chunks = _chunks(sent, task)
-        if status >= 400:
-            data = b"".join([chunk async for chunk in chunks])
-            raise V3Error(httpx.Response(status, headers=answer_headers, content=data))
-        media = answer_headers.get("content-type", "text/event-stream")
-        return StreamingResponse(chunks, status_code=status, media_type=media)
+        chunks on as they come. A refusal before the stream starts is a :class:`V3Error`, as
+        with :meth:`send`."""
+        answer = await inprocess.stream(self.app, self._request("POST", url, json=body))
+        if answer.status >= 400:
+            raise V3Error(Reply(answer.status, await answer.read(), answer.headers))
+        media = answer.headers.get("content-type", "text/event-stream")
+        return StreamingResponse(answer.body, status_code=answer.status, media_type=media)
 
     async def json(self, method: str, url: str, **kwargs: Any) -> Any:
-        response = await self.send(method, url, **kwargs)
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+        return (await self.send(method, url, **kwargs)).json()
 
-
-async def _chunks(
-    sent: asyncio.Queue[Message | None], task: asyncio.Task[None]
-) -> AsyncIterator[bytes]:
-    try:
-        while (message := await sent.get()) is not None:
-            if message["type"] == "http.response.body":
-                if body := message.get("body", b""):
-                    yield body
-                if not message.get("more_body", False):
-                    break
-    finally:
-        if not task.done():
-            task.cancel()  # the caller went away: stop the v3 route too
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
+        kwargs.setdefault("headers", self.headers)
+        return httpx.Request(method, "http://v2.local" + url, **kwargs)
 
 
 def _query_value(value: Any) -> Any:
