@@ -50,7 +50,6 @@ import random
 import re
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -150,9 +149,9 @@ def parse(path: Path) -> Data:
             data.messages.append(Msg(user, session, peer, text, clock, tag))
         else:
             raise ValueError(f"unparsed line: {line}")
-    for q in data.questions:
-        for tag in q.gold + q.stale:
-            data.tagged(q.user, tag)  # raises if a tag is unknown
+    for question in data.questions:
+        for tag in question.gold + question.stale:
+            data.tagged(question.user, tag)  # raises if a tag is unknown
     return data
 
 
@@ -689,4 +688,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -136,6 +136,30 @@ async def test_workspace_question_about_a_person_is_not_led_by_small_talk(
     assert (await _search(semantic, ws, "What does Tom drive?"))[0] == history["tom_car"]
 
 
+async def test_workspace_question_about_a_person_reaches_their_fact_behind_a_crowd(
+    semantic: httpx.AsyncClient, ws: str
+) -> None:
+    """Forty other people's car messages are nearer the question than maria's current car
+    (the nearest-message pool is 30 wide): her own nearest messages are candidates too."""
+    brands = ("Volvo", "Toyota", "Ford", "Honda", "Skoda", "Kia", "Mazda", "Opel")
+    crowd = [
+        (f"user{i}", f"My car is a {brands[i % 8]}, I drive it to work every day.", NOV)
+        for i in range(40)
+    ]
+    await _add(semantic, ws, "crowd", *crowd)
+    old, new = await _add(
+        semantic,
+        ws,
+        "maria",
+        ("maria", "Taking the old Fiat Panda out again this morning.", JAN),
+        ("maria", "I sold the Panda and bought an electric Renault Zoe.", JUN),
+    )
+    await _wait_embedded(semantic, ws, len(crowd) + 2)
+    found = await _search(semantic, ws, "What car is Maria driving these days?")
+    assert found[0] == new
+    assert old in found
+
+
 async def test_a_shared_common_word_does_not_beat_the_meaning(
     semantic: httpx.AsyncClient, ws: str, history: dict[str, str]
 ) -> None:

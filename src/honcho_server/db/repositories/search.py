@@ -10,8 +10,9 @@ candidates (nearest embedded chunks) come from :mod:`.vectors` under the same co
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -72,6 +73,18 @@ def _scope_condition(scope: SearchScope) -> ColumnElement[bool]:
         )
         conditions.append(T.c.session_name.in_(members))
     return and_(*conditions)
+
+
+@dataclass(frozen=True)
+class ScoredMessage:
+    """A candidate message as ranking reads it: typed scoring fields, plus the row for views."""
+
+    id: int
+    peer_name: str
+    content: str
+    created_at: datetime
+    similarity: float | None  # cosine similarity of its nearest chunk; None: not embedded
+    row: AnyRow  # every column of ``COLUMNS`` (what :func:`~..services.views.message` reads)
 
 
 class SearchRepository:
@@ -146,12 +159,15 @@ class SearchRepository:
         whole = func.left(T.c.content, _SCORED_CHARS).op("~*")(_whole_word_regex(text))
         return await self._best(newest, (whole.desc(),), n)
 
-    async def nearest(self, vector: list[float], n: int) -> list[int]:
-        """In-scope messages whose embedded chunks are nearest ``vector`` (cosine), best first.
-        Messages not embedded yet are absent."""
-        return await VectorRepository(self.db).nearest_messages(
-            vector, self._where, self._workspace, n
-        )
+    async def nearest(
+        self, vector: list[float], n: int, *, authors: Collection[str] | None = None
+    ) -> list[int]:
+        """In-scope messages whose embedded chunks are nearest ``vector`` (cosine), best first;
+        only those written by ``authors`` if given. Messages not embedded yet are absent."""
+        where = self._where
+        if authors is not None:
+            where = and_(where, T.c.peer_name.in_(list(authors)))
+        return await VectorRepository(self.db).nearest_messages(vector, where, self._workspace, n)
 
     async def rare_words(self, words: Sequence[str], n: int, cap: int) -> list[tuple[int, int]]:
         """Messages matching some of ``words``, each with the document frequency of its rarest
@@ -205,7 +221,9 @@ class SearchRepository:
         )
         return set((await self.db.scalars(stmt)).all())
 
-    async def scored_rows(self, ids: Sequence[int], vector: list[float] | None) -> list[AnyRow]:
+    async def scored_rows(
+        self, ids: Sequence[int], vector: list[float] | None
+    ) -> list[ScoredMessage]:
         """The rows of ``ids`` (in no particular order), each with ``similarity``: the cosine
         similarity of its nearest embedded chunk to ``vector`` (None: not embedded, or no
         vector)."""
@@ -217,7 +235,17 @@ class SearchRepository:
             nearest = func.min(cosine_distance(E.c.embedding, vector))
             similarity = select(1.0 - nearest).where(E.c.message_id == T.c.id).scalar_subquery()
         stmt = select(*COLUMNS, similarity.label("similarity")).where(T.c.id.in_(ids))
-        return list((await self.db.execute(stmt)).all())
+        return [
+            ScoredMessage(
+                id=r.id,
+                peer_name=r.peer_name,
+                content=r.content,
+                created_at=r.created_at,
+                similarity=None if r.similarity is None else float(r.similarity),
+                row=r,
+            )
+            for r in (await self.db.execute(stmt)).all()
+        ]
 
     async def newest(self, n: int) -> list[int]:
         stmt = self._base(T.c.id).order_by(*_NEWEST).limit(n)
