@@ -5,7 +5,8 @@ question, with the browser session's key as the ``Authorization`` header. So the
 exactly what that key may see — the same guard (``auth.policy``, membership checks, the
 handlers' own checks), the same services, the same errors — enforced by the server.
 
-:func:`call` collects a whole answer; :func:`stream` relays one as it is sent (chat).
+:meth:`Api.call` collects a whole answer; :meth:`Api.stream` relays one as it is sent (chat),
+both through :mod:`honcho_server.api.inprocess`.
 """
 
 from __future__ import annotations
@@ -88,8 +89,3 @@ class Api:
             content=b"" if body is None else json.dumps(body).encode(),
             headers=headers,
         )
-
-
-def segment(value: str) -> str:
-    """An id as one path segment."""
-    return quote(value, safe="")
