@@ -42,9 +42,19 @@ class Message(Base):
             postgresql_include=["token_count"],
         ),
         Index("ix_messages_peer", "workspace_name", "peer_name", "id"),
-        # text search (migration 0002): English full text, and trigrams for substrings
+        # text search: English full text under a session or a peer (or the workspace), with
+        # btree_gin (migration 0016), and trigrams for substrings (migration 0002)
         Index(
-            "ix_messages_content_fts",
+            "ix_messages_session_fts",
+            "workspace_name",
+            "session_name",
+            text("to_tsvector('english', content)"),
+            postgresql_using="gin",
+        ),
+        Index(
+            "ix_messages_peer_fts",
+            "workspace_name",
+            "peer_name",
             text("to_tsvector('english', content)"),
             postgresql_using="gin",
         ),

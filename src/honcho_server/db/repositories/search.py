@@ -1,8 +1,10 @@
 """SQL for message search: ranked candidate id lists under one scope condition, then rows.
 
 Every candidate query returns at most ``n`` message ids, best first. Matching is served by
-an index: ``ix_messages_content_fts`` (GIN on ``to_tsvector('english', content)``) for words,
-``ix_messages_content_trgm`` (GIN trigrams) for substrings. The table stores no tsvector, so
+an index: ``ix_messages_session_fts`` / ``ix_messages_peer_fts`` (GIN on the workspace, the
+session or peer, and ``to_tsvector('english', content)``: one scan intersects the scope with
+the words, migration 0016) for words, ``ix_messages_content_trgm`` (GIN trigrams) for
+substrings. The table stores no tsvector, so
 scoring a row means parsing its text again: scores are only computed for a *window* of the
 newest matches, which bounds the cost of a query whatever the number of matches. Semantic
 candidates (nearest embedded chunks) come from :mod:`.vectors` under the same condition.
