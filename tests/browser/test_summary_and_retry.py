@@ -108,7 +108,8 @@ def test_context_preview_shows_the_stored_summary_and_its_share_as_the_sdk_conte
     # small for the summary's 40% share (no summary, only the newest messages)
     after = [m.token_count for m in made[20:]]
     roomy = 5000
-    tight = -(-(summary_tokens + after[-1] + after[-2]) * 10 // 6) + 1  # summary ≤ 40%
+    # the summary, then at least the newest two messages in the other 60% (not all six)
+    tight = -(-(summary_tokens + after[-1] + after[-2]) * 10 // 6) + 1
     small = summary_tokens * 2  # 40% of it is less than the summary
     w = open_page(summary_server)
     w.open(f"/ui/w/{ws}/s/trip")
