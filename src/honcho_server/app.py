@@ -120,23 +120,21 @@ def create_app(
     )
     errors.install(app)
     openapi_doc.install(app)
-    app.include_router(health_router)
-    if settings.metrics_enabled:  # open like /health: no tenant data (README "Observability")
-        app.include_router(metrics_router)
     # Every route but /health (and the docs) is guarded: one dependency, rules in auth.policy.
     guarded = [Depends(authorize)]
-    app.include_router(status_router, dependencies=guarded)
-    # upstream's service-wide backlog, outside /v3 as there (admin-only: no workspace in it)
-    app.include_router(deriver_metrics.service_router, dependencies=guarded)
+    # Routing tries the routes in order, a regex each, on every request: /v3 comes first and,
+    # within it, what clients call all the time (messages, context, sessions, peers). Only
+    # templates that can match the same path need an order between them, and every such pair
+    # keeps the order it had (uploads before messages; the rest share no path across routers).
     routers = (
-        workspaces,
-        peers,
-        peer_cards,
-        sessions,
-        context,
-        summaries,
         uploads,  # before messages: `/messages/upload` must not match `/messages/{id}`
         messages,
+        context,
+        peers,
+        sessions,
+        workspaces,
+        peer_cards,
+        summaries,
         conclusions,
         search,
         scopes,
@@ -150,6 +148,12 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router, prefix="/v3", dependencies=guarded)
+    app.include_router(health_router)
+    if settings.metrics_enabled:  # open like /health: no tenant data (README "Observability")
+        app.include_router(metrics_router)
+    app.include_router(status_router, dependencies=guarded)
+    # upstream's service-wide backlog, outside /v3 as there (admin-only: no workspace in it)
+    app.include_router(deriver_metrics.service_router, dependencies=guarded)
     install_v2(app)  # /v2: deprecated, each route runs its guarded v3 twin in-process
     install_mcp(app)  # /mcp: upstream's MCP tools, each call through the guarded REST route
     install_web(app)  # the memory explorer at / and offline /docs, /redoc (pages call /v3)
