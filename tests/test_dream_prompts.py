@@ -69,9 +69,11 @@ def test_updates_keep_the_newer_fact_only() -> None:
     forward = DeductionAnswer.model_validate({"updates": [{"outdated": "c1", "current": "c2"}]})
     backward = DeductionAnswer.model_validate({"updates": [{"outdated": "c2", "current": "c1"}]})
     invented = DeductionAnswer.model_validate({"updates": [{"outdated": "c1", "current": "c7"}]})
-    assert plan_deduction(known, forward, card_allowed=True, new_id=_new_id).outdated == ["id1"]
-    assert plan_deduction(known, backward, card_allowed=True, new_id=_new_id).outdated == []
-    assert plan_deduction(known, invented, card_allowed=True, new_id=_new_id).outdated == []
+    assert plan_deduction(known, forward, card_allowed=True, new_id=_new_id).superseded == [
+        ("id1", "id2")
+    ]
+    assert plan_deduction(known, backward, card_allowed=True, new_id=_new_id).superseded == []
+    assert plan_deduction(known, invented, card_allowed=True, new_id=_new_id).superseded == []
 
 
 def test_duplicates_keep_the_most_specific_and_sum_reinforcement() -> None:
