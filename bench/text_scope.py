@@ -58,6 +58,13 @@ VARIANTS = (  # migration 0016 replaced the first with the second
             "ANALYZE messages",
         ),
     ),
+    (
+        "both: the composites and the table-wide index",
+        (
+            f"CREATE INDEX ix_messages_content_fts ON messages USING gin ({TABLE_WIDE})",
+            "ANALYZE messages",
+        ),
+    ),
 )
 
 
