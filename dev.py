@@ -125,6 +125,20 @@ def ensure_env(extras: set[str]) -> None:
     _say(f"installed in {time.monotonic() - started:.1f} s; next runs skip this step")
 
 
+def _ensure_chromium() -> None:
+    """tests/browser drive Debian's Chromium (Playwright never downloads a browser): install
+    it when it is missing and this user can (root with apt-get); else those tests say why."""
+    if Path("/usr/bin/chromium").exists() or os.environ.get("CHROMIUM"):
+        return
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        _say("no /usr/bin/chromium: the browser tests need it (sudo apt-get install chromium)")
+        return
+    _say("installing Debian's chromium for the browser tests (apt-get, once)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"serve", "test", "check"}:
         print(__doc__, file=sys.stderr)
@@ -137,6 +151,7 @@ def main(argv: list[str]) -> int:
         os.execv(BIN / "honcho-server", ["honcho-server", "serve", *rest])
     ensure_env({"dev"})
     if command == "test":
+        _ensure_chromium()
         os.execv(PY, [str(PY), "-m", "pytest", *rest])
     code = subprocess.call([str(BIN / "ruff"), "check", "."], cwd=ROOT)
     code |= subprocess.call([str(BIN / "ruff"), "format", "--check", "."], cwd=ROOT)
