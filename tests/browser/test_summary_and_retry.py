@@ -132,7 +132,7 @@ def test_context_preview_shows_the_stored_summary_and_its_share_as_the_sdk_conte
             assert "No summary in this context." in text
             assert result.get_attribute("data-used") == str(message_tokens)
             assert marker.get_attribute("data-left-out") == str(left_out)
-            assert "the summary stands in" not in marker.inner_text()
+            assert marker.locator("[data-covered]").count() == 0  # no summary: all cut
             continue
         assert expected.summary is not None, budget
         assert expected.summary.content == SUMMARY
@@ -153,7 +153,11 @@ def test_context_preview_shows_the_stored_summary_and_its_share_as_the_sdk_conte
         assert bar.bounding_box()["width"] > 0  # type: ignore[index]
         # the cut: everything before the newest messages, the summary standing in for 20
         assert marker.get_attribute("data-left-out") == str(left_out)
-        assert "the summary stands in for those it covers" in marker.inner_text()
+        covered = marker.locator("[data-covered]")
+        assert covered.get_attribute("data-covered") == str(min(20, left_out))
+        assert f"{min(20, left_out)} covered by the summary" in marker.inner_text()
+        cut = str(left_out - min(20, left_out))
+        assert marker.locator("[data-cut]").get_attribute("data-cut") == cut
         if budget == roomy:
             assert shown == [m.id for m in made[20:]]
             w.shot("context-summary-roomy")

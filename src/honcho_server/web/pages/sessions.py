@@ -101,6 +101,12 @@ async def context(
     summary_tokens = summary["token_count"] if summary else 0
     message_tokens = sum(m["token_count"] for m in ctx["messages"])
     left_out = total - len(ctx["messages"])
+    covered = 0  # of those left out, how many the summary stands in for (the oldest ones)
+    if summary and left_out > 0:
+        factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+        async with unit_of_work(factory) as db:  # the guarded context named this message
+            position = await ExplorerRepository(db).message_position(w, s, summary["message_id"])
+        covered = min(position, left_out)
     parts = max(1, -(-len(ctx["messages"]) // PREVIEW_PART))
     part = min(max(part, 1), parts)
     shown = ctx["messages"][(part - 1) * PREVIEW_PART : part * PREVIEW_PART]
@@ -116,6 +122,7 @@ async def context(
         summary_tokens=summary_tokens,
         message_tokens=message_tokens,
         left_out=left_out,
+        covered=covered,
         total=total,
         shown=shown,
         part=part,
