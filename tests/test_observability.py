@@ -435,7 +435,9 @@ async def test_scrape_without_a_database_is_200_with_database_up_0(
     finally:
         await app.state.engine.dispose()
     assert r.status_code == 200 and r.headers["x-request-id"]
-    assert elapsed < QUERY_TIMEOUT_SECONDS + 1.0
+    # bounded by the scrape's own timeout, not asyncpg's 60 s connect timeout; the slack is for
+    # the shared event loop of a whole-suite run (4.1 s seen once there, 2.8 s alone)
+    assert elapsed < QUERY_TIMEOUT_SECONDS + 4.0
     families: dict[str, Any] = {f.name: f for f in text_string_to_metric_families(r.text)}
     assert families["honcho_database_up"].samples[0].value == 0
     assert "honcho_queue_jobs" not in families
