@@ -15,14 +15,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.repositories.derivation import DerivationRepository, MemberRow, SessionState
+from ..db.repositories.derivation import MemberRow, SessionState
 from ..db.repositories.paging import AnyRow
 from ..llm import Message
 from ..queue import enqueue
 from ..queue.payloads import CardPayload as CardPayload
 from ..queue.payloads import DerivePayload as DerivePayload
 from ..queue.payloads import SummarizePayload as SummarizePayload
-from ..schemas.messages import MessageBatchCreate
 from .config import Defaults, Resolved, resolve
 from .observers import Member, observers_of
 from .prompts import ChatMessage, Line
@@ -71,56 +70,6 @@ async def enqueue_card(db: AsyncSession, payload: CardPayload) -> None:
 def crosses(first: int, last: int, every: int) -> bool:
     """Whether some seq in ``[first, last]`` is a multiple of ``every``."""
     return every > 0 and last // every > (first - 1) // every
-
-
-async def enqueue_derivation(
-    db: AsyncSession,
-    workspace: str,
-    session: str,
-    body: MessageBatchCreate,
-    inserted: Sequence[AnyRow],
-    defaults: Defaults,
-) -> None:
-    """Queue the deriver's work for a stored batch, in the transaction that stores it.
-
-    One extra read (configurations and members); messages whose resolved reasoning is off
-    are marked so no later run derives them.
-    """
-    repo = DerivationRepository(db)
-    state = await repo.session_state(workspace, session)
-    if state is None or not inserted:
-        return
-    skipped: list[int] = []
-    instructions: dict[int, str] = {}
-    senders: list[str] = []
-    for spec, row in zip(body.messages, inserted, strict=True):
-        message_cfg = spec.configuration.model_dump() if spec.configuration else None
-        on = resolve(defaults, state.workspace_config, state.session_config, message_cfg)
-        if not on.reasoning_enabled:
-            skipped.append(int(row.id))
-            continue
-        if row.peer_name not in senders:
-            senders.append(row.peer_name)
-        own = (message_cfg or {}).get("reasoning") or {}
-        if own.get("custom_instructions") and on.custom_instructions:
-            instructions[int(row.id)] = on.custom_instructions
-    await repo.mark_skipped(skipped)
-    await repo.mark_instructions(instructions)
-    for sender in senders:
-        watchers = observers(state, sender)
-        if watchers:
-            payload = DerivePayload(
-                workspace=workspace, session=session, observed=sender, observers=watchers
-            )
-            await enqueue_derive(db, payload)
-    cfg = session_config(state, defaults)
-    first = state.last_seq - len(inserted) + 1
-    if cfg.summary_enabled and (
-        crosses(first, state.last_seq, cfg.messages_per_short_summary)
-        or crosses(first, state.last_seq, cfg.messages_per_long_summary)
-    ):
-        payload_s = SummarizePayload(workspace=workspace, session=session, seq=state.last_seq)
-        await enqueue_summarize(db, payload_s)
 
 
 # ---- pure steps of a run -----------------------------------------------------------------

@@ -102,30 +102,6 @@ class DerivationRepository:
             ],
         )
 
-    async def mark_skipped(self, message_ids: Sequence[int]) -> None:
-        """Messages whose resolved reasoning was off when they arrived: never derived."""
-        if message_ids:
-            await self.db.execute(
-                text(
-                    "UPDATE messages SET internal_metadata = internal_metadata"
-                    " || '{\"skip_reasoning\": true}'::jsonb WHERE id = ANY(:ids)"
-                ),
-                {"ids": list(message_ids)},
-            )
-
-    async def mark_instructions(self, instructions: dict[int, str]) -> None:
-        """Keep each message's own ``custom_instructions`` (its configuration is not stored)."""
-        if instructions:
-            await self.db.execute(
-                text(
-                    "UPDATE messages m SET internal_metadata = m.internal_metadata"
-                    " || jsonb_build_object('custom_instructions', v.txt)"
-                    " FROM unnest(CAST(:ids AS bigint[]), CAST(:txts AS text[])) AS v(id, txt)"
-                    " WHERE m.id = v.id"
-                ),
-                {"ids": list(instructions), "txts": list(instructions.values())},
-            )
-
     async def pending_messages(
         self, workspace: str, session: str, peer: str, after_id: int, limit: int
     ) -> list[AnyRow]:
