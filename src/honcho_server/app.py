@@ -39,6 +39,7 @@ from .auth.guard import authorize
 from .db.engine import create_engine, create_session_factory
 from .db.session import unit_of_work
 from .embeddings import Embedder, build_embedder
+from .heap import freeze_startup_objects
 from .llm import LLMRegistry
 from .mcp import install as install_mcp
 from .observability.logs import configure_logging
@@ -165,4 +166,12 @@ def create_app_from_env() -> FastAPI:
     (``serve`` exports the embedded database's URL as ``DATABASE_URL`` before forking)."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)  # spawned: not configured yet
-    return create_app(settings)
+    return create_serving_app(settings)
+
+
+def create_serving_app(settings: Settings, database_url: str | None = None) -> FastAPI:
+    """The app as ``serve`` runs it: built, then everything loaded so far taken out of the
+    garbage collector's full passes (:mod:`.heap`). Tests build apps with :func:`create_app`."""
+    app = create_app(settings, database_url)
+    freeze_startup_objects()  # what is loaded by now lives as long as the process
+    return app

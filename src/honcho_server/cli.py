@@ -77,7 +77,7 @@ def upgrade_schema(url: str, settings: Settings) -> None:
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .app import create_serving_app
     from .llm.registry import log_llm_configuration
     from .observability.metrics import share_between_processes
 
@@ -88,7 +88,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         log.info("starting the Honcho v3 API on http://%s:%d (%d worker(s))", host, port, workers)
         level = settings.log_level.lower()
         if workers == 1:
-            app = create_app(settings, database_url=url)
+            app = create_serving_app(settings, database_url=url)
             # log_config=None: uvicorn's own lines go through our handler (format, request ids);
             # its access log stays off: honcho_server.access writes one (ACCESS_LOG)
             uvicorn.run(
@@ -123,6 +123,7 @@ def _worker(settings: Settings) -> int:
     from .db.engine import create_engine, create_session_factory
     from .db.session import unit_of_work
     from .embeddings import build_embedder
+    from .heap import freeze_startup_objects
     from .llm import LLMRegistry
     from .observability.metrics import serve_worker_metrics
     from .services import embedding_space
@@ -142,6 +143,7 @@ def _worker(settings: Settings) -> int:
             async with unit_of_work(factory) as db:
                 await embedding_space.verify(db, embedder.name, embedder.dimensions)
             services = WorkerServices(settings=settings, embedder=embedder, llm=registry)
+            freeze_startup_objects()
             await run_forever(
                 factory,
                 stop,
