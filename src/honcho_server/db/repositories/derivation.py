@@ -188,13 +188,14 @@ class DerivationRepository:
         params = {"ws": workspace, "observer": observer, "observed": observed}
         return list((await self.db.execute(stmt, params | {"keys": list(keys)})).all())
 
-    async def reinforce(self, ids: Sequence[str]) -> None:
+    async def reinforce(self, ids: Sequence[str], times: int = 1) -> None:
         if ids:
             await self.db.execute(
                 text(
-                    "UPDATE conclusions SET times_derived = times_derived + 1 WHERE id = ANY(:ids)"
+                    "UPDATE conclusions SET times_derived = times_derived + :times"
+                    " WHERE id = ANY(:ids)"
                 ),
-                {"ids": list(ids)},
+                {"ids": list(ids), "times": times},
             )
 
     async def insert(self, rows: Sequence[dict[str, Any]]) -> None:

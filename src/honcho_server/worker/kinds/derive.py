@@ -1,11 +1,14 @@
 """The ``derive`` job: conclusions about one sender from its new messages in one session.
 
-Three steps, never holding a transaction across the LLM call: read (observers now, the
-sender's messages after its watermark — at most ``MAX_NEW_TOKENS`` of them — some earlier
-conversation for context, and what is already known); ask the model; write the conclusions
-into every observer's collection (exact duplicates reinforce the stored row instead), move
-the watermark, queue their embedding, and — when the unit is drained — a ``queue.empty``
-event. A run that left messages behind queues the next run.
+Four named steps, never holding a transaction across the LLM or embedding call:
+:func:`_read` (one short transaction: observers now, the sender's messages after its
+watermark — at most ``MAX_NEW_TOKENS`` of them — some earlier conversation for context, and
+what is already known); :func:`_ask` the model and embed its conclusions; then, in the
+completing transaction, :func:`_look_up` what each observer's collection already holds,
+:func:`~honcho_server.deriver.derive_plan.plan_collection` (pure) decides, and
+:func:`_store` writes the plans, moves the watermark, queues embeddings, cards, dreams and —
+when the unit is drained — a ``queue.empty`` event. A run that left messages behind queues
+the next run.
 
 Semantic de-duplication (BEHAVIOUR §14.6 rule 3): with an embedder, the new texts are
 embedded before the writing transaction opens. Inside it, in a collection that already holds
@@ -34,6 +37,8 @@ backoff and finally keeps the job as failed, with its error.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,9 +46,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...db.models import vector_literal
 from ...db.repositories.conclusions import ConclusionRepository
 from ...db.repositories.derivation import DerivationRepository
+from ...db.repositories.paging import AnyRow
 from ...db.repositories.vectors import C, VectorRepository, collection
 from ...deriver import dedupe
-from ...deriver.config import defaults_from
+from ...deriver.config import Resolved, defaults_from
+from ...deriver.derive_plan import (
+    Collection,
+    CollectionPlan,
+    Near,
+    NewConclusion,
+    Premise,
+    candidates,
+    plan_collection,
+)
 from ...deriver.pipeline import (
     CONTEXT_MESSAGES,
     KNOWN_CONCLUSIONS,
@@ -62,6 +77,7 @@ from ...deriver.prompts import Extraction, extraction_prompt
 from ...dreams.queueing import schedule_automatic_dreams
 from ...embeddings import EmbeddingError
 from ...ids import new_id
+from ...llm import LLMClient
 from ..context import JobContext
 from .embedding import enqueue_embed_conclusions
 from .llm_wait import client_or_wait
@@ -70,191 +86,223 @@ from .webhooks import enqueue_queue_empty
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the first transaction read for one run."""
+
+    watchers: list[str]  # observers of the sender now
+    upto: int  # internal id of the last message taken: the new watermark
+    more: bool  # messages were left for the next run
+    new: list[AnyRow]  # the taken messages to learn from (not skip_reasoning)
+    earlier: list[AnyRow]  # conversation before them, for context
+    known: list[str]  # what the sender's own collection already says
+    cfg: Resolved
+    instructions: str | None
+
+    @property
+    def asks(self) -> bool:
+        return bool(self.new and self.watchers)
+
+
 async def derive(ctx: JobContext, job: DerivePayload) -> None:
     client = await client_or_wait(ctx, "deriver")
     if client is None:
         return
-
     async with ctx.transaction() as db:
-        repo = DerivationRepository(db)
-        state = await repo.session_state(job.workspace, job.session)
-        if state is None or not state.active:
-            return  # the session is gone: nothing to learn
-        watchers = observers(state, job.observed)
-        pending = await repo.pending_messages(
-            job.workspace,
-            job.session,
-            job.observed,
-            state.watermark(job.observed),
-            MAX_NEW_MESSAGES + 1,
-        )
-        if not pending:
-            return
-        batch = take_by_tokens(pending[:MAX_NEW_MESSAGES])
-        more = len(pending) > len(batch)
-        new = [r for r in batch if not r.skip_reasoning]
-        earlier = []
-        known: list[str] = []
-        if new and watchers:
-            earlier = await repo.context_before(
-                job.workspace,
-                job.session,
-                int(new[-1].id),
-                [int(r.id) for r in new],
-                CONTEXT_MESSAGES,
-            )
-            known = await repo.known(job.workspace, job.observed, job.observed, KNOWN_CONCLUSIONS)
-        cfg = session_config(state, defaults_from(ctx.services.settings))
-        # the newest message's own instructions win over the session's (BEHAVIOUR §8.2)
-        own = [r.custom_instructions for r in new if r.custom_instructions]
-        instructions = own[-1] if own else cfg.custom_instructions
-
-    extraction = Extraction()
-    if new and watchers:
-        prompt = extraction_prompt(job.observed, lines(new), lines(earlier), known, instructions)
-        result = await client.structured(to_llm(prompt), Extraction)
-        ctx.record_usage(result.usage)
-        extraction = result.value
-
-    sources = tuple(r.public_id for r in new)
-    candidates = [
-        dedupe.Candidate("explicit", fact, job.session, source_message_ids=sources)
-        for fact in extraction.explicit
-    ] + [
-        dedupe.Candidate(
-            "deductive",
-            d.conclusion,
-            job.session,
-            premises=tuple(d.premises),
-            source_message_ids=sources,
-        )
-        for d in extraction.deductive
-    ]
-    vectors = await _embed(ctx, candidates)
+        reading = await _read(ctx, DerivationRepository(db), job)
+    if reading is None:
+        return
+    extraction = await _ask(ctx, client, job, reading)
+    batch = candidates(job.session, tuple(r.public_id for r in reading.new), extraction)
+    vectors = await _embed(ctx, batch)
+    updates = [(u.outdated, u.current) for u in extraction.updates]
     async with ctx.completing() as db:
-        repo = DerivationRepository(db)
-        created: list[str] = []  # inserted without an embedding
-        carded: list[str] = []  # observers with a new explicit conclusion
-        for observer in watchers if candidates else []:
-            stored = await repo.matching(
-                job.workspace,
-                observer,
-                job.observed,
-                sorted({dedupe.normalise(c.content) for c in candidates}),
+        plans = [
+            plan_collection(
+                await _look_up(db, job, observer, batch, vectors, updates),
+                batch,
+                vectors,
+                updates,
+                tokens=_tokenizer(ctx),
+                new_id=new_id,
             )
-            plan = dedupe.plan(
-                candidates,
-                [dedupe.Stored(s.id, s.level, s.content, s.session_name) for s in stored],
-            )
-            # premise key of a text -> the id a deduction citing it gets (explicit first)
-            cited: dict[str, str] = {}
-            premises = sorted({dedupe.premise_key(p) for c in candidates for p in c.premises})
-            known_premises = await repo.by_premise_keys(
-                job.workspace, observer, job.observed, [k for k in premises if k]
-            )
-            for p in sorted(known_premises, key=lambda p: p.level != "explicit"):
-                cited.setdefault(p.key, p.id)
-            await repo.reinforce(plan.reinforce)
-            semantic = bool(vectors) and await repo.has_embedded(
-                job.workspace, observer, job.observed
-            )
-            rows: list[dict[str, Any]] = []
-            for c in plan.insert:
-                content = c.content.strip()
-                vector = vectors.get(content)
-                row: dict[str, Any] = {
-                    "id": new_id(),
-                    "workspace_name": job.workspace,
-                    "observer": observer,
-                    "observed": job.observed,
-                    "session_name": c.session,
-                    "level": c.level,
-                    "content": content,
-                    "premises": list(c.premises),
-                    "source_message_ids": list(c.source_message_ids),
-                    "source_ids": _sources(c, cited),
-                    "internal_metadata": {"derived_by_job": ctx.job_id},
-                    "embedding": vector_literal(vector) if vector is not None else None,
-                    "times_derived": 1,
-                }
-                if vector is None:
-                    rows.append(row)  # embedded later by a job
-                    created.append(str(row["id"]))
-                else:
-                    near = None
-                    if semantic:
-                        near = await _paraphrase_of(
-                            db, job.workspace, observer, job.observed, c, vector
-                        )
-                    if near is not None:
-                        if not _new_wins(ctx, content, near.content):
-                            await repo.reinforce([near.id])
-                            cited[dedupe.premise_key(content)] = near.id
-                            continue
-                        await repo.soft_delete(near.id)
-                        await repo.repoint_sources(job.workspace, [near.id], str(row["id"]))
-                        row["times_derived"] = int(near.times_derived) + 1
-                    await repo.insert([row])  # visible to the next candidate's search
-                    semantic = True  # the collection holds an embedded conclusion now
-                cited[dedupe.premise_key(content)] = str(row["id"])
-                if c.level == "explicit" and observer not in carded:
-                    carded.append(observer)
-            await repo.insert(rows)
-            await _supersede(db, job, observer, extraction, cited)
-        await repo.set_watermark(job.workspace, job.session, job.observed, int(batch[-1].id))
-        if created:
-            await enqueue_embed_conclusions(db, job.workspace, created)
-        if cfg.peer_card_create:
-            for observer in carded:
-                await enqueue_card(
-                    db,
-                    CardPayload(workspace=job.workspace, observer=observer, observed=job.observed),
-                )
-        if cfg.dream_enabled and carded:
-            await schedule_automatic_dreams(
-                db, ctx.services.settings, job.workspace, carded, job.observed
-            )
-        if more:
-            await enqueue_derive(db, job.model_copy(update={"observers": watchers}))
-        else:
-            await enqueue_queue_empty(
-                db, job.workspace, "representation", job.session, None, job.observed
-            )
+            for observer in (reading.watchers if batch else [])
+        ]
+        await _store(ctx, db, job, reading, plans)
 
 
-async def _supersede(
+async def _read(ctx: JobContext, repo: DerivationRepository, job: DerivePayload) -> Reading | None:
+    """None when there is nothing to do (the session is gone, or no message is pending)."""
+    state = await repo.session_state(job.workspace, job.session)
+    if state is None or not state.active:
+        return None  # the session is gone: nothing to learn
+    pending = await repo.pending_messages(
+        job.workspace,
+        job.session,
+        job.observed,
+        state.watermark(job.observed),
+        MAX_NEW_MESSAGES + 1,
+    )
+    if not pending:
+        return None
+    batch = take_by_tokens(pending[:MAX_NEW_MESSAGES])
+    new = [r for r in batch if not r.skip_reasoning]
+    watchers = observers(state, job.observed)
+    earlier: list[AnyRow] = []
+    known: list[str] = []
+    if new and watchers:
+        ids = [int(r.id) for r in new]
+        earlier = await repo.context_before(
+            job.workspace, job.session, ids[-1], ids, CONTEXT_MESSAGES
+        )
+        known = await repo.known(job.workspace, job.observed, job.observed, KNOWN_CONCLUSIONS)
+    cfg = session_config(state, defaults_from(ctx.services.settings))
+    # the newest message's own instructions win over the session's (BEHAVIOUR §8.2)
+    own = [r.custom_instructions for r in new if r.custom_instructions]
+    return Reading(
+        watchers=watchers,
+        upto=int(batch[-1].id),
+        more=len(pending) > len(batch),
+        new=new,
+        earlier=earlier,
+        known=known,
+        cfg=cfg,
+        instructions=own[-1] if own else cfg.custom_instructions,
+    )
+
+
+async def _ask(
+    ctx: JobContext, client: LLMClient, job: DerivePayload, reading: Reading
+) -> Extraction:
+    """The model's conclusions from the new messages (nothing to ask: an empty answer)."""
+    if not reading.asks:
+        return Extraction()
+    prompt = extraction_prompt(
+        job.observed,
+        lines(reading.new),
+        lines(reading.earlier),
+        reading.known,
+        reading.instructions,
+    )
+    result = await client.structured(to_llm(prompt), Extraction)
+    ctx.record_usage(result.usage)
+    return result.value
+
+
+async def _look_up(
     db: AsyncSession,
     job: DerivePayload,
     observer: str,
-    extraction: Extraction,
-    cited: dict[str, str],
-) -> None:
-    """Mark the known explicit conclusions the model says the new facts replace as superseded
-    by the conclusion each new fact became (texts matched like premises). An update naming
-    an unknown fact, or a current fact not stored in this batch, is ignored."""
-    updates = [
-        (dedupe.premise_key(u.outdated), dedupe.premise_key(u.current)) for u in extraction.updates
-    ]
-    updates = [(old, cur) for old, cur in updates if old and cur in cited]
-    if not updates:
-        return
-    known = await DerivationRepository(db).by_premise_keys(
-        job.workspace, observer, job.observed, sorted({old for old, _ in updates})
+    batch: list[dedupe.Candidate],
+    vectors: dict[str, list[float]],
+    updates: list[tuple[str, str]],
+) -> Collection:
+    """What the plan needs to know about one collection, read in the writing transaction:
+    live rows with a candidate's exact key, live rows cited as premises or named as
+    outdated, and — when the collection holds embedded rows — each candidate's nearest
+    live paraphrases (enough of them to stay ahead of the rows the plan replaces)."""
+    repo = DerivationRepository(db)
+    ws, observed = job.workspace, job.observed
+    stored = await repo.matching(
+        ws, observer, observed, sorted({dedupe.normalise(c.content) for c in batch})
     )
-    outdated = {k.key: k.id for k in known if k.level == "explicit"}
-    pairs = [
-        (outdated[old], cited[cur])
-        for old, cur in updates
-        if old in outdated and outdated[old] != cited[cur]
-    ]
-    await ConclusionRepository(db).supersede(job.workspace, observer, job.observed, pairs)
+    keys = {dedupe.premise_key(p) for c in batch for p in c.premises}
+    keys |= {dedupe.premise_key(old) for old, _ in updates}
+    premises = await repo.by_premise_keys(ws, observer, observed, sorted(k for k in keys if k))
+    near: dict[str, list[Near]] = {}
+    if vectors and await repo.has_embedded(ws, observer, observed):
+        for c in batch:
+            vector = vectors.get(c.content.strip())
+            if vector is not None:
+                near[c.content.strip()] = await _paraphrases(
+                    db, job, observer, c, vector, len(batch) + 1
+                )
+    return Collection(
+        observer,
+        [dedupe.Stored(s.id, s.level, s.content, s.session_name) for s in stored],
+        [Premise(p.id, p.level, p.key) for p in premises],
+        near,
+    )
 
 
-def _sources(c: dedupe.Candidate, cited: dict[str, str]) -> list[str]:
-    """The ids of a deduction's premises: the collection's conclusions (stored, or written
-    earlier in this batch) whose text is a premise; premises matching none are left out."""
-    keys = (dedupe.premise_key(p) for p in c.premises)
-    return list(dict.fromkeys(cited[k] for k in keys if k in cited))
+async def _store(
+    ctx: JobContext,
+    db: AsyncSession,
+    job: DerivePayload,
+    reading: Reading,
+    plans: list[CollectionPlan],
+) -> None:
+    """Write every collection's plan, move the watermark and queue what follows."""
+    repo = DerivationRepository(db)
+    for plan in plans:
+        await _write(ctx, db, job, plan)
+    await repo.set_watermark(job.workspace, job.session, job.observed, reading.upto)
+    await _queue_follow_ups(ctx, db, job, reading, plans)
+
+
+async def _write(
+    ctx: JobContext, db: AsyncSession, job: DerivePayload, plan: CollectionPlan
+) -> None:
+    """One collection's plan, in the order :class:`CollectionPlan` lists its writes."""
+    repo = DerivationRepository(db)
+    for conclusion_id, times in plan.reinforce.items():
+        await repo.reinforce([conclusion_id], times)
+    for old, new in plan.repoint:
+        await repo.repoint_sources(job.workspace, [old], new)
+    await repo.insert([_row(ctx, job, plan.observer, r) for r in plan.insert])
+    for conclusion_id in plan.delete:
+        await repo.soft_delete(conclusion_id)
+    await ConclusionRepository(db).supersede(
+        job.workspace, plan.observer, job.observed, plan.supersede
+    )
+
+
+async def _queue_follow_ups(
+    ctx: JobContext,
+    db: AsyncSession,
+    job: DerivePayload,
+    reading: Reading,
+    plans: list[CollectionPlan],
+) -> None:
+    """Embedding jobs for rows stored without one, cards and dreams for observers with a new
+    explicit conclusion, and the next run (or, the unit drained, a ``queue.empty`` event)."""
+    created = [i for plan in plans for i in plan.unembedded]
+    if created:
+        await enqueue_embed_conclusions(db, job.workspace, created)
+    carded = [plan.observer for plan in plans if plan.carded]
+    if reading.cfg.peer_card_create:
+        for observer in carded:
+            await enqueue_card(
+                db, CardPayload(workspace=job.workspace, observer=observer, observed=job.observed)
+            )
+    if reading.cfg.dream_enabled and carded:
+        await schedule_automatic_dreams(
+            db, ctx.services.settings, job.workspace, carded, job.observed
+        )
+    if reading.more:
+        await enqueue_derive(db, job.model_copy(update={"observers": reading.watchers}))
+    else:
+        await enqueue_queue_empty(
+            db, job.workspace, "representation", job.session, None, job.observed
+        )
+
+
+def _row(ctx: JobContext, job: DerivePayload, observer: str, r: NewConclusion) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "workspace_name": job.workspace,
+        "observer": observer,
+        "observed": job.observed,
+        "session_name": r.session,
+        "level": r.level,
+        "content": r.content,
+        "premises": list(r.premises),
+        "source_message_ids": list(r.source_message_ids),
+        "source_ids": list(r.source_ids),
+        "internal_metadata": {"derived_by_job": ctx.job_id},
+        "embedding": vector_literal(r.embedding) if r.embedding is not None else None,
+        "times_derived": r.times_derived,
+    }
 
 
 async def _embed(ctx: JobContext, candidates: list[dedupe.Candidate]) -> dict[str, list[float]]:
@@ -274,30 +322,31 @@ async def _embed(ctx: JobContext, candidates: list[dedupe.Candidate]) -> dict[st
     return dict(zip(texts, vectors, strict=True))
 
 
-async def _paraphrase_of(
+async def _paraphrases(
     db: AsyncSession,
-    workspace: str,
+    job: DerivePayload,
     observer: str,
-    observed: str,
     c: dedupe.Candidate,
     vector: list[float],
-) -> Any | None:
-    """The nearest live conclusion of the same collection, level (and session, for explicit
-    ones) within the semantic distance, or None."""
-    where = [*collection(workspace, observer, observed), C.c.level == c.level]
+    k: int,
+) -> list[Near]:
+    """The ``k`` nearest live conclusions of the same collection, level (and session, for
+    explicit ones) within the semantic distance, nearest first."""
+    where = [*collection(job.workspace, observer, job.observed), C.c.level == c.level]
     if c.level == "explicit":
         where.append(C.c.session_name == c.session)
     found = await VectorRepository(db).nearest_conclusions(
         vector,
         [C.c.id, C.c.content, C.c.times_derived],
         where,
-        1,
+        k,
         max_distance=dedupe.SEMANTIC_MAX_DISTANCE,
     )
-    return found[0] if found else None
+    return [Near(r.id, r.content, int(r.times_derived), float(r.distance)) for r in found]
 
 
-def _new_wins(ctx: JobContext, new: str, old: str) -> bool:
+def _tokenizer(ctx: JobContext) -> Callable[[str], set[str]]:
+    """How ``dedupe.new_text_wins`` splits a text: the embedding model's tokens, or words."""
     embedder = ctx.services.embedder
 
     def tokens(text: str) -> set[str]:
@@ -305,4 +354,4 @@ def _new_wins(ctx: JobContext, new: str, old: str) -> bool:
             return set(text.lower().split())
         return {text[a:b].lower() for a, b in embedder.token_spans(text)}
 
-    return dedupe.new_text_wins(tokens(new), tokens(old))
+    return tokens
