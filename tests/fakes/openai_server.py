@@ -156,6 +156,9 @@ class FakeOpenAI:
     reverse_embeddings: bool = False
     #: Seconds every request waits before it is answered.
     latency_seconds: float = 0.0
+    #: Answer 400 to an embeddings request any of whose inputs contains this text (content
+    #: the provider refuses: one poison input fails the whole request it is in).
+    reject_embedding_inputs_containing: str | None = None
     #: Seconds between streamed chunks.
     chunk_delay_seconds: float = 0.0
     #: Refuse ``max_tokens`` (asking for ``max_completion_tokens``), as OpenAI's o-series do.
@@ -175,6 +178,7 @@ class FakeOpenAI:
             self.requests.clear()
             self.reverse_embeddings = False
             self.latency_seconds = 0.0
+            self.reject_embedding_inputs_containing = None
             self.chunk_delay_seconds = 0.0
             self.reject_max_tokens = False
             self.reject_tools = False
@@ -294,6 +298,10 @@ def create_app(state: FakeOpenAI) -> FastAPI:
         await _pause(state)
         if failure is not None:
             return _error(failure)
+        poison = state.reject_embedding_inputs_containing
+        texts = _inputs(body.get("input")) if isinstance(body, dict) else None
+        if poison is not None and texts is not None and any(poison in t for t in texts):
+            return _invalid("fake server: this input is refused", "input")
         return _embeddings_answer(body, reverse=state.reverse_embeddings)
 
     @app.post(CHAT)
