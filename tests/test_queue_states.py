@@ -76,9 +76,9 @@ async def _enqueue(q: Db, *payloads: Any) -> None:
 
 async def _claim_one(q: Db) -> int:
     async with unit_of_work(q.factory) as db:
-        job = await QueueRepository(db).claim("w1")
-    assert job is not None
-    return job.id
+        claim = await QueueRepository(db).claim("w1")
+    assert claim is not None
+    return claim.jobs[0].id
 
 
 Transition = Callable[[QueueRepository, int], Awaitable[Any]]
@@ -195,8 +195,8 @@ async def test_a_worker_without_an_llm_leaves_llm_jobs_unclaimed(qdb: Db) -> Non
 async def test_the_bulk_lane_takes_embedding_work_before_anything_else(qdb: Db) -> None:
     await _enqueue(qdb, Probe(note="first"), EmbedMessages(workspace="w", message_ids=[1]))
     async with unit_of_work(qdb.factory) as db:
-        job = await QueueRepository(db).claim("w1", min_priority=EmbedMessages.priority)
-    assert job is not None and job.kind == "embed_messages"
+        claim = await QueueRepository(db).claim("w1", min_priority=EmbedMessages.priority)
+    assert claim is not None and claim.jobs[0].kind == "embed_messages"
 
 
 async def test_a_preferring_claim_takes_bulk_work_first_and_then_the_rest(qdb: Db) -> None:
@@ -205,8 +205,8 @@ async def test_a_preferring_claim_takes_bulk_work_first_and_then_the_rest(qdb: D
     kinds = []
     for _ in range(3):
         async with unit_of_work(qdb.factory) as db:
-            job = await QueueRepository(db).claim("w1", prefer=EmbedMessages.priority)
-        kinds.append(job.kind if job is not None else None)
+            claim = await QueueRepository(db).claim("w1", prefer=EmbedMessages.priority)
+        kinds.append(claim.jobs[0].kind if claim is not None else None)
     assert kinds == ["embed_messages", "probe", None]
 
 

@@ -37,12 +37,13 @@ from .payloads import (
     embed_conclusions_jobs,
     embed_messages_jobs,
 )
-from .repository import ClaimedJob, QueueRepository
+from .repository import Claim, ClaimedJob, QueueRepository
 
 __all__ = [
     "PAYLOADS",
     "AnyPayload",
     "CardPayload",
+    "Claim",
     "ClaimedJob",
     "DeleteSession",
     "DeleteWorkspace",

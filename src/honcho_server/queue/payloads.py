@@ -24,6 +24,10 @@ Need = Literal[LLMNeed, "embedder"]
 NORMAL_PRIORITY = 0
 BULK_PRIORITY = 10
 MAX_IDS_PER_JOB = 100
+#: How many ``embed_messages`` jobs one claim may take (their messages are embedded in one
+#: model call and the jobs completed in one statement): at most this x ``MAX_IDS_PER_JOB``
+#: messages, most often one message a job (one per ingest request).
+EMBED_BATCH_JOBS = 16
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class JobPayload(BaseModel):
     needs: ClassVar[Need | None] = None
     priority: ClassVar[int] = NORMAL_PRIORITY
     max_attempts: ClassVar[int] = 5
+    #: How many due jobs of this kind one claim may take together (1: one at a time). Only
+    #: for kinds without a lock key whose handler runs a batch (``worker.runner``).
+    batch: ClassVar[int] = 1
 
     def unit(self) -> WorkUnit:
         return WorkUnit()
@@ -139,6 +146,7 @@ class EmbedMessages(JobPayload):
     kind: Literal["embed_messages"] = "embed_messages"
     needs: ClassVar[Need | None] = "embedder"
     priority: ClassVar[int] = BULK_PRIORITY
+    batch: ClassVar[int] = EMBED_BATCH_JOBS
     workspace: str
     message_ids: list[int] = Field(min_length=1, max_length=MAX_IDS_PER_JOB)
     session: str | None = Field(default=None, exclude=True)  # for the row, not the payload
@@ -294,6 +302,11 @@ PAYLOADS: dict[str, type[JobPayload]] = {
         Probe,
     )
 }
+
+
+def batch_sizes() -> dict[str, int]:
+    """kind → how many jobs one claim may take, for the kinds claimed in batches."""
+    return {kind: cls.batch for kind, cls in PAYLOADS.items() if cls.batch > 1}
 
 
 def kinds_needing(needs: set[Need]) -> list[str]:

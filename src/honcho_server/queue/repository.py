@@ -30,6 +30,15 @@ class ClaimedJob:
     max_attempts: int
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What one claim took: one job, or a batch of jobs of one batchable kind (oldest
+    first); ``ready``: another job this worker may run was left waiting."""
+
+    jobs: list[ClaimedJob]
+    ready: bool
+
+
 _INSERT = text(
     """
     INSERT INTO jobs (kind, payload, workspace_name, session_name, lock_key, dedupe_key,
@@ -76,12 +85,20 @@ _FAN_OUT = text(
 # run now; jobs of priority ``prefer`` or above first (a lane that keeps bulk work moving), in
 # the same statement. SKIP LOCKED lets concurrent workers pass over rows another one is
 # claiming.
+#
+# Batches: when that job is of a kind listed in ``batchable`` (many small jobs one handler
+# call does better together: message embeddings) and on its first attempt, the same
+# statement also takes up to ``more`` further due first-attempt jobs of its kind, in the same
+# order (oldest first). A job that was tried before (it failed, or its worker died) is
+# claimed alone, so a poison job costs its batch-mates at most the one attempt it shared.
+#
+# ``ready``: whether another due job this worker may run was left waiting (as the statement
+# saw the queue): the worker then wakes another lane and claims again after this one, and
+# otherwise lets notifications and the poll wake it, instead of a claim that finds nothing.
 _CLAIM = text(
     """
-    UPDATE jobs SET status = 'doing', attempts = attempts + 1, started_at = clock_timestamp(),
-                    heartbeat_at = now(), worker_id = :worker
-    WHERE id = (
-        SELECT j.id FROM jobs j
+    WITH first AS (
+        SELECT j.id, j.kind, j.attempts FROM jobs j
         WHERE j.status = 'todo' AND j.scheduled_at <= now()
           AND j.priority >= :min_priority
           AND NOT (j.kind = ANY(CAST(:blocked AS text[])))
@@ -90,8 +107,31 @@ _CLAIM = text(
         ORDER BY j.priority >= :prefer DESC, j.priority, j.scheduled_at, j.id
         FOR UPDATE SKIP LOCKED
         LIMIT 1
+    ), mates AS (
+        SELECT j.id FROM jobs j, first f
+        WHERE f.kind = ANY(CAST(:batchable AS text[])) AND f.attempts = 0
+          AND j.kind = f.kind AND j.id <> f.id AND j.attempts = 0
+          AND j.status = 'todo' AND j.scheduled_at <= now() AND j.lock_key IS NULL
+        ORDER BY j.priority, j.scheduled_at, j.id
+        FOR UPDATE OF j SKIP LOCKED
+        LIMIT :more
+    ), picked AS (
+        SELECT id FROM first UNION ALL SELECT id FROM mates
+    ), rest AS (
+        SELECT EXISTS (
+            SELECT 1 FROM jobs j
+            WHERE j.status = 'todo' AND j.scheduled_at <= now()
+              AND j.priority >= :min_priority
+              AND NOT (j.kind = ANY(CAST(:blocked AS text[])))
+              AND j.id NOT IN (SELECT id FROM picked)
+              AND (j.lock_key IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM jobs d WHERE d.lock_key = j.lock_key AND d.status = 'doing'))
+        ) AS ready
     )
-    RETURNING id, kind, payload, attempts, max_attempts
+    UPDATE jobs SET status = 'doing', attempts = attempts + 1, started_at = clock_timestamp(),
+                    heartbeat_at = now(), worker_id = :worker
+    WHERE id = ANY(ARRAY(SELECT id FROM picked))
+    RETURNING id, kind, payload, attempts, max_attempts, (SELECT ready FROM rest) AS ready
     """
 )
 
@@ -109,6 +149,15 @@ _SUCCEED = text(
     UPDATE jobs j SET status = 'succeeded', finished_at = clock_timestamp(), last_error = NULL,
                       raw_output = NULL, usage = {_USAGE_SUM}
     WHERE j.id = :id AND j.status = 'doing'
+    """
+)
+
+# doing → succeeded, for a whole batch in one statement (jobs that had no LLM usage).
+_SUCCEED_MANY = text(
+    """
+    UPDATE jobs SET status = 'succeeded', finished_at = clock_timestamp(), last_error = NULL,
+                    raw_output = NULL
+    WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'doing'
     """
 )
 
@@ -255,28 +304,47 @@ class QueueRepository:
         blocked: Sequence[str] = (),
         min_priority: int = -32768,
         prefer: int = -32768,
-    ) -> ClaimedJob | None:
+        batch: dict[str, int] | None = None,
+    ) -> Claim | None:
         """``claim``: jobs of priority ``min_priority`` or above only; those of ``prefer`` or
-        above before the rest."""
+        above before the rest. ``batch``: kind → at most how many jobs of that kind one claim
+        may take (see :data:`_CLAIM`); other kinds, one."""
+        batch = {k: n for k, n in (batch or {}).items() if n > 1}
         params = {
             "worker": worker,
             "blocked": list(blocked),
             "min_priority": min_priority,
             "prefer": prefer,
+            "batchable": list(batch),
+            # one size for every batchable kind a claim may take (the largest asked for)
+            "more": max(batch.values(), default=1) - 1,
         }
-        row = (await self.db.execute(_CLAIM, params)).first()
-        if row is None:
+        rows = (await self.db.execute(_CLAIM, params)).all()
+        if not rows:
             return None
-        return ClaimedJob(row.id, row.kind, row.payload, row.attempts, row.max_attempts)
+        jobs = sorted(
+            (ClaimedJob(r.id, r.kind, r.payload, r.attempts, r.max_attempts) for r in rows),
+            key=lambda j: j.id,
+        )
+        return Claim(jobs, bool(rows[0].ready))
 
     async def succeed(self, job_id: int, usage: dict[str, int] | None = None) -> None:
         params = {"id": job_id, "usage": json.dumps(usage) if usage else None}
         await self.db.execute(_SUCCEED, params)
 
-    async def heartbeat(self, job_id: int) -> None:
+    async def succeed_many(self, job_ids: Sequence[int]) -> None:
+        """``succeed`` for every job of a batch, in one statement."""
+        await self.db.execute(_SUCCEED_MANY, {"ids": list(job_ids)})
+
+    async def heartbeat(self, job_ids: int | Sequence[int]) -> None:
+        """The running jobs ``job_ids`` (one, or a whole batch) are alive: one statement."""
+        ids = [job_ids] if isinstance(job_ids, int) else list(job_ids)
         await self.db.execute(
-            text("UPDATE jobs SET heartbeat_at = now() WHERE id = :id AND status = 'doing'"),
-            {"id": job_id},
+            text(
+                "UPDATE jobs SET heartbeat_at = now()"
+                " WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'doing'"
+            ),
+            {"ids": ids},
         )
 
     async def fail(

@@ -19,8 +19,11 @@ States:
 Events, and who raises them:
 
 - ``claim``: a worker lane takes the oldest due job whose lock is free and whose dependency
-  (LLM, embedder) this worker has and believes up.
-- ``succeed``: the handler returned (its last writes commit with this transition).
+  (LLM, embedder) this worker has and believes up — with it, for a kind claimed in batches
+  (message embeddings), up to ``batch`` more due first-attempt jobs of that kind; a job tried
+  before is claimed alone. Each job of a batch is its own row in every transition after.
+- ``succeed``: the handler returned (its last writes commit with this transition; a batch's
+  jobs in one statement).
 - ``fail``: the handler raised something that is the job's own fault (a bad model answer,
   a bug, a webhook receiver answering 500): one attempt is spent; back to ``todo`` after a
   backoff, or ``failed`` when it was the last one.

@@ -51,6 +51,8 @@ class JobContext:
     #: how the attempt ended when the handler itself sent the job back (``wait``)
     outcome: str | None = None
     usage: dict[str, int] = field(default_factory=dict)  # LLM tokens this attempt spent
+    #: a batch's jobs (``job_id`` is the first): ``completing()`` succeeds them all at once
+    batch_ids: tuple[int, ...] = ()
 
     def record_usage(self, spent: Any) -> None:
         """Add an LLM call's usage (anything with ``as_dict()``) to this job's account."""
@@ -71,7 +73,10 @@ class JobContext:
         reverse)."""
         async with unit_of_work(self.factory) as db:
             yield db
-            await QueueRepository(db).succeed(self.job_id, self.usage)
+            if self.batch_ids:
+                await QueueRepository(db).succeed_many(self.batch_ids)
+            else:
+                await QueueRepository(db).succeed(self.job_id, self.usage)
         self.completed = True
 
     async def wait(self, reason: str, *, retry_at: datetime | None = None) -> None:

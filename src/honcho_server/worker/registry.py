@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..queue import PAYLOADS, JobPayload
+from ..queue.payloads import batch_sizes
 from .context import JobContext
 from .kinds import card, deletion, derive, dream, embedding, probe, summarize, webhooks
 
@@ -34,6 +35,16 @@ HANDLERS: dict[str, Handler] = {
 assert HANDLERS.keys() == PAYLOADS.keys(), "every job kind needs exactly one handler"
 
 
+BatchHandler = Callable[[JobContext, list[Any]], Awaitable[None]]
+
+#: Kinds claimed in batches (``JobPayload.batch`` > 1): the function that runs a whole batch
+#: (its jobs' payloads, oldest first) and completes it with ``ctx.completing()``.
+BATCH_HANDLERS: dict[str, BatchHandler] = {
+    "embed_messages": embedding.embed_messages_batch,
+}
+assert BATCH_HANDLERS.keys() == batch_sizes().keys(), "a batched kind needs a batch handler"
+
+
 @dataclass(frozen=True)
 class JobKind:
     payload: type[JobPayload]
@@ -41,6 +52,12 @@ class JobKind:
 
 
 JOB_KINDS: dict[str, JobKind] = {kind: JobKind(PAYLOADS[kind], h) for kind, h in HANDLERS.items()}
+
+
+@dataclass(frozen=True)
+class BatchKind:
+    payload: type[JobPayload]
+    handler: BatchHandler
 
 
 class UnknownJobKind(LookupError):
@@ -52,3 +69,10 @@ def lookup(kind: str) -> JobKind:
         return JOB_KINDS[kind]
     except KeyError:
         raise UnknownJobKind(f"no handler for job kind {kind!r}") from None
+
+
+def lookup_batch(kind: str) -> BatchKind:
+    try:
+        return BatchKind(PAYLOADS[kind], BATCH_HANDLERS[kind])
+    except KeyError:
+        raise UnknownJobKind(f"no batch handler for job kind {kind!r}") from None

@@ -6,6 +6,12 @@ goes stale and any worker re-queues it. A failure that is the job's own spends a
 (backoff, then ``failed``, kept with its error and retryable); a dependency that is down
 (``LLMUnavailable``, ``EmbedderUnavailable``) spends none: the job waits and the worker's
 gates (``worker.gates``) stop claiming its kind until the dependency answers again.
+
+Batches: one claim may take several first-attempt jobs of a batchable kind (message
+embeddings, ``queue.payloads.EMBED_BATCH_JOBS``); their batch handler does them in one go and
+completes them in one statement. If the batch fails, its jobs run again one at a time in the
+same step (each with its own success, failure and attempts), so one poison job fails alone.
+A worker killed mid-batch leaves every job of it ``doing``; each is recovered on its own.
 """
 
 from __future__ import annotations
@@ -31,13 +37,13 @@ from ..db.session import unit_of_work
 from ..embeddings import EmbedderUnavailable, EmbeddingError
 from ..llm import LLMError, LLMOutputInvalid, LLMUnavailable
 from ..observability import metrics
-from ..queue import ClaimedJob, QueueRepository
-from ..queue.payloads import BULK_PRIORITY
+from ..queue import Claim, ClaimedJob, QueueRepository
+from ..queue.payloads import BULK_PRIORITY, batch_sizes
 from .context import JobContext, WorkerServices
 from .gates import Gates, probe_endpoint
 from .listener import listen
 from .maintenance import maintain, requeue_stale_jobs
-from .registry import lookup
+from .registry import lookup, lookup_batch
 from .waker import Settable, Waker
 
 log = logging.getLogger(__name__)
@@ -66,25 +72,32 @@ async def _claim(
     gates: Gates,
     *,
     bulk_first: bool = False,
-) -> ClaimedJob | None:
-    """``claim``: the next job this worker may run. With ``bulk_first``, bulk work
-    (embeddings) is taken first (in the same statement), so no amount of other work can
-    starve it."""
+) -> Claim | None:
+    """``claim``: the next job this worker may run (or a batch of them, see
+    ``QueueRepository.claim``). With ``bulk_first``, bulk work (embeddings) is taken first
+    (in the same statement), so no amount of other work can starve it."""
     blocked = gates.blocked_kinds()
     prefer = BULK_PRIORITY if bulk_first else -32768
     try:
         async with unit_of_work(factory) as db:
-            job = await QueueRepository(db).claim(worker, blocked=blocked, prefer=prefer)
+            claim = await QueueRepository(db).claim(
+                worker, blocked=blocked, prefer=prefer, batch=batch_sizes()
+            )
     except IntegrityError:
         # Another worker claimed a job of the same work unit at the same instant; the unique
         # index on running lock keys stopped us. Nothing was changed; try again next step.
         return None
-    if job is not None:
-        gates.claimed(job.kind)
-    return job
+    if claim is not None:
+        gates.claimed(claim.jobs[0].kind)
+    return claim
 
 
-async def _execute(ctx: JobContext, job: ClaimedJob, backoff_base: float) -> None:
+#: Outcomes after which the job is back in the queue, maybe due at once.
+_BACK_IN_QUEUE = frozenset({"waited", "retried"})
+
+
+async def _execute(ctx: JobContext, job: ClaimedJob, backoff_base: float) -> str:
+    """Run one job and record how it ended; returns the outcome."""
     gates = ctx.services.gates
     started = time.monotonic()
     try:
@@ -93,7 +106,8 @@ async def _execute(ctx: JobContext, job: ClaimedJob, backoff_base: float) -> Non
         if not ctx.completed:
             async with unit_of_work(ctx.factory) as db:
                 await QueueRepository(db).succeed(ctx.job_id, ctx.usage)
-        metrics.job_finished(job.kind, ctx.outcome or "succeeded", time.monotonic() - started)
+        outcome = ctx.outcome or "succeeded"
+        metrics.job_finished(job.kind, outcome, time.monotonic() - started)
     except asyncio.CancelledError:
         gates.finished(job.kind)
         metrics.job_finished(job.kind, "released", time.monotonic() - started)
@@ -107,7 +121,7 @@ async def _execute(ctx: JobContext, job: ClaimedJob, backoff_base: float) -> Non
             state = await QueueRepository(db).wait(job.id, f"waiting: {exc}", usage=ctx.usage)
         outcome = "superseded" if state == "superseded" else "waited"
         metrics.job_finished(job.kind, outcome, time.monotonic() - started)
-        return
+        return outcome
     except Exception as exc:
         if outage_reason(exc) is not None:
             # the database went away under the job: not the job's fault either
@@ -119,6 +133,61 @@ async def _execute(ctx: JobContext, job: ClaimedJob, backoff_base: float) -> Non
         gates.answered(job.kind)
     else:
         gates.finished(job.kind)
+    return outcome
+
+
+async def _execute_batch(
+    factory: async_sessionmaker[AsyncSession],
+    services: WorkerServices,
+    jobs: list[ClaimedJob],
+    backoff_base: float,
+) -> list[str]:
+    """Run a batch of jobs of one kind with its batch handler (one success for all); if
+    that fails for a reason of the jobs' own, run each alone (each with its own outcome).
+    Returns the outcomes."""
+    kind = jobs[0].kind
+    gates = services.gates
+    started = time.monotonic()
+    ids = tuple(j.id for j in jobs)
+    ctx = JobContext(ids[0], jobs[0].attempts, factory, services, batch_ids=ids)
+    try:
+        batch = lookup_batch(kind)
+        payloads = [batch.payload.model_validate(j.payload) for j in jobs]
+        await batch.handler(ctx, payloads)
+        if not ctx.completed:
+            async with unit_of_work(factory) as db:
+                await QueueRepository(db).succeed_many(ids)
+    except asyncio.CancelledError:
+        gates.finished(kind)
+        for _ in jobs:
+            metrics.job_finished(kind, "released", time.monotonic() - started)
+        raise
+    except (LLMUnavailable, EmbedderUnavailable) as exc:
+        gates.down(kind, str(exc))  # every job of the batch waits, none at fault
+        outcomes = []
+        for job in jobs:
+            async with unit_of_work(factory) as db:
+                state = await QueueRepository(db).wait(job.id, f"waiting: {exc}")
+            outcomes.append("superseded" if state == "superseded" else "waited")
+            metrics.job_finished(kind, outcomes[-1], time.monotonic() - started)
+        return outcomes
+    except Exception as exc:
+        log.info(
+            "a batch of %d %s jobs failed (%s: %s); running them one at a time",
+            len(jobs),
+            kind,
+            type(exc).__name__,
+            exc,
+        )
+        return [
+            await _execute(JobContext(j.id, j.attempts, factory, services), j, backoff_base)
+            for j in jobs
+        ]
+    elapsed = time.monotonic() - started
+    for _ in jobs:
+        metrics.job_finished(kind, "succeeded", elapsed)
+    gates.answered(kind)
+    return ["succeeded"] * len(jobs)
 
 
 async def _fail(ctx: JobContext, job: ClaimedJob, exc: Exception, backoff_base: float) -> str:
@@ -183,12 +252,14 @@ def heartbeat_seconds(stale_after: float) -> float:
     return min(HEARTBEAT_SECONDS, stale_after / 3)
 
 
-async def _heartbeat(factory: async_sessionmaker[AsyncSession], job_id: int, every: float) -> None:
+async def _heartbeat(
+    factory: async_sessionmaker[AsyncSession], job_ids: list[int], every: float
+) -> None:
     while True:
         await asyncio.sleep(every)
         with contextlib.suppress(Exception):  # a missed beat only risks a later re-queue
             async with unit_of_work(factory) as db:
-                await QueueRepository(db).heartbeat(job_id)
+                await QueueRepository(db).heartbeat(job_ids)
 
 
 async def run_once(
@@ -202,21 +273,53 @@ async def run_once(
     claimed: Settable | None = None,
     bulk_first: bool = False,
 ) -> bool:
-    """Claim and run one job; False when there was nothing this worker may run.
+    """Claim and run one job (or one batch); False when there was nothing this worker may
+    run.
 
     If ``stop`` is set while the job runs, it gets ``grace`` seconds to finish; then it is
-    cancelled and released back to the queue without using up an attempt.
+    cancelled and released back to the queue without using up an attempt. ``claimed`` is
+    set when the claim left another job ready (so another lane can take it at once).
     """
+    step = await _step(
+        factory,
+        worker,
+        services,
+        stop=stop,
+        grace=grace,
+        backoff_base=backoff_base,
+        claimed=claimed,
+        bulk_first=bulk_first,
+    )
+    return step is not None
+
+
+async def _step(
+    factory: async_sessionmaker[AsyncSession],
+    worker: str,
+    services: WorkerServices | None = None,
+    *,
+    stop: asyncio.Event | None = None,
+    grace: float = SHUTDOWN_GRACE_SECONDS,
+    backoff_base: float = BASE_BACKOFF_SECONDS,
+    claimed: Settable | None = None,
+    bulk_first: bool = False,
+) -> bool | None:
+    """:func:`run_once`: None when nothing was claimed; else whether more work may be ready
+    now (the claim left a job waiting, or a job went back to the queue)."""
     services = services or WorkerServices()
-    job = await _claim(factory, worker, services.gates, bulk_first=bulk_first)
-    if job is None:
-        return False
-    if claimed is not None:
+    claim = await _claim(factory, worker, services.gates, bulk_first=bulk_first)
+    if claim is None:
+        return None
+    if claim.ready and claimed is not None:
         claimed.set()
-    ctx = JobContext(job.id, job.attempts, factory, services)
-    work = asyncio.create_task(_execute(ctx, job, backoff_base))
+    jobs = claim.jobs
+    work: asyncio.Task[list[str]] = asyncio.create_task(
+        _execute_batch(factory, services, jobs, backoff_base)
+        if len(jobs) > 1
+        else _execute_one(factory, services, jobs[0], backoff_base)
+    )
     every = heartbeat_seconds(services.settings.job_stale_after_seconds)
-    beat = asyncio.create_task(_heartbeat(factory, job.id, every))
+    beat = asyncio.create_task(_heartbeat(factory, [j.id for j in jobs], every))
     try:
         if stop is not None:
             await _first_of(work, stop.wait())
@@ -226,14 +329,30 @@ async def run_once(
                     work.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await work
-                    async with unit_of_work(factory) as db:
-                        await QueueRepository(db).wait(job.id, "released unfinished at shutdown")
-                    log.warning("released job %d (%s) unfinished at shutdown", job.id, job.kind)
+                    for job in jobs:  # those of a batch still running (a no-op for the rest)
+                        async with unit_of_work(factory) as db:
+                            state = await QueueRepository(db).wait(
+                                job.id, "released unfinished at shutdown"
+                            )
+                        if state is not None:
+                            log.warning(
+                                "released job %d (%s) unfinished at shutdown", job.id, job.kind
+                            )
                     return True
-        await work
+        outcomes = await work
     finally:
         beat.cancel()
-    return True
+    return claim.ready or any(o in _BACK_IN_QUEUE for o in outcomes)
+
+
+async def _execute_one(
+    factory: async_sessionmaker[AsyncSession],
+    services: WorkerServices,
+    job: ClaimedJob,
+    backoff_base: float,
+) -> list[str]:
+    ctx = JobContext(job.id, job.attempts, factory, services)
+    return [await _execute(ctx, job, backoff_base)]
 
 
 async def run_forever(
@@ -287,15 +406,17 @@ async def _lane(
     The first lane of a worker looks for bulk work (embeddings) first."""
     while not stop.is_set():
         try:
-            # A successful claim wakes one more lane, so a burst of jobs spreads over the
-            # lanes instead of waiting for this one; the chain ends at an empty claim.
-            busy = await run_once(
+            # A claim that leaves work ready wakes one more lane, so a burst of jobs spreads
+            # over the lanes instead of waiting for this one, and this lane claims again when
+            # done; otherwise it sleeps until a notification (or the poll) wakes it, rather
+            # than sending a claim that would find nothing.
+            ready = await _step(
                 factory, worker, services, stop=stop, claimed=wake, bulk_first=bulk_first
             )
         except Exception as exc:  # keep the lane alive through database outages
             _step_failed.report(exc)
-            busy = False
-        if not busy:
+            ready = False
+        if not ready:
             await wake.wait(IDLE_POLL_SECONDS, stop)
 
 

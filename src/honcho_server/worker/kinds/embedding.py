@@ -38,16 +38,17 @@ def _embedder(ctx: JobContext) -> Embedder:
 
 
 async def embed_messages(ctx: JobContext, job: EmbedMessages) -> None:
+    await embed_messages_batch(ctx, [job])
+
+
+async def embed_messages_batch(ctx: JobContext, jobs: list[EmbedMessages]) -> None:
+    """The messages of one job, or of a batch of jobs (``ctx.batch_ids``): one read, one
+    model call, one write, completed with the job(s)."""
     embedder = _embedder(ctx)
+    ids = sorted({i for job in jobs for i in job.message_ids})
     async with ctx.transaction() as db:
-        rows = await EmbeddingRepository(db).messages(job.message_ids)
-    pieces: list[tuple[int, int, str]] = []  # (row index, chunk index, text)
-    for n, row in enumerate(rows):
-        if row.content.strip():
-            chunks = await asyncio.to_thread(
-                chunk_text, embedder, row.content, embedder.max_input_tokens
-            )
-            pieces += [(n, k, c) for k, c in enumerate(chunks)]
+        rows = await EmbeddingRepository(db).messages(ids)
+    pieces = await asyncio.to_thread(_pieces, embedder, [r.content for r in rows])
     vectors = await embedder.embed([p[2] for p in pieces], background=True) if pieces else []
     chunks_out = [
         ChunkVector(
@@ -62,6 +63,16 @@ async def embed_messages(ctx: JobContext, job: EmbedMessages) -> None:
     ]
     async with ctx.completing() as db:
         await EmbeddingRepository(db).replace_message_chunks([r.id for r in rows], chunks_out)
+
+
+def _pieces(embedder: Embedder, contents: list[str]) -> list[tuple[int, int, str]]:
+    """(row index, chunk index, text) for every chunk of every non-blank content."""
+    pieces: list[tuple[int, int, str]] = []
+    for n, content in enumerate(contents):
+        if content.strip():
+            chunks = chunk_text(embedder, content, embedder.max_input_tokens)
+            pieces += [(n, k, c) for k, c in enumerate(chunks)]
+    return pieces
 
 
 async def embed_conclusions(ctx: JobContext, job: EmbedConclusions) -> None:
