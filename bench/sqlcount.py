@@ -7,13 +7,15 @@ Drives the app over ASGI (no network) and counts, per request, the statements it
 the BEGIN / COMMIT / ROLLBACK around them (engine events; only the request's own work, not the
 in-process worker's). Then, with the in-process worker running (embedding on, the deriver on
 without an LLM: its jobs are queued and wait), it counts *everything* the process sends while
-ingesting one message per request and until the queue is quiet again: the queue's share of an
-ingest (claims, wake-ups). ``tests/api/test_statement_counts.py`` holds the per-route budgets.
+ingesting one message per request (one client at a time, then 16 at once) and until the queue
+is quiet again: the queue's share of an ingest (claims, completions, wake-ups), with a
+breakdown by statement. ``tests/api/test_statement_counts.py`` holds the per-route budgets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import shutil
 import sys
@@ -64,18 +66,52 @@ async def _per_route(client: httpx.AsyncClient, engine: Any) -> None:
         print(f"{name:36} {c.round_trips:11}  ({len(c.statements)} + {control})")
 
 
-async def _queue_share(client: httpx.AsyncClient, engine: Any, n: int = 50) -> None:
+_POLLING: contextvars.ContextVar[bool] = contextvars.ContextVar("polling", default=False)
+
+
+def _shape(statement: str) -> str:
+    """What a statement is, for the breakdown: the queue's own by what it does, the rest by
+    its first words."""
+    flat = " ".join(statement.split())
+    if "SET status = 'doing'" in flat:
+        return "claim (jobs -> doing)"
+    if "SET status = 'succeeded'" in flat:
+        return "complete (jobs -> succeeded)"
+    if "SET heartbeat_at" in flat:
+        return "job heartbeat"
+    if flat.startswith("INSERT INTO jobs"):
+        return "enqueue (INSERT INTO jobs)"
+    if "FROM jobs" in flat or "UPDATE jobs" in flat:
+        return "other on jobs: " + flat[:60]
+    return flat[:70]
+
+
+async def _queue_share(client: httpx.AsyncClient, engine: Any, n: int = 200) -> None:
     """Everything the process sends per ingested message, the worker's queue work included
-    (the embedding itself runs: its job's claim, read, write and completion count too)."""
+    (the embedding itself runs: its job's claim, read, write and completion count too): one
+    client sending one message at a time, then 16 clients at once (where many 1-message
+    embedding jobs are claimed, embedded and completed as one batch)."""
+    for clients, pause in ((1, 0.02), (16, 0.0)):
+        await _queue_share_with(client, engine, n, clients, pause)
+
+
+async def _queue_share_with(
+    client: httpx.AsyncClient, engine: Any, n: int, clients: int, pause: float
+) -> None:
     ws = f"sqlcount-{uuid.uuid4().hex[:8]}"
     sent: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        sent.append(statement)
+        if not _POLLING.get():  # not the /status reads of quiet() below
+            sent.append(statement)
 
     async def quiet() -> None:
         for _ in range(600):
-            r = await client.get("/status")
+            token = _POLLING.set(True)  # seen by the request's task, not by the worker's
+            try:
+                r = await client.get("/status")
+            finally:
+                _POLLING.reset(token)
             kinds = r.json()["queue"]["by_kind"].get("embed_messages", {})
             if not kinds.get("todo") and not kinds.get("doing"):
                 return
@@ -86,23 +122,34 @@ async def _queue_share(client: httpx.AsyncClient, engine: Any, n: int = 50) -> N
     sync = engine.sync_engine
     event.listen(sync, "before_cursor_execute", record)
     started = time.monotonic()
-    try:
-        for i in range(n):
+    counter = iter(range(n))
+
+    async def one_client() -> None:
+        for i in counter:
             body = {"messages": [{"peer_id": f"u{i % 4}", "content": f"message {i} about hiking"}]}
             r = await client.post(f"/v3/workspaces/{ws}/sessions/s{i % 4}/messages", json=body)
             r.raise_for_status()
-            await asyncio.sleep(0.02)
+            if pause:
+                await asyncio.sleep(pause)
+
+    try:
+        await asyncio.gather(*(one_client() for _ in range(clients)))
         await quiet()
     finally:
         event.remove(sync, "before_cursor_execute", record)
     seconds = time.monotonic() - started
-    jobs = [s for s in sent if "jobs" in s and "/status" not in s]
-    claims = [s for s in jobs if "SET status = 'doing'" in s]
+    shapes: dict[str, int] = {}
+    for statement in sent:
+        shapes[_shape(statement)] = shapes.get(_shape(statement), 0) + 1
+    jobs = sum(v for k, v in shapes.items() if "jobs" in k or k == "job heartbeat")
+    claims = shapes.get("claim (jobs -> doing)", 0)
     print(
-        f"\ningest of 1 message, worker included (embedding on, deriver queued): "
-        f"{len(sent) / n:.1f} statements per message, {len(jobs) / n:.1f} on jobs, "
-        f"{len(claims) / n:.1f} claims ({n} messages, {seconds:.1f} s, idle polls included)"
+        f"\ningest of 1 message, {clients} client(s), worker included (embedding on, deriver "
+        f"queued): {len(sent) / n:.2f} statements per message, {jobs / n:.2f} on jobs, "
+        f"{claims / n:.2f} claims ({n} messages, {seconds:.1f} s, idle polls included)"
     )
+    for shape, count in sorted(shapes.items(), key=lambda kv: -kv[1]):
+        print(f"  {count / n:6.2f}  {shape}")
 
 
 async def measure(url: str) -> None:
