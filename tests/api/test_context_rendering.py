@@ -3,6 +3,9 @@ must stay byte for byte what pydantic renders for ``SessionContext``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -75,6 +78,74 @@ async def test_context_with_a_summary_is_what_the_model_renders(
             assert [m.id for m in model.messages] == [m["id"] for m in created[200:]]
         if query == "?summary=false":
             assert model.summary is None
+
+
+async def test_context_rendered_by_postgres_is_what_the_model_renders(
+    client: httpx.AsyncClient, app: FastAPI, ws: str
+) -> None:
+    """Postgres renders each message of a context (issue 17): strings escaped as pydantic-core
+    escapes them, created_at as it writes a UTC datetime, metadata as it renders the decoded
+    JSONB. Including what only a direct write stores: a peer name the API would refuse,
+    JSONB numbers whose stored digits a float renders otherwise (1.50, 0.0000001), a year
+    before 1000. The same messages as the list (rendered in Python from decoded rows)."""
+    msgs: list[dict[str, Any]] = [
+        {"peer_id": "alice", "content": 'ünïcödé ✓ 😀 "q" \\ back / slash </script>'},
+        {"peer_id": "bob", "content": "controls \x01\x08\x0c\x1f\x7f \u2028\u2029 \t\n\r end"},
+        {"peer_id": "alice", "content": "", "created_at": "2024-01-02T03:04:05Z"},
+        {
+            "peer_id": "bob",
+            "content": "micro",
+            "created_at": "2024-01-02T03:04:05.120000Z",
+            "metadata": {"a": [1, {"b": None}], "big": 12345678901234567890, "e": {}, "l": []},
+        },
+        {
+            "peer_id": "alice",
+            "content": "offset",
+            "created_at": "2024-01-02T03:04:05.000001+02:00",
+            "metadata": {"ü ✓": "x: y, z", "f": 1.5, "g": 1e-7, "h": 1e16, "s": '\x01\n"\\'},
+        },
+        {"peer_id": "bob", "content": "keys", "metadata": {"zz": 1, "a": 2, "mm": {"k": "v"}}},
+        {"peer_id": "alice", "content": "raw jsonb"},
+        {"peer_id": "bob", "content": "old"},
+    ]
+    url = f"/v3/workspaces/{ws}/sessions/s/messages"
+    created = (await client.post(url, json={"messages": msgs})).json()
+    odd_peer = 'o"dd \\ pëer ✓\t'
+    async with unit_of_work(app.state.session_factory) as db:
+        await db.execute(
+            text("INSERT INTO peers (workspace_name, name) VALUES (:w, :p)"),
+            {"w": ws, "p": odd_peer},
+        )
+        for public_id, change in [
+            (created[0]["id"], "peer_name = :p"),
+            (created[6]["id"], """metadata = '{"dec": 1.50, "tiny": 0.0000001, "k": 1e3}'"""),
+            (created[7]["id"], "created_at = '0999-03-04 05:06:07.1+00'"),
+        ]:
+            await db.execute(
+                text(f"UPDATE messages SET {change} WHERE public_id = :id"),
+                {"id": public_id, "p": odd_peer},
+            )
+    listed = await client.post(f"{url}/list", json={})
+    page = Page[Message].model_validate_json(listed.content)
+    for query in ("", "?tokens=2000", "?summary=false"):
+        r = await client.get(f"/v3/workspaces/{ws}/sessions/s/context{query}")
+        model = SessionContext.model_validate_json(r.content)
+        assert r.content == model.model_dump_json().encode()
+        assert model.messages == page.items
+    assert [m.id for m in model.messages] == [m["id"] for m in created]
+    assert model.messages[0].peer_id == odd_peer
+    assert model.messages[2].token_count == 0
+    assert model.messages[6].metadata == {"k": 1000, "dec": 1.5, "tiny": 1e-7}
+    assert model.messages[7].created_at == datetime(999, 3, 4, 5, 6, 7, 100000, tzinfo=UTC)
+    for rendered in [
+        b'"created_at":"2024-01-02T03:04:05Z"',
+        b'"created_at":"2024-01-02T03:04:05.120000Z"',
+        b'"created_at":"2024-01-02T01:04:05.000001Z"',
+        b'"created_at":"0999-03-04T05:06:07.100000Z"',
+        b'"metadata":{"k":1000,"dec":1.5,"tiny":1e-7}',
+        b'"metadata":{}',
+    ]:
+        assert rendered in r.content
 
 
 async def test_message_list_body_is_what_the_model_renders(

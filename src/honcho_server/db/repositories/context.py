@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..engine import _loads as decode_json  # how the engine decodes JSON(B)
 from . import raw
-from .messages import MessageRow
 from .paging import AnyRow
 
 FIRST_SCAN = 256
 SCAN_GROWTH = 8
+TOKENS_GUESS = 16  # tokens a message, to size the first window of a large budget
 
 # Running totals newest-first over the newest `scan` (id, token_count) pairs — an index-only
 # scan of ix_messages_session_tokens that stops after `scan` entries. Token counts are never
@@ -44,31 +46,88 @@ _SQL = """
           )
     )
     SELECT state.settled, m.id, m.public_id, m.workspace_name, m.session_name, m.peer_name,
-           m.content, m.token_count, m.metadata, m.created_at, NULL::text AS kind
+           m.content, m.token_count, m.metadata, m.created_at
     FROM state
     LEFT JOIN (fits JOIN messages m ON m.id = fits.id) ON true
-    UNION ALL
-    SELECT true, su.message_id, su.message_public_id, NULL, NULL, NULL,
-           su.content, su.token_count, NULL, su.created_at, su.kind
-    FROM summaries su
-    JOIN sessions s ON s.workspace_name = su.workspace_name AND s.name = su.session_name
-    WHERE {summaries} AND su.workspace_name = {workspace} AND su.session_name = {session}
-      AND s.is_active
-    ORDER BY kind NULLS FIRST, id
+    ORDER BY m.id
 """
-# With `summaries`, the session's stored summaries ride along as rows of their own (`kind`
-# set; `id` and `public_id` are the last message each covers), after the state and messages.
-_ORDER = ("workspace", "session", "after", "budget", "scan", "summaries")
+_ORDER = ("workspace", "session", "after", "budget", "scan")
 _NEWEST_WITHIN = text(_SQL.format(**{k: f":{k}" for k in _ORDER}))
-# The same statement for asyncpg itself (typed parameters, positional).
-_NEWEST_WITHIN_RAW = _SQL.format(
-    workspace="$1::text",
-    session="$2::text",
-    after="$3::bigint",
-    budget="$4::bigint",
-    scan="$5::bigint",
-    summaries="$6::boolean",
-)
+
+# The same scan for the context route, with every message rendered by Postgres as pydantic
+# renders ``Message`` (fields in its order; strings escaped by to_json, which escapes exactly
+# what pydantic-core does; created_at in UTC with "Z", microseconds only when not zero; the
+# session's and workspace's names, the same in every row, come rendered as parameters $7 and
+# $8). Metadata is rendered here only when it is empty (nearly always): other metadata comes
+# as its JSONB text and the message in two halves around it, for Python to decode and
+# render (JSONB's text has spaces and keeps a number's stored digits, e.g. 0.0000001 where
+# pydantic renders 1e-7). The settled pass reads the messages that fit as one range of ids
+# (`first` to `last`, the window's newest: a range with both ends known is what makes the
+# planner read it through an index, generic plan or not), not one lookup per id.
+#
+# Rows, in this order: the state (part 0: `settled`), the stored summaries (part 1, with
+# `summaries`), the messages oldest first (part 2: `fragment`, or `fragment` + rendered
+# `metadata` + `tail`). A session that is not active has nothing, and is settled at once.
+_MESSAGE_HEAD = """'{"id":' || to_json(m.public_id)::text
+    || ',"content":' || to_json(m.content)::text
+    || ',"peer_id":' || to_json(m.peer_name)::text || $7::text"""
+_MESSAGE_TAIL = """',"created_at":"'
+    || replace(
+        to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', ''
+    )
+    || $8::text || m.token_count || '}'"""
+_RENDERED = f"""
+    WITH session AS (
+        SELECT EXISTS (
+            SELECT 1 FROM sessions s
+            WHERE s.workspace_name = $1::text AND s.name = $2::text AND s.is_active
+        ) AS active
+    ), newest AS (
+        SELECT id, token_count FROM messages
+        WHERE workspace_name = $1::text AND session_name = $2::text AND id > $3::bigint
+        ORDER BY id DESC
+        LIMIT $5::bigint
+    ), running AS (
+        SELECT id, sum(token_count) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS total
+        FROM newest
+    ), state AS (
+        SELECT (SELECT active FROM session) AS active,
+               NOT (SELECT active FROM session) OR count(*) < $5
+                   OR coalesce(max(total) > $4::bigint, true) AS settled,
+               min(id) FILTER (WHERE total <= $4) AS first, max(id) AS last
+        FROM running
+    )
+    SELECT 0 AS part, NULL::bytea AS fragment, NULL::text AS metadata, NULL::bytea AS tail,
+           settled, NULL::text AS kind, NULL::bigint AS id, NULL::text AS public_id,
+           NULL::text AS content, NULL::integer AS token_count, NULL::timestamptz AS created_at
+    FROM state
+    UNION ALL
+    SELECT 1, NULL, NULL, NULL, NULL, su.kind, su.message_id, su.message_public_id,
+           su.content, su.token_count, su.created_at
+    FROM summaries su
+    WHERE $6::boolean AND su.workspace_name = $1 AND su.session_name = $2
+      AND (SELECT active FROM state)
+    UNION ALL
+    SELECT 2,
+           convert_to(
+               CASE WHEN m.metadata = '{{}}' THEN {_MESSAGE_HEAD} || '{{}}' || {_MESSAGE_TAIL}
+               ELSE {_MESSAGE_HEAD} END,
+               'UTF8'
+           ),
+           CASE WHEN m.metadata <> '{{}}' THEN m.metadata::text END,
+           CASE WHEN m.metadata <> '{{}}' THEN convert_to({_MESSAGE_TAIL}, 'UTF8') END,
+           NULL, NULL, m.id, NULL, NULL, NULL, NULL
+    FROM (
+        SELECT * FROM messages
+        WHERE workspace_name = $1 AND session_name = $2 AND id > $3
+          AND id BETWEEN (SELECT first FROM state WHERE settled AND active)
+                     AND (SELECT last FROM state)
+        ORDER BY id
+        LIMIT $5
+    ) m
+    ORDER BY part, id
+"""
+_PART, _FRAGMENT, _METADATA, _TAIL, _SETTLED = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +173,6 @@ class ContextRepository:
             "session": session,
             "after": after_id,
             "budget": budget,
-            "summaries": False,
         }
 
         async def fetch(scan: int) -> Sequence[AnyRow]:
@@ -122,12 +180,12 @@ class ContextRepository:
 
         return [r for r in await _settled(fetch) if r.id is not None]
 
-    async def newest_messages(
+    async def newest_rendered(
         self, workspace: str, session: str, *, after_id: int, budget: int, summaries: bool
-    ) -> tuple[list[MessageRow] | None, list[StoredSummary]]:
-        """:meth:`newest_within` as typed rows, read through asyncpg itself (:mod:`.raw`): a
-        long context (thousands of rows) skips SQLAlchemy's statement execution and row
-        objects, which cost more than the rest of the request.
+    ) -> tuple[list[bytes] | None, list[StoredSummary]]:
+        """:meth:`newest_within`, each message already rendered as its ``Message`` JSON
+        (:data:`_RENDERED`), read through asyncpg itself (:mod:`.raw`): a whole-session context
+        (thousands of messages) makes no Python object per message but one ``bytes``.
 
         With ``summaries``, the first pass also reads the session's stored summaries (an
         active session's). When there are some and the window is not settled yet, the
@@ -136,17 +194,42 @@ class ContextRepository:
         if budget <= 0:
             return [], []
         stored: list[StoredSummary] = []
-        scan = FIRST_SCAN
+        scan = first_scan(budget)
+        session_part = b',"session_id":' + to_json(session) + b',"metadata":'
+        workspace_part = b'Z","workspace_id":' + to_json(workspace) + b',"token_count":'
+        parts = (session_part.decode(), workspace_part.decode())
         while True:
-            args = (workspace, session, after_id, budget, scan, summaries)
-            rows = await raw.fetch(self.db, _NEWEST_WITHIN_RAW, *args)
-            settled = bool(rows[0][0])
+            args = (workspace, session, after_id, budget, scan, summaries, *parts)
+            rows = await raw.fetch(self.db, _RENDERED, *args)
+            settled: bool = rows[0][_SETTLED]
+            n = 1
+            while n < len(rows) and rows[n][_PART] == 1:
+                r = rows[n]
+                stored.append(StoredSummary(r[5], r[6], r[7], r[8], r[9], r[10]))
+                n += 1
             if summaries:
-                stored = [StoredSummary(r[10], r[1], r[2], r[6], r[7], r[9]) for r in rows if r[10]]
                 summaries = False
                 if stored and not settled:
                     return None, stored
             if settled:
-                found = [MessageRow(*r[1:10]) for r in rows if r[10] is None and r[1] is not None]
+                bare, meta, tail = _FRAGMENT, _METADATA, _TAIL
+                found = [
+                    r[bare] if r[meta] is None else r[bare] + _metadata(r[meta]) + r[tail]
+                    for r in rows[n:]
+                ]
                 return found, stored
             scan *= SCAN_GROWTH
+
+
+def first_scan(budget: int) -> int:
+    """The first window for ``budget``: room for its tokens at :data:`TOKENS_GUESS` a
+    message, at least :data:`FIRST_SCAN` (so a whole-session context of a few thousand
+    messages is one pass, not three)."""
+    return max(FIRST_SCAN, budget // TOKENS_GUESS)
+
+
+def _metadata(jsonb: str) -> bytes:
+    """A message's metadata as the ``Message`` model renders it: decoded as the engine
+    decodes JSONB, rendered by pydantic-core (Postgres's own JSONB text has spaces, and its
+    numbers keep the stored digits where a float renders shortest)."""
+    return to_json(decode_json(jsonb))

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.repositories.context import ContextRepository, StoredSummary
 from ...schemas.summaries import SUMMARY_TYPES
-from ..messages import message_wire
 from .budget import MAX_CONTEXT_TOKENS, choose_summary
 
 
@@ -36,8 +35,9 @@ async def session_context(
     req: ContextRequest,
     peer_view: PeerView | None = None,
 ) -> bytes:
-    """The ``SessionContext`` response body, as pydantic would render the model, built from
-    the rows without a model per message (a whole-session context has thousands)."""
+    """The ``SessionContext`` response body, byte for byte as pydantic would render the
+    model, around the messages Postgres rendered (a whole-session context has thousands:
+    no Python object per message but its ``bytes``)."""
     limit = MAX_CONTEXT_TOKENS if req.tokens is None else req.tokens
     if peer_view is not None:
         limit -= peer_view.tokens
@@ -46,24 +46,31 @@ async def session_context(
     # after a chosen summary (or when the first pass left them unread).
     repo = ContextRepository(db)
     want = req.summary and limit > 0
-    rows, stored = await repo.newest_messages(
+    rows, stored = await repo.newest_rendered(
         workspace, session, after_id=0, budget=limit, summaries=want
     )
     chosen = _choose(limit, stored) if stored else None
     if chosen is not None or rows is None:
         after, budget = (chosen.message_id, limit - chosen.token_count) if chosen else (0, limit)
-        rows, _ = await repo.newest_messages(
+        rows, _ = await repo.newest_rendered(
             workspace, session, after_id=after, budget=budget, summaries=False
         )
     assert rows is not None  # read without summaries: always
-    body = {  # SessionContext's fields, in its order
-        "id": session,
-        "messages": [message_wire(m) for m in rows],
-        "summary": _summary(chosen) if chosen is not None else None,
-        "peer_representation": peer_view.representation if peer_view else None,
-        "peer_card": peer_view.card if peer_view else None,
-    }
-    return to_json(body)
+    return b"".join(  # SessionContext's fields, in its order
+        (
+            b'{"id":',
+            to_json(session),
+            b',"messages":[',
+            b",".join(rows),
+            b'],"summary":',
+            to_json(_summary(chosen) if chosen is not None else None),
+            b',"peer_representation":',
+            to_json(peer_view.representation if peer_view else None),
+            b',"peer_card":',
+            to_json(peer_view.card if peer_view else None),
+            b"}",
+        )
+    )
 
 
 def _choose(limit: int, stored: list[StoredSummary]) -> StoredSummary | None:
