@@ -17,7 +17,7 @@ from fakes.fixtures import fake_openai, fake_openai_server  # noqa: F401 - fixtu
 from fakes.openai_server import FakeOpenAIServer, ScriptedError, ScriptedReply, calls, tool_call
 from honcho_server.app import create_app
 from honcho_server.db.models import vector_literal
-from honcho_server.db.repositories.conclusions import ConclusionRepository
+from honcho_server.db.repositories.conclusions import ConclusionRepository, NewConclusionRow
 from honcho_server.db.repositories.summaries import SummaryRepository
 from honcho_server.db.session import unit_of_work
 from honcho_server.ids import new_id
@@ -198,21 +198,21 @@ async def test_evidence_source_ids_are_the_premises(
     derived = "alice lives in Portugal"
     [vector] = await app.state.embedder.embed([derived])
     async with unit_of_work(app.state.session_factory) as db:
-        await ConclusionRepository(db).insert_many(
+        await ConclusionRepository(db).insert(
+            ws,
             [
-                {
-                    "id": new_id(),
-                    "workspace_name": ws,
-                    "observer": "alice",
-                    "observed": "alice",
-                    "session_name": "s1",
-                    "level": "deductive",
-                    "content": derived,
-                    "source_ids": [lisbon],
-                    "source_message_ids": ["a-message-id"],
-                    "vector": vector_literal(vector),
-                }
-            ]
+                NewConclusionRow(
+                    id=new_id(),
+                    observer="alice",
+                    observed="alice",
+                    session_name="s1",
+                    level="deductive",
+                    content=derived,
+                    source_ids=[lisbon],
+                    source_message_ids=["a-message-id"],
+                    embedding=vector_literal(vector),
+                )
+            ],
         )
     fake_openai.state.queue_chat("In Portugal.")
     r = await chat.post(url(ws), json={"query": "Where does alice live?", "include_evidence": True})

@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import event, text
 
-from honcho_server.db.repositories.conclusions import ConclusionRepository
+from honcho_server.db.repositories.conclusions import ConclusionRepository, NewConclusionRow
 from honcho_server.db.session import unit_of_work
 from honcho_server.ids import new_id
 
@@ -243,19 +243,19 @@ async def test_list_filters(client: httpx.AsyncClient, app: FastAPI, ws: str) ->
         _item("bob self", observer="bob", observed="bob"),
     )
     async with unit_of_work(app.state.session_factory) as db:  # as the deriver would write it
-        await ConclusionRepository(db).insert_many(
+        await ConclusionRepository(db).insert(
+            ws,
             [
-                {
-                    "id": new_id(),
-                    "workspace_name": ws,
-                    "observer": "alice",
-                    "observed": "bob",
-                    "session_name": None,
-                    "level": "deductive",
-                    "content": "deduced",
-                    "times_derived": 3,
-                }
-            ]
+                NewConclusionRow(
+                    id=new_id(),
+                    observer="alice",
+                    observed="bob",
+                    session_name=None,
+                    level="deductive",
+                    content="deduced",
+                    times_derived=3,
+                )
+            ],
         )
 
     async def contents(filters: Any) -> list[str]:
@@ -305,21 +305,21 @@ async def test_source_ids_are_shown_and_filterable(
         "from b and c": [b, c],
     }
     async with unit_of_work(app.state.session_factory) as db:  # as the deriver writes them
-        await ConclusionRepository(db).insert_many(
+        await ConclusionRepository(db).insert(
+            ws,
             [
-                {
-                    "id": new_id(),
-                    "workspace_name": ws,
-                    "observer": "alice",
-                    "observed": "alice",
-                    "session_name": None,
-                    "level": "deductive",
-                    "content": content,
-                    "times_derived": 2,
-                    "source_ids": sources,
-                }
+                NewConclusionRow(
+                    id=new_id(),
+                    observer="alice",
+                    observed="alice",
+                    session_name=None,
+                    level="deductive",
+                    content=content,
+                    times_derived=2,
+                    source_ids=sources,
+                )
                 for content, sources in rows.items()
-            ]
+            ],
         )
     page = await _list(client, ws, {"level": "deductive"})
     shown = {x["content"]: (x["source_ids"], x["times_derived"]) for x in page["items"]}

@@ -10,7 +10,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.models import vector_literal
-from ..db.repositories.conclusions import ConclusionRepository, filter_condition
+from ..db.repositories.conclusions import (
+    ConclusionRepository,
+    NewConclusionRow,
+    filter_condition,
+)
 from ..db.repositories.paging import AnyRow
 from ..db.repositories.workspaces import WorkspaceRepository
 from ..embeddings import Embedder
@@ -125,8 +129,8 @@ async def create_batch(
     elif not await WorkspaceRepository(db).hold(workspace):
         raise NotFound(f"Workspace {workspace} not found")
     given = vectors if vectors is not None else [None] * len(items)
-    rows = await repo.insert_many(
-        [_row(workspace, item, vector) for item, vector in zip(items, given, strict=True)]
+    rows = await repo.insert(
+        workspace, [_row(item, vector) for item, vector in zip(items, given, strict=True)]
     )
     unembedded = [r.id for r, vector in zip(rows, given, strict=True) if vector is None]
     if unembedded:
@@ -134,18 +138,16 @@ async def create_batch(
     return [conclusion(r) for r in rows]
 
 
-def _row(workspace: str, item: ConclusionCreate, vector: list[float] | None) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "workspace_name": workspace,
-        "observer": item.observer_id,
-        "observed": item.observed_id,
-        "session_name": item.session_id,
-        "level": "explicit",
-        "content": item.content,
-        "times_derived": 1,
-        "vector": vector_literal(vector) if vector is not None else None,
-    }
+def _row(item: ConclusionCreate, vector: list[float] | None) -> NewConclusionRow:
+    return NewConclusionRow(
+        id=new_id(),
+        observer=item.observer_id,
+        observed=item.observed_id,
+        session_name=item.session_id,
+        level="explicit",
+        content=item.content,
+        embedding=vector_literal(vector) if vector is not None else None,
+    )
 
 
 async def _require_peers(

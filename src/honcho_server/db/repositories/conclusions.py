@@ -1,16 +1,35 @@
-"""SQL for the ``conclusions`` table. Soft-deleted rows (``deleted_at``) are never read.
+"""The ``conclusions`` table's owner: every statement that writes it, and the live filter.
 
-Superseded rows (``superseded_by``: a newer conclusion replaced them) are left out of lists
-and queries unless the filters name ``superseded`` (``{"superseded": true}`` shows only them;
-``false`` only current ones); :meth:`ConclusionRepository.get` reads them by id.
+Every insert (the API, the deriver, dreams, import), reinforcement, soft delete, supersede,
+source rewrite and hard delete of conclusions is a method of :class:`ConclusionRepository`
+(only the embedding job's ``UPDATE … SET embedding`` lives in ``embeddings.py``). A row is
+*live* until soft-deleted (``deleted_at``): :func:`live` / :data:`LIVE_SQL`. It is *current*
+while also not replaced by a newer one (``superseded_by``): :func:`current` /
+:data:`CURRENT_SQL`. Soft-deleted rows are never read; superseded rows are left out of lists
+and queries unless the filters name ``superseded`` (``{"superseded": true}`` shows only
+them; ``false`` only current ones); :meth:`ConclusionRepository.get` reads them by id.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, bindparam, cast, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +37,7 @@ from ..filters import CONCLUSION_FILTERS, build_filter
 from ..models import Conclusion, Peer, Session, table
 from ..models.base import Vector
 from .paging import AnyRow, fetch_page
+from .transfer_rows import ConclusionRow
 from .vectors import VectorRepository
 
 T = table(Conclusion)
@@ -46,8 +66,125 @@ _INSERT = (
 )
 
 
-def _live(workspace: str) -> tuple[Any, ...]:
-    return (T.c.workspace_name == workspace, T.c.deleted_at.is_(None))
+LIVE_SQL = "deleted_at IS NULL"
+""":func:`live` for hand-written statements over an unaliased ``conclusions``."""
+CURRENT_SQL = "deleted_at IS NULL AND superseded_by IS NULL"
+""":func:`current` for hand-written statements over an unaliased ``conclusions``."""
+
+
+def live() -> ColumnElement[bool]:
+    """Not soft-deleted."""
+    return T.c.deleted_at.is_(None)
+
+
+def current() -> ColumnElement[bool]:
+    """Live and not replaced by a newer conclusion."""
+    return and_(live(), T.c.superseded_by.is_(None))
+
+
+def _live(workspace: str) -> tuple[ColumnElement[bool], ...]:
+    return (T.c.workspace_name == workspace, live())
+
+
+def _in_collection(workspace: str, observer: str, observed: str) -> tuple[ColumnElement[bool], ...]:
+    return (T.c.workspace_name == workspace, T.c.observer == observer, T.c.observed == observed)
+
+
+@dataclass(frozen=True)
+class NewConclusionRow:
+    """A conclusion to insert. ``embedding`` is a pgvector literal (None: embedded later by
+    a job)."""
+
+    id: str
+    observer: str
+    observed: str
+    session_name: str | None
+    level: str
+    content: str
+    premises: Sequence[str] = ()
+    source_message_ids: Sequence[str] = ()
+    source_ids: Sequence[str] = ()
+    internal_metadata: Mapping[str, Any] = field(default_factory=dict)
+    embedding: str | None = None
+    times_derived: int = 1
+
+    def params(self, workspace: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workspace_name": workspace,
+            "observer": self.observer,
+            "observed": self.observed,
+            "session_name": self.session_name,
+            "level": self.level,
+            "content": self.content,
+            "premises": list(self.premises),
+            "source_message_ids": list(self.source_message_ids),
+            "source_ids": list(self.source_ids),
+            "internal_metadata": dict(self.internal_metadata),
+            "times_derived": self.times_derived,
+            "vector": self.embedding,
+        }
+
+
+_REPOINT = text(
+    "UPDATE conclusions SET source_ids = ARRAY("
+    " SELECT s FROM (SELECT CASE WHEN x = ANY(:old) THEN :new ELSE x END AS s,"
+    "   min(n) AS n FROM unnest(source_ids) WITH ORDINALITY AS u(x, n) GROUP BY 1) q"
+    " ORDER BY n)"
+    " WHERE workspace_name = :ws AND source_ids && :old"
+).bindparams(bindparam("old", type_=ARRAY(Text)))
+
+# Conclusions that cite any of ``:ids`` (public message ids): explicit ones whose every source
+# is among them are soft-deleted; every other one loses only those references.
+_FORGET_SOURCES = text(
+    """
+    WITH cited AS (
+        SELECT id, level,
+               ARRAY(SELECT x FROM unnest(source_message_ids) AS x
+                     WHERE x <> ALL(CAST(:ids AS text[]))) AS kept
+          FROM conclusions
+         WHERE workspace_name = :workspace AND source_message_ids && CAST(:ids AS text[])
+         FOR UPDATE
+    )
+    UPDATE conclusions c
+       SET source_message_ids = cited.kept,
+           deleted_at = CASE WHEN cited.level = 'explicit' AND cardinality(cited.kept) = 0
+                             THEN coalesce(c.deleted_at, now()) ELSE c.deleted_at END
+      FROM cited WHERE c.id = cited.id
+    """
+)
+
+_ABSORB = text(
+    "UPDATE conclusions SET times_derived = greatest(times_derived, :times),"
+    " source_message_ids = :sources,"
+    " internal_metadata = internal_metadata || jsonb_build_object('merged_from',"
+    "   coalesce(internal_metadata->'merged_from', '[]'::jsonb) || CAST(:merged AS jsonb))"
+    f" WHERE id = :id AND {LIVE_SQL}"
+).bindparams(bindparam("sources", type_=ARRAY(Text)))
+
+_TEXTS = "ARRAY(SELECT jsonb_array_elements_text(CAST({} AS jsonb)))"
+# An import batch: one row per array index, JSON values as text (cast here), ragged text
+# arrays as JSON arrays.
+_IMPORT = text(
+    f"""INSERT INTO conclusions (id, workspace_name, observer, observed, session_name, level,
+                                content, premises, source_message_ids, source_ids,
+                                times_derived, internal_metadata, created_at, superseded_by,
+                                superseded_at, embedding)
+    SELECT u.id, :w, u.observer, u.observed, u.session, u.level, u.content,
+           {_TEXTS.format("u.premises")}, {_TEXTS.format("u.sources")},
+           {_TEXTS.format("u.source_ids")}, u.times, CAST(u.internal AS jsonb), u.created,
+           u.superseded_by, u.superseded_at, CAST(u.vector AS vector)
+    FROM unnest(CAST(:ids AS text[]), CAST(:observers AS text[]), CAST(:observed AS text[]),
+                CAST(:sessions AS text[]), CAST(:levels AS text[]), CAST(:contents AS text[]),
+                CAST(:premises AS text[]), CAST(:sources AS text[]),
+                CAST(:source_ids AS text[]), CAST(:times AS int[]), CAST(:internal AS text[]),
+                CAST(:created AS timestamptz[]), CAST(:superseded_by AS text[]),
+                CAST(:superseded_at AS timestamptz[]), CAST(:vectors AS text[]))
+         WITH ORDINALITY AS u(id, observer, observed, session, level, content, premises,
+                              sources, source_ids, times, internal, created, superseded_by,
+                              superseded_at, vector, ord)
+    ORDER BY u.ord"""
+)
 
 
 def filter_condition(filters: Mapping[str, Any] | None) -> ColumnElement[bool] | None:
@@ -56,8 +193,8 @@ def filter_condition(filters: Mapping[str, Any] | None) -> ColumnElement[bool] |
     where = build_filter(filters, CONCLUSION_FILTERS)
     if names_superseded(filters):
         return where
-    current = T.c.superseded_by.is_(None)
-    return current if where is None else and_(where, current)
+    not_replaced = T.c.superseded_by.is_(None)
+    return not_replaced if where is None else and_(where, not_replaced)
 
 
 def names_superseded(filters: object) -> bool:
@@ -97,11 +234,35 @@ class ConclusionRepository:
         )
         return set((await self.db.execute(stmt)).scalars().all())
 
-    async def insert_many(self, rows: list[dict[str, Any]]) -> list[AnyRow]:
-        """Insert conclusions, each with ``vector`` (its embedding as a pgvector literal, or
-        None: embedded later); returns them in parameter order."""
-        full = [{"vector": None} | r for r in rows]
-        return list((await self.db.execute(_INSERT, full)).all())
+    async def insert(self, workspace: str, rows: Sequence[NewConclusionRow]) -> list[AnyRow]:
+        """Insert conclusions into ``workspace``; returns them in the order given."""
+        if not rows:
+            return []
+        return list((await self.db.execute(_INSERT, [r.params(workspace) for r in rows])).all())
+
+    async def import_rows(self, workspace: str, rows: Sequence[ConclusionRow]) -> None:
+        """Insert one batch of an import in one statement (``unnest`` of column arrays)."""
+        await self.db.execute(
+            _IMPORT,
+            {
+                "w": workspace,
+                "ids": [r.id for r in rows],
+                "observers": [r.observer for r in rows],
+                "observed": [r.observed for r in rows],
+                "sessions": [r.session for r in rows],
+                "levels": [r.level for r in rows],
+                "contents": [r.content for r in rows],
+                "premises": [r.premises for r in rows],
+                "sources": [r.source_message_ids for r in rows],
+                "source_ids": [r.source_ids for r in rows],
+                "times": [r.times_derived for r in rows],
+                "internal": [r.internal_metadata for r in rows],
+                "created": [r.created_at for r in rows],
+                "superseded_by": [r.superseded_by for r in rows],
+                "superseded_at": [r.superseded_at for r in rows],
+                "vectors": [r.vector for r in rows],
+            },
+        )
 
     async def get(self, workspace: str, conclusion_id: str) -> AnyRow | None:
         stmt = select(*COLUMNS).where(T.c.id == conclusion_id, *_live(workspace))
@@ -160,20 +321,89 @@ class ConclusionRepository:
         if not pairs:
             return
         outdated = bindparam("outdated", [o for o, _ in pairs], ARRAY(Text))
-        current = bindparam("current", [c for _, c in pairs], ARRAY(Text))
+        replacing = bindparam("current", [c for _, c in pairs], ARRAY(Text))
         replaced = (
-            select(func.unnest(outdated).label("outdated"), func.unnest(current).label("current"))
+            select(func.unnest(outdated).label("outdated"), func.unnest(replacing).label("current"))
         ).subquery("replaced")
         stmt = (
             update(T)
             .where(
                 T.c.id == replaced.c.outdated,
-                T.c.workspace_name == workspace,
-                T.c.observer == observer,
-                T.c.observed == observed,
-                T.c.deleted_at.is_(None),
-                T.c.superseded_by.is_(None),
+                *_in_collection(workspace, observer, observed),
+                current(),
             )
             .values(superseded_by=replaced.c.current, superseded_at=func.now())
         )
         await self.db.execute(stmt)
+
+    async def reinforce(self, ids: Sequence[str], times: int = 1) -> None:
+        """Count each of ``ids`` derived ``times`` more (a duplicate was found again)."""
+        if ids:
+            stmt = (
+                update(T)
+                .where(T.c.id.in_(list(ids)))
+                .values(times_derived=T.c.times_derived + times)
+            )
+            await self.db.execute(stmt)
+
+    async def absorb(
+        self,
+        keep: str,
+        times_derived: int,
+        source_message_ids: Sequence[str],
+        merged_from: Sequence[Mapping[str, str]],
+    ) -> None:
+        """The kept row of merged duplicates: summed reinforcement, united sources, and the
+        removed rows remembered in its internal metadata (``merged_from``)."""
+        params = {
+            "id": keep,
+            "times": times_derived,
+            "sources": list(source_message_ids),
+            "merged": json.dumps([dict(m) for m in merged_from]),
+        }
+        await self.db.execute(_ABSORB, params)
+
+    async def repoint_sources(self, workspace: str, old: Sequence[str], new: str) -> None:
+        """Conclusions citing any of ``old`` (rows replaced or merged away) cite ``new``
+        instead, each id once, in the order first cited."""
+        if old:
+            await self.db.execute(_REPOINT, {"ws": workspace, "old": list(old), "new": new})
+
+    async def soft_delete_in(
+        self, workspace: str, observer: str, observed: str, ids: Sequence[str]
+    ) -> None:
+        """Soft-delete the live conclusions of one collection among ``ids``."""
+        if ids:
+            stmt = (
+                update(T)
+                .where(
+                    T.c.id.in_(list(ids)), *_in_collection(workspace, observer, observed), live()
+                )
+                .values(deleted_at=func.now())
+            )
+            await self.db.execute(stmt)
+
+    async def forget_sources(self, workspace: str, message_ids: Sequence[str]) -> None:
+        """Messages (public ids) are gone: conclusions citing them lose those references, and
+        explicit ones left with no source are soft-deleted (as ``DELETE …/conclusions/{id}``
+        does)."""
+        if message_ids:
+            await self.db.execute(
+                _FORGET_SOURCES, {"workspace": workspace, "ids": list(message_ids)}
+            )
+
+    async def delete_for_session(self, workspace: str, session: str) -> None:
+        """Hard-delete every conclusion stamped with a session being purged."""
+        await self.db.execute(
+            delete(T).where(T.c.workspace_name == workspace, T.c.session_name == session)
+        )
+
+    async def delete_about_peer(self, workspace: str, peer: str) -> None:
+        """Hard-delete every conclusion by or about a peer being erased."""
+        about = (T.c.observer == peer) | (T.c.observed == peer)
+        await self.db.execute(delete(T).where(T.c.workspace_name == workspace, about))
+
+    async def purge_deleted(self, older_than: timedelta) -> int:
+        """Hard-delete conclusions soft-deleted more than ``older_than`` ago; how many."""
+        stmt = delete(T).where(T.c.deleted_at < func.now() - older_than).returning(T.c.id)
+        return len((await self.db.execute(stmt)).all())

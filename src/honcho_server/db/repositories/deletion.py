@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import (
-    Conclusion,
     DreamState,
     Message,
     Peer,
@@ -20,8 +19,8 @@ from ..models import (
     Workspace,
     table,
 )
+from .conclusions import ConclusionRepository
 
-C = table(Conclusion)
 D = table(DreamState)
 M = table(Message)
 P = table(Peer)
@@ -30,27 +29,6 @@ S = table(Session)
 SP = table(SessionPeer)
 SU = table(Summary)
 W = table(Workspace)
-
-# Conclusions that cite any of ``:ids`` (public message ids): explicit ones whose every source
-# is among them are soft-deleted (as ``DELETE …/conclusions/{id}`` does); every other one
-# loses only those references.
-_FORGET_SOURCES = text(
-    """
-    WITH cited AS (
-        SELECT id, level,
-               ARRAY(SELECT x FROM unnest(source_message_ids) AS x
-                     WHERE x <> ALL(CAST(:ids AS text[]))) AS kept
-          FROM conclusions
-         WHERE workspace_name = :workspace AND source_message_ids && CAST(:ids AS text[])
-         FOR UPDATE
-    )
-    UPDATE conclusions c
-       SET source_message_ids = cited.kept,
-           deleted_at = CASE WHEN cited.level = 'explicit' AND cardinality(cited.kept) = 0
-                             THEN coalesce(c.deleted_at, now()) ELSE c.deleted_at END
-      FROM cited WHERE c.id = cited.id
-    """
-)
 
 
 class DeletionRepository:
@@ -86,9 +64,7 @@ class DeletionRepository:
         Messages, memberships, summaries and scope links go with the session row (FK cascade);
         its jobs are cancelled by the caller (``QueueRepository.cancel``).
         """
-        await self.db.execute(
-            delete(C).where(C.c.workspace_name == workspace, C.c.session_name == session)
-        )
+        await ConclusionRepository(self.db).delete_for_session(workspace, session)
         await self.db.execute(
             delete(S).where(S.c.workspace_name == workspace, S.c.name == session, ~S.c.is_active)
         )
@@ -124,7 +100,7 @@ class DeletionRepository:
         message_id = (await self.db.execute(stmt)).scalar_one_or_none()
         if message_id is None:
             return None
-        await self.db.execute(_FORGET_SOURCES, {"workspace": workspace, "ids": [public_id]})
+        await ConclusionRepository(self.db).forget_sources(workspace, [public_id])
         covered = (
             delete(SU)
             .where(
@@ -177,8 +153,7 @@ class DeletionRepository:
             return []
         by_peer = (M.c.workspace_name == workspace, M.c.peer_name == peer)
         public_ids = list((await self.db.execute(select(M.c.public_id).where(*by_peer))).scalars())
-        if public_ids:
-            await self.db.execute(_FORGET_SOURCES, {"workspace": workspace, "ids": public_ids})
+        await ConclusionRepository(self.db).forget_sources(workspace, public_ids)
         first = (
             select(M.c.session_name, func.min(M.c.id).label("first"))
             .where(*by_peer)
@@ -195,8 +170,7 @@ class DeletionRepository:
             .returning(SU.c.session_name)
         )
         sessions = sorted({str(r.session_name) for r in (await self.db.execute(dropped)).all()})
-        about = (C.c.observer == peer) | (C.c.observed == peer)
-        await self.db.execute(delete(C).where(C.c.workspace_name == workspace, about))
+        await ConclusionRepository(self.db).delete_about_peer(workspace, peer)
         about_card = (PC.c.observer == peer) | (PC.c.observed == peer)
         await self.db.execute(delete(PC).where(PC.c.workspace_name == workspace, about_card))
         about_dream = (D.c.observer == peer) | (D.c.observed == peer)
@@ -210,5 +184,4 @@ class DeletionRepository:
 
     async def purge_deleted_conclusions(self, older_than: timedelta) -> int:
         """Hard-delete conclusions soft-deleted more than ``older_than`` ago."""
-        stmt = delete(C).where(C.c.deleted_at < func.now() - older_than).returning(C.c.id)
-        return len((await self.db.execute(stmt)).all())
+        return await ConclusionRepository(self.db).purge_deleted(older_than)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Text, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .conclusions import CURRENT_SQL, LIVE_SQL
 from .paging import AnyRow
 
 PREMISE_KEY_SQL = "rtrim(btrim(regexp_replace(lower(content), '\\s+', ' ', 'g')), '.!?;:, ')"
@@ -152,7 +153,7 @@ class DerivationRepository:
         stmt = text(
             "SELECT content FROM (SELECT content, created_at FROM conclusions"
             " WHERE workspace_name = :ws AND observer = :observer AND observed = :observed"
-            " AND level = 'explicit' AND deleted_at IS NULL AND superseded_by IS NULL"
+            f" AND level = 'explicit' AND {CURRENT_SQL}"
             " ORDER BY created_at DESC LIMIT :limit) c ORDER BY created_at"
         )
         params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}
@@ -166,7 +167,7 @@ class DerivationRepository:
         stmt = text(
             "SELECT id, level, content, session_name FROM conclusions"
             " WHERE workspace_name = :ws AND observer = :observer AND observed = :observed"
-            " AND deleted_at IS NULL AND lower(btrim(content)) = ANY(:contents)"
+            f" AND {LIVE_SQL} AND lower(btrim(content)) = ANY(:contents)"
         ).bindparams(bindparam("contents", type_=ARRAY(Text)))
         params = {"ws": workspace, "observer": observer, "observed": observed}
         return list((await self.db.execute(stmt, params | {"contents": list(contents)})).all())
@@ -182,72 +183,21 @@ class DerivationRepository:
         stmt = text(
             f"SELECT id, level, {PREMISE_KEY_SQL} AS key FROM conclusions"
             " WHERE workspace_name = :ws AND observer = :observer AND observed = :observed"
-            f" AND deleted_at IS NULL AND {PREMISE_KEY_SQL} = ANY(:keys)"
+            f" AND {LIVE_SQL} AND {PREMISE_KEY_SQL} = ANY(:keys)"
             " ORDER BY created_at, id"
         ).bindparams(bindparam("keys", type_=ARRAY(Text)))
         params = {"ws": workspace, "observer": observer, "observed": observed}
         return list((await self.db.execute(stmt, params | {"keys": list(keys)})).all())
 
-    async def reinforce(self, ids: Sequence[str], times: int = 1) -> None:
-        if ids:
-            await self.db.execute(
-                text(
-                    "UPDATE conclusions SET times_derived = times_derived + :times"
-                    " WHERE id = ANY(:ids)"
-                ),
-                {"ids": list(ids), "times": times},
-            )
-
-    async def insert(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert conclusions; a row may carry ``embedding`` (a vector literal) and
-        ``times_derived`` (default: not embedded yet, derived once)."""
-        if not rows:
-            return
-        stmt = text(
-            "INSERT INTO conclusions (id, workspace_name, observer, observed, session_name,"
-            " level, content, premises, source_message_ids, source_ids, internal_metadata,"
-            " embedding, times_derived)"
-            " VALUES (:id, :workspace_name, :observer, :observed, :session_name, :level,"
-            " :content, :premises, :source_message_ids, :source_ids, :internal_metadata,"
-            " CAST(:embedding AS vector), :times_derived)"
-        ).bindparams(
-            bindparam("premises", type_=ARRAY(Text)),
-            bindparam("source_message_ids", type_=ARRAY(Text)),
-            bindparam("source_ids", type_=ARRAY(Text)),
-            bindparam("internal_metadata", type_=JSONB),
-            bindparam("embedding", type_=Text),
-        )
-        full = [{"embedding": None, "times_derived": 1, "source_ids": []} | dict(r) for r in rows]
-        await self.db.execute(stmt, full)
-
-    async def repoint_sources(self, workspace: str, old: Sequence[str], new: str) -> None:
-        """Conclusions citing any of ``old`` (rows replaced or merged away) cite ``new``
-        instead, each id once, in the order first cited."""
-        if not old:
-            return
-        stmt = text(
-            "UPDATE conclusions SET source_ids = ARRAY("
-            " SELECT s FROM (SELECT CASE WHEN x = ANY(:old) THEN :new ELSE x END AS s,"
-            "   min(n) AS n FROM unnest(source_ids) WITH ORDINALITY AS u(x, n) GROUP BY 1) q"
-            " ORDER BY n)"
-            " WHERE workspace_name = :ws AND source_ids && :old"
-        ).bindparams(bindparam("old", type_=ARRAY(Text)))
-        await self.db.execute(stmt, {"ws": workspace, "old": list(old), "new": new})
-
     async def has_embedded(self, workspace: str, observer: str, observed: str) -> bool:
         """Whether the collection holds at least one live embedded conclusion."""
         stmt = text(
             "SELECT EXISTS (SELECT 1 FROM conclusions WHERE workspace_name = :ws"
-            " AND observer = :observer AND observed = :observed AND deleted_at IS NULL"
+            f" AND observer = :observer AND observed = :observed AND {LIVE_SQL}"
             " AND embedding IS NOT NULL)"
         )
         params = {"ws": workspace, "observer": observer, "observed": observed}
         return bool((await self.db.execute(stmt, params)).scalar_one())
-
-    async def soft_delete(self, conclusion_id: str) -> None:
-        await self.db.execute(
-            text("UPDATE conclusions SET deleted_at = now() WHERE id = :id"), {"id": conclusion_id}
-        )
 
     async def recent_explicit(
         self, workspace: str, observer: str, observed: str, limit: int
@@ -257,7 +207,7 @@ class DerivationRepository:
         stmt = text(
             "SELECT content, created_at FROM conclusions WHERE workspace_name = :ws"
             " AND observer = :observer AND observed = :observed AND level = 'explicit'"
-            " AND deleted_at IS NULL AND superseded_by IS NULL"
+            f" AND {CURRENT_SQL}"
             " ORDER BY created_at DESC, id DESC LIMIT :limit"
         )
         params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,15 +11,16 @@ from sqlalchemy import Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .conclusions import CURRENT_SQL, LIVE_SQL
 from .paging import AnyRow
 
 _STATES = text(
-    """
+    f"""
     SELECT o.observer,
            (SELECT count(*) FROM conclusions c
              WHERE c.workspace_name = :ws AND c.observer = o.observer
-               AND c.observed = :observed AND c.deleted_at IS NULL
-               AND c.superseded_by IS NULL AND c.level = 'explicit') AS live_explicit,
+               AND c.observed = :observed AND {CURRENT_SQL}
+               AND c.level = 'explicit') AS live_explicit,
            d.last_dream_at,
            coalesce(d.last_dream_count, 0) AS last_dream_count
       FROM unnest(CAST(:observers AS text[])) AS o(observer)
@@ -30,11 +30,11 @@ _STATES = text(
 )
 
 _RECORD = text(
-    """
+    f"""
     INSERT INTO dream_state (workspace_name, observer, observed, last_dream_at, last_dream_count)
     SELECT :ws, :observer, :observed, now(), count(*) FROM conclusions
      WHERE workspace_name = :ws AND observer = :observer AND observed = :observed
-       AND deleted_at IS NULL AND superseded_by IS NULL AND level = 'explicit'
+       AND {CURRENT_SQL} AND level = 'explicit'
     ON CONFLICT (workspace_name, observer, observed)
     DO UPDATE SET last_dream_at = excluded.last_dream_at,
                   last_dream_count = excluded.last_dream_count
@@ -125,7 +125,7 @@ class DreamRepository:
             text(
                 "SELECT session_name FROM conclusions WHERE workspace_name = :ws"
                 " AND observer = :observer AND observed = :observed AND level = 'explicit'"
-                " AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1"
+                f" AND {LIVE_SQL} ORDER BY created_at DESC, id DESC LIMIT 1"
             ),
             {"ws": workspace, "observer": observer, "observed": observed},
         )
@@ -149,51 +149,11 @@ class DreamRepository:
         stmt = text(
             "SELECT id, level, content, created_at, times_derived, source_message_ids,"
             " internal_metadata FROM conclusions WHERE workspace_name = :ws"
-            " AND observer = :observer AND observed = :observed AND deleted_at IS NULL"
-            " AND superseded_by IS NULL ORDER BY created_at DESC, id DESC LIMIT :limit"
+            f" AND observer = :observer AND observed = :observed AND {CURRENT_SQL}"
+            " ORDER BY created_at DESC, id DESC LIMIT :limit"
         )
         params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}
         return list((await self.db.execute(stmt, params)).all())
-
-    async def soft_delete(
-        self, workspace: str, observer: str, observed: str, ids: Sequence[str]
-    ) -> None:
-        """Soft-delete live conclusions of the collection among ``ids``."""
-        if ids:
-            await self.db.execute(
-                text(
-                    "UPDATE conclusions SET deleted_at = now() WHERE id = ANY(:ids)"
-                    " AND workspace_name = :ws AND observer = :observer"
-                    " AND observed = :observed AND deleted_at IS NULL"
-                ).bindparams(bindparam("ids", type_=ARRAY(Text))),
-                {"ids": list(ids), "ws": workspace, "observer": observer, "observed": observed},
-            )
-
-    async def absorb(
-        self,
-        keep: str,
-        times_derived: int,
-        source_message_ids: Sequence[str],
-        merged_from: Sequence[dict[str, str]],
-    ) -> None:
-        """The kept row of merged duplicates: summed reinforcement, united sources, and the
-        removed rows remembered in its internal metadata (``merged_from``)."""
-        await self.db.execute(
-            text(
-                "UPDATE conclusions SET times_derived = greatest(times_derived, :times),"
-                " source_message_ids = :sources,"
-                " internal_metadata = internal_metadata || jsonb_build_object('merged_from',"
-                "   coalesce(internal_metadata->'merged_from', '[]'::jsonb)"
-                "   || CAST(:merged AS jsonb))"
-                " WHERE id = :id AND deleted_at IS NULL"
-            ).bindparams(bindparam("sources", type_=ARRAY(Text))),
-            {
-                "id": keep,
-                "times": times_derived,
-                "sources": list(source_message_ids),
-                "merged": json.dumps(list(merged_from)),
-            },
-        )
 
     async def record_dream(self, workspace: str, observer: str, observed: str) -> None:
         """A finished ``omni`` dream: now, and the live explicit count at this moment."""

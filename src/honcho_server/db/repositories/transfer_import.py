@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .conclusions import ConclusionRepository
 from .transfer_rows import (
     ChunkRow,
     ConclusionRow,
@@ -109,26 +110,6 @@ _SUMMARIES = text(
     RETURNING session_name"""
 )
 _TEXTS = "ARRAY(SELECT jsonb_array_elements_text(CAST({} AS jsonb)))"
-_CONCLUSIONS = text(
-    f"""INSERT INTO conclusions (id, workspace_name, observer, observed, session_name, level,
-                                content, premises, source_message_ids, source_ids,
-                                times_derived, internal_metadata, created_at, superseded_by,
-                                superseded_at, embedding)
-    SELECT u.id, :w, u.observer, u.observed, u.session, u.level, u.content,
-           {_TEXTS.format("u.premises")}, {_TEXTS.format("u.sources")},
-           {_TEXTS.format("u.source_ids")}, u.times, CAST(u.internal AS jsonb), u.created,
-           u.superseded_by, u.superseded_at, CAST(u.vector AS vector)
-    FROM unnest(CAST(:ids AS text[]), CAST(:observers AS text[]), CAST(:observed AS text[]),
-                CAST(:sessions AS text[]), CAST(:levels AS text[]), CAST(:contents AS text[]),
-                CAST(:premises AS text[]), CAST(:sources AS text[]),
-                CAST(:source_ids AS text[]), CAST(:times AS int[]), CAST(:internal AS text[]),
-                CAST(:created AS timestamptz[]), CAST(:superseded_by AS text[]),
-                CAST(:superseded_at AS timestamptz[]), CAST(:vectors AS text[]))
-         WITH ORDINALITY AS u(id, observer, observed, session, level, content, premises,
-                              sources, source_ids, times, internal, created, superseded_by,
-                              superseded_at, vector, ord)
-    ORDER BY u.ord"""
-)
 _CARDS = text(
     f"""INSERT INTO peer_cards (workspace_name, observer, observed, entries, updated_at)
     SELECT :w, u.observer, u.observed, {_TEXTS.format("u.entries")}, u.at
@@ -305,27 +286,7 @@ class TransferImportRepository:
         return len(result.all())
 
     async def insert_conclusions(self, w: str, rows: Sequence[ConclusionRow]) -> None:
-        await self.db.execute(
-            _CONCLUSIONS,
-            {
-                "w": w,
-                "ids": [r.id for r in rows],
-                "observers": [r.observer for r in rows],
-                "observed": [r.observed for r in rows],
-                "sessions": [r.session for r in rows],
-                "levels": [r.level for r in rows],
-                "contents": [r.content for r in rows],
-                "premises": [r.premises for r in rows],
-                "sources": [r.source_message_ids for r in rows],
-                "source_ids": [r.source_ids for r in rows],
-                "times": [r.times_derived for r in rows],
-                "internal": [r.internal_metadata for r in rows],
-                "created": [r.created_at for r in rows],
-                "superseded_by": [r.superseded_by for r in rows],
-                "superseded_at": [r.superseded_at for r in rows],
-                "vectors": [r.vector for r in rows],
-            },
-        )
+        await ConclusionRepository(self.db).import_rows(w, rows)
 
     async def insert_peer_cards(self, w: str, rows: Sequence[PairRow]) -> None:
         await self.db.execute(

@@ -39,12 +39,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.models import vector_literal
-from ...db.repositories.conclusions import ConclusionRepository
+from ...db.repositories.conclusions import ConclusionRepository, NewConclusionRow
 from ...db.repositories.derivation import DerivationRepository
 from ...db.repositories.paging import AnyRow
 from ...db.repositories.vectors import C, VectorRepository, collection
@@ -244,17 +243,15 @@ async def _write(
     ctx: JobContext, db: AsyncSession, job: DerivePayload, plan: CollectionPlan
 ) -> None:
     """One collection's plan, in the order :class:`CollectionPlan` lists its writes."""
-    repo = DerivationRepository(db)
+    repo = ConclusionRepository(db)
+    ws, observer, observed = job.workspace, plan.observer, job.observed
     for conclusion_id, times in plan.reinforce.items():
         await repo.reinforce([conclusion_id], times)
     for old, new in plan.repoint:
-        await repo.repoint_sources(job.workspace, [old], new)
-    await repo.insert([_row(ctx, job, plan.observer, r) for r in plan.insert])
-    for conclusion_id in plan.delete:
-        await repo.soft_delete(conclusion_id)
-    await ConclusionRepository(db).supersede(
-        job.workspace, plan.observer, job.observed, plan.supersede
-    )
+        await repo.repoint_sources(ws, [old], new)
+    await repo.insert(ws, [_row(ctx, job, observer, r) for r in plan.insert])
+    await repo.soft_delete_in(ws, observer, observed, plan.delete)
+    await repo.supersede(ws, observer, observed, plan.supersede)
 
 
 async def _queue_follow_ups(
@@ -287,22 +284,21 @@ async def _queue_follow_ups(
         )
 
 
-def _row(ctx: JobContext, job: DerivePayload, observer: str, r: NewConclusion) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "workspace_name": job.workspace,
-        "observer": observer,
-        "observed": job.observed,
-        "session_name": r.session,
-        "level": r.level,
-        "content": r.content,
-        "premises": list(r.premises),
-        "source_message_ids": list(r.source_message_ids),
-        "source_ids": list(r.source_ids),
-        "internal_metadata": {"derived_by_job": ctx.job_id},
-        "embedding": vector_literal(r.embedding) if r.embedding is not None else None,
-        "times_derived": r.times_derived,
-    }
+def _row(ctx: JobContext, job: DerivePayload, observer: str, r: NewConclusion) -> NewConclusionRow:
+    return NewConclusionRow(
+        id=r.id,
+        observer=observer,
+        observed=job.observed,
+        session_name=r.session,
+        level=r.level,
+        content=r.content,
+        premises=r.premises,
+        source_message_ids=r.source_message_ids,
+        source_ids=r.source_ids,
+        internal_metadata={"derived_by_job": ctx.job_id},
+        embedding=vector_literal(r.embedding) if r.embedding is not None else None,
+        times_derived=r.times_derived,
+    )
 
 
 async def _embed(ctx: JobContext, candidates: list[dedupe.Candidate]) -> dict[str, list[float]]:

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.models import vector_literal
-from ...db.repositories.conclusions import ConclusionRepository
+from ...db.repositories.conclusions import ConclusionRepository, NewConclusionRow
 from ...db.repositories.derivation import DerivationRepository
 from ...db.repositories.dreams import DreamRepository
 from ...db.repositories.paging import AnyRow
@@ -167,22 +167,19 @@ async def _omni(
             new += plan_induction(shown, induced.value, new_id=new_id)
     vectors = await _embed(ctx, [n.content for n in new])
     async with ctx.completing() as db:
-        repo = DreamRepository(db)
-        await repo.soft_delete(job.workspace, job.observer, job.observed, plan.deleted)
-        await ConclusionRepository(db).supersede(
-            job.workspace, job.observer, job.observed, plan.superseded
-        )
-        derivation = DerivationRepository(db)
+        conclusions = ConclusionRepository(db)
+        await conclusions.soft_delete_in(job.workspace, job.observer, job.observed, plan.deleted)
+        await conclusions.supersede(job.workspace, job.observer, job.observed, plan.superseded)
         for m in plan.merges:
             merged = [{"id": i, "content": c} for i, c in m.merged_from]
-            await repo.absorb(m.keep, m.times_derived, m.source_message_ids, merged)
-            await derivation.repoint_sources(job.workspace, m.drop, m.keep)
+            await conclusions.absorb(m.keep, m.times_derived, m.source_message_ids, merged)
+            await conclusions.repoint_sources(job.workspace, m.drop, m.keep)
         unembedded = await _store(ctx, db, job, session, new, vectors)
         if unembedded:
             await enqueue_embed_conclusions(db, job.workspace, unembedded)
         if plan.card:
             await PeerCardRepository(db).put(job.workspace, job.observer, job.observed, plan.card)
-        await repo.record_dream(job.workspace, job.observer, job.observed)
+        await DreamRepository(db).record_dream(job.workspace, job.observer, job.observed)
     log.info(
         "job %d: dream of %s/%s: %d new, %d superseded, %d removed, %d merged, card %s",
         ctx.job_id,
@@ -227,7 +224,7 @@ async def _store(
         job.workspace, job.observer, job.observed, sorted({n.content.lower() for n in new})
     )
     existing = {(s.content.strip().lower(), s.level): s.id for s in stored}
-    rows: list[dict[str, Any]] = []
+    rows: list[NewConclusionRow] = []
     reinforce: list[str] = []
     unembedded: list[str] = []
     for n in new:
@@ -239,23 +236,22 @@ async def _store(
         if vector is None:
             unembedded.append(n.id)
         rows.append(
-            {
-                "id": n.id,
-                "workspace_name": job.workspace,
-                "observer": job.observer,
-                "observed": job.observed,
-                "session_name": session,
-                "level": n.level,
-                "content": n.content,
-                "premises": list(n.premises),
-                "source_message_ids": [],
-                "source_ids": list(n.premise_ids or n.source_ids),
-                "internal_metadata": _metadata(ctx, n),
-                "embedding": vector_literal(vector) if vector is not None else None,
-            }
+            NewConclusionRow(
+                id=n.id,
+                observer=job.observer,
+                observed=job.observed,
+                session_name=session,
+                level=n.level,
+                content=n.content,
+                premises=n.premises,
+                source_ids=n.premise_ids or n.source_ids,
+                internal_metadata=_metadata(ctx, n),
+                embedding=vector_literal(vector) if vector is not None else None,
+            )
         )
-    await repo.reinforce(reinforce)
-    await repo.insert(rows)
+    conclusions = ConclusionRepository(db)
+    await conclusions.reinforce(reinforce)
+    await conclusions.insert(job.workspace, rows)
     return unembedded
 
 
