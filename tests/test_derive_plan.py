@@ -7,12 +7,11 @@ from collections.abc import Sequence
 
 import pytest
 
+from honcho_server.db.repositories.conclusions import Paraphrase, PremiseMatch
 from honcho_server.deriver.dedupe import Candidate, Stored
 from honcho_server.deriver.derive_plan import (
     Collection,
     CollectionPlan,
-    Near,
-    Premise,
     candidates,
     cosine_distance,
     plan_collection,
@@ -99,7 +98,9 @@ CASES: list[tuple[str, dict[str, object], dict[str, object]]] = [
         {
             "batch": [fact("has a dog")],
             "vectors": {"has a dog": CLOSE},
-            "found": Collection("o", near={"has a dog": [Near("old", "has a pet dog", 2, 0.01)]}),
+            "found": Collection(
+                "o", near={"has a dog": [Paraphrase("old", "has a pet dog", 2, 0.01)]}
+            ),
         },
         want(reinforce={"old": 1}),
     ),
@@ -108,7 +109,9 @@ CASES: list[tuple[str, dict[str, object], dict[str, object]]] = [
         {
             "batch": [fact("has a pet dog")],
             "vectors": {"has a pet dog": CLOSE},
-            "found": Collection("o", near={"has a pet dog": [Near("old", "has a dog", 2, 0.01)]}),
+            "found": Collection(
+                "o", near={"has a pet dog": [Paraphrase("old", "has a dog", 2, 0.01)]}
+            ),
         },
         want(("n1", "has a pet dog", 3, ()), delete=["old"], repoint=[("old", "n1")]),
     ),
@@ -117,7 +120,9 @@ CASES: list[tuple[str, dict[str, object], dict[str, object]]] = [
         {
             "batch": [fact("has a pet dog")],
             "vectors": {"has a pet dog": Y},
-            "found": Collection("o", near={"has a pet dog": [Near("old", "has a dog", 1, 0.2)]}),
+            "found": Collection(
+                "o", near={"has a pet dog": [Paraphrase("old", "has a dog", 1, 0.2)]}
+            ),
         },
         want(("n1", "has a pet dog", 1, ())),
     ),
@@ -152,8 +157,8 @@ CASES: list[tuple[str, dict[str, object], dict[str, object]]] = [
             "found": Collection(
                 "o",
                 premises=[
-                    Premise("d1", "deductive", "likes tea"),
-                    Premise("e1", "explicit", "likes tea"),
+                    PremiseMatch("d1", "deductive", "likes tea"),
+                    PremiseMatch("e1", "explicit", "likes tea"),
                 ],
             ),
         },
@@ -166,8 +171,8 @@ CASES: list[tuple[str, dict[str, object], dict[str, object]]] = [
             "vectors": {"owns a pet": Y, "has a pet dog": CLOSE},
             "found": Collection(
                 "o",
-                premises=[Premise("old", "explicit", "has a dog")],
-                near={"has a pet dog": [Near("old", "has a dog", 1, 0.01)]},
+                premises=[PremiseMatch("old", "explicit", "has a dog")],
+                near={"has a pet dog": [Paraphrase("old", "has a dog", 1, 0.01)]},
             ),
         },
         want(
@@ -182,7 +187,7 @@ CASES: list[tuple[str, dict[str, object], dict[str, object]]] = [
         {
             "batch": [fact("lives in Porto")],
             "updates": [("Lives in Lisbon.", "lives in porto"), ("unknown", "lives in Porto")],
-            "found": Collection("o", premises=[Premise("old", "explicit", "lives in lisbon")]),
+            "found": Collection("o", premises=[PremiseMatch("old", "explicit", "lives in lisbon")]),
         },
         want(("n1", "lives in Porto", 1, ()), supersede=[("old", "n1")]),
     ),
@@ -191,7 +196,7 @@ CASES: list[tuple[str, dict[str, object], dict[str, object]]] = [
         {
             "batch": [fact("lives in Porto")],
             "updates": [("lives in Lisbon", "lives in Faro")],
-            "found": Collection("o", premises=[Premise("old", "explicit", "lives in lisbon")]),
+            "found": Collection("o", premises=[PremiseMatch("old", "explicit", "lives in lisbon")]),
         },
         want(("n1", "lives in Porto", 1, ())),
     ),
@@ -200,7 +205,9 @@ CASES: list[tuple[str, dict[str, object], dict[str, object]]] = [
         {
             "batch": [fact("lives in Porto")],
             "updates": [("lives in Lisbon", "lives in Porto")],
-            "found": Collection("o", premises=[Premise("old", "deductive", "lives in lisbon")]),
+            "found": Collection(
+                "o", premises=[PremiseMatch("old", "deductive", "lives in lisbon")]
+            ),
         },
         want(("n1", "lives in Porto", 1, ())),
     ),

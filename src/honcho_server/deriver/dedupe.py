@@ -58,7 +58,7 @@ def normalise(content: str) -> str:
 def premise_key(text: str) -> str:
     """How a premise the model cites is matched with a conclusion's text: lower-cased,
     whitespace collapsed, trailing punctuation (``.!?;:,``) dropped. The SQL twin is
-    :data:`honcho_server.db.repositories.derivation.PREMISE_KEY_SQL`."""
+    :func:`honcho_server.db.repositories.conclusions.premise_key`."""
     return " ".join(text.lower().split()).rstrip(".!?;:, ")
 
 

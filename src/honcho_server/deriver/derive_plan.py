@@ -19,31 +19,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from ..db.repositories.conclusions import Paraphrase, PremiseMatch
 from . import dedupe
 from .prompts import Extraction
 
 Tokens = Callable[[str], set[str]]
-
-
-@dataclass(frozen=True)
-class Near:
-    """A live stored conclusion near a candidate's embedding (same level, and session for
-    explicit ones), as read before the plan."""
-
-    id: str
-    content: str
-    times_derived: int
-    distance: float
-
-
-@dataclass(frozen=True)
-class Premise:
-    """A live stored conclusion whose text, read as a premise (``dedupe.premise_key``), is
-    ``key``."""
-
-    id: str
-    level: str
-    key: str
 
 
 @dataclass(frozen=True)
@@ -52,8 +32,10 @@ class Collection:
 
     observer: str
     stored: Sequence[dedupe.Stored] = ()  # live rows with a candidate's exact key
-    premises: Sequence[Premise] = ()  # live rows cited or named as outdated, oldest first
-    near: Mapping[str, Sequence[Near]] = field(default_factory=dict)  # by trimmed text
+    premises: Sequence[PremiseMatch] = ()  # live rows cited or named as outdated, oldest first
+    near: Mapping[str, Sequence[Paraphrase]] = field(default_factory=dict)
+    """By a candidate's trimmed text: the current rows of its level (and session, for
+    explicit ones) within the semantic distance of its embedding, nearest first."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +175,7 @@ class _Planner:
         keys = (dedupe.premise_key(p) for p in c.premises)
         return tuple(dict.fromkeys(self.cited[k] for k in keys if k in self.cited))
 
-    def _nearest(self, c: dedupe.Candidate, vector: list[float]) -> Near | None:
+    def _nearest(self, c: dedupe.Candidate, vector: list[float]) -> Paraphrase | None:
         """The nearest live conclusion within the semantic distance: a stored one still live,
         or one this plan inserted (same level, and session for explicit ones)."""
         gone = set(self.out.delete)
@@ -206,7 +188,9 @@ class _Planner:
             same = r.level == c.level and (c.level != "explicit" or r.session == c.session)
             if same and r.embedding is not None and r.id not in gone:
                 pool.append(
-                    Near(r.id, r.content, r.times_derived, cosine_distance(vector, r.embedding))
+                    Paraphrase(
+                        r.id, r.content, r.times_derived, cosine_distance(vector, r.embedding)
+                    )
                 )
         pool = [n for n in pool if n.distance <= dedupe.SEMANTIC_MAX_DISTANCE]
         return min(pool, key=lambda n: (n.distance, n.id), default=None)

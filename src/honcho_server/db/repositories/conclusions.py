@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -124,6 +124,54 @@ class NewConclusionRow:
             "times_derived": self.times_derived,
             "vector": self.embedding,
         }
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """A live conclusion found by its text (:meth:`ConclusionRepository.with_contents`)."""
+
+    id: str
+    level: str
+    content: str
+    session_name: str | None
+
+
+@dataclass(frozen=True)
+class PremiseMatch:
+    """A live conclusion whose text, read as a premise, is ``key``."""
+
+    id: str
+    level: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Paraphrase:
+    """A live conclusion near an embedding (cosine ``distance``)."""
+
+    id: str
+    content: str
+    times_derived: int
+    distance: float
+
+
+@dataclass(frozen=True)
+class Recent:
+    """A current conclusion of a collection, as a dream reads it."""
+
+    id: str
+    level: str
+    content: str
+    created_at: datetime
+    times_derived: int
+    source_message_ids: tuple[str, ...]
+
+
+def premise_key(column: ColumnElement[str]) -> ColumnElement[str]:
+    """``deriver.dedupe.premise_key`` in SQL: lower-cased, whitespace collapsed, trailing
+    punctuation (``.!?;:,`` and spaces) dropped."""
+    collapsed = func.regexp_replace(func.lower(column), r"\s+", " ", "g")
+    return func.rtrim(func.btrim(collapsed), ".!?;:, ")
 
 
 _REPOINT = text(
@@ -407,3 +455,117 @@ class ConclusionRepository:
         """Hard-delete conclusions soft-deleted more than ``older_than`` ago; how many."""
         stmt = delete(T).where(T.c.deleted_at < func.now() - older_than).returning(T.c.id)
         return len((await self.db.execute(stmt)).all())
+
+    async def known_explicit(
+        self, workspace: str, observer: str, observed: str, limit: int
+    ) -> list[str]:
+        """The newest ``limit`` current explicit conclusions of a collection, oldest first."""
+        newest = (
+            select(T.c.content, T.c.created_at)
+            .where(*_in_collection(workspace, observer, observed), T.c.level == "explicit")
+            .where(current())
+            .order_by(T.c.created_at.desc())
+            .limit(limit)
+            .subquery()
+        )
+        stmt = select(newest.c.content).order_by(newest.c.created_at)
+        return list((await self.db.scalars(stmt)).all())
+
+    async def with_contents(
+        self, workspace: str, observer: str, observed: str, contents: Sequence[str]
+    ) -> list[StoredText]:
+        """Live conclusions of a collection whose trimmed, lower-cased content is among
+        ``contents`` (given trimmed and lower-cased); callers re-check the exact key."""
+        stmt = select(T.c.id, T.c.level, T.c.content, T.c.session_name).where(
+            *_in_collection(workspace, observer, observed),
+            live(),
+            func.lower(func.btrim(T.c.content)).in_(list(contents)),
+        )
+        return [StoredText(*r) for r in (await self.db.execute(stmt)).all()]
+
+    async def by_premise_keys(
+        self, workspace: str, observer: str, observed: str, keys: Sequence[str]
+    ) -> list[PremiseMatch]:
+        """Live conclusions of a collection whose text, read as a premise
+        (:func:`premise_key`), is among ``keys``; oldest first."""
+        if not keys:
+            return []
+        key = premise_key(T.c.content)
+        stmt = (
+            select(T.c.id, T.c.level, key)
+            .where(*_in_collection(workspace, observer, observed), live(), key.in_(list(keys)))
+            .order_by(T.c.created_at, T.c.id)
+        )
+        return [PremiseMatch(*r) for r in (await self.db.execute(stmt)).all()]
+
+    async def has_embedded(self, workspace: str, observer: str, observed: str) -> bool:
+        """Whether the collection holds at least one live embedded conclusion."""
+        embedded = select(T.c.id).where(
+            *_in_collection(workspace, observer, observed), live(), T.c.embedding.is_not(None)
+        )
+        return bool(await self.db.scalar(select(embedded.exists())))
+
+    async def paraphrases(
+        self,
+        workspace: str,
+        observer: str,
+        observed: str,
+        vector: list[float],
+        *,
+        level: str,
+        session: str | None,
+        k: int,
+        max_distance: float,
+    ) -> list[Paraphrase]:
+        """The ``k`` nearest current conclusions of a collection with ``level`` (and, for
+        explicit ones, ``session``) within ``max_distance`` of ``vector``, nearest first."""
+        where = [*_in_collection(workspace, observer, observed), T.c.level == level]
+        if level == "explicit":
+            where.append(T.c.session_name == session)
+        columns = [T.c.id, T.c.content, T.c.times_derived]
+        found = await VectorRepository(self.db).nearest_conclusions(
+            vector, columns, where, k, max_distance=max_distance
+        )
+        return [Paraphrase(r.id, r.content, int(r.times_derived), float(r.distance)) for r in found]
+
+    async def newest(
+        self, workspace: str, observer: str, observed: str, limit: int
+    ) -> list[Recent]:
+        """The collection's newest ``limit`` current conclusions (every level), newest first."""
+        stmt = (
+            select(
+                T.c.id,
+                T.c.level,
+                T.c.content,
+                T.c.created_at,
+                T.c.times_derived,
+                T.c.source_message_ids,
+            )
+            .where(*_in_collection(workspace, observer, observed), current())
+            .order_by(T.c.created_at.desc(), T.c.id.desc())
+            .limit(limit)
+        )
+        return [
+            Recent(
+                r.id,
+                r.level,
+                r.content,
+                r.created_at,
+                int(r.times_derived),
+                tuple(r.source_message_ids or ()),
+            )
+            for r in (await self.db.execute(stmt)).all()
+        ]
+
+    async def latest_explicit_session(
+        self, workspace: str, observer: str, observed: str
+    ) -> str | None:
+        """The session of the collection's most recent live explicit conclusion."""
+        stmt = (
+            select(T.c.session_name)
+            .where(*_in_collection(workspace, observer, observed), T.c.level == "explicit", live())
+            .order_by(T.c.created_at.desc(), T.c.id.desc())
+            .limit(1)
+        )
+        value = await self.db.scalar(stmt)
+        return str(value) if value is not None else None

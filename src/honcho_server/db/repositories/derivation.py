@@ -11,16 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .conclusions import CURRENT_SQL, LIVE_SQL
+from .conclusions import CURRENT_SQL
 from .paging import AnyRow
-
-PREMISE_KEY_SQL = "rtrim(btrim(regexp_replace(lower(content), '\\s+', ' ', 'g')), '.!?;:, ')"
-"""``deriver.dedupe.premise_key`` in SQL (lower-cased, whitespace collapsed, trailing
-punctuation dropped)."""
 
 _STATE = text(
     """
@@ -147,57 +142,6 @@ class DerivationRepository:
         )
         rows = (await self.db.execute(stmt, {"ws": workspace, "session": session})).all()
         return {r.kind: r for r in rows}
-
-    async def known(self, workspace: str, observer: str, observed: str, limit: int) -> list[str]:
-        """The newest live explicit conclusions of a collection, oldest first."""
-        stmt = text(
-            "SELECT content FROM (SELECT content, created_at FROM conclusions"
-            " WHERE workspace_name = :ws AND observer = :observer AND observed = :observed"
-            f" AND level = 'explicit' AND {CURRENT_SQL}"
-            " ORDER BY created_at DESC LIMIT :limit) c ORDER BY created_at"
-        )
-        params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}
-        return [r.content for r in (await self.db.execute(stmt, params)).all()]
-
-    async def matching(
-        self, workspace: str, observer: str, observed: str, contents: Sequence[str]
-    ) -> list[AnyRow]:
-        """Live conclusions of a collection whose lower-cased content is among ``contents``
-        (already trimmed and lower-cased); callers re-check the exact key."""
-        stmt = text(
-            "SELECT id, level, content, session_name FROM conclusions"
-            " WHERE workspace_name = :ws AND observer = :observer AND observed = :observed"
-            f" AND {LIVE_SQL} AND lower(btrim(content)) = ANY(:contents)"
-        ).bindparams(bindparam("contents", type_=ARRAY(Text)))
-        params = {"ws": workspace, "observer": observer, "observed": observed}
-        return list((await self.db.execute(stmt, params | {"contents": list(contents)})).all())
-
-    async def by_premise_keys(
-        self, workspace: str, observer: str, observed: str, keys: Sequence[str]
-    ) -> list[AnyRow]:
-        """``id``, ``level`` and ``key`` of the live conclusions of a collection whose text,
-        as :func:`honcho_server.deriver.dedupe.premise_key` reads it, is among ``keys``;
-        oldest first."""
-        if not keys:
-            return []
-        stmt = text(
-            f"SELECT id, level, {PREMISE_KEY_SQL} AS key FROM conclusions"
-            " WHERE workspace_name = :ws AND observer = :observer AND observed = :observed"
-            f" AND {LIVE_SQL} AND {PREMISE_KEY_SQL} = ANY(:keys)"
-            " ORDER BY created_at, id"
-        ).bindparams(bindparam("keys", type_=ARRAY(Text)))
-        params = {"ws": workspace, "observer": observer, "observed": observed}
-        return list((await self.db.execute(stmt, params | {"keys": list(keys)})).all())
-
-    async def has_embedded(self, workspace: str, observer: str, observed: str) -> bool:
-        """Whether the collection holds at least one live embedded conclusion."""
-        stmt = text(
-            "SELECT EXISTS (SELECT 1 FROM conclusions WHERE workspace_name = :ws"
-            f" AND observer = :observer AND observed = :observed AND {LIVE_SQL}"
-            " AND embedding IS NOT NULL)"
-        )
-        params = {"ws": workspace, "observer": observer, "observed": observed}
-        return bool((await self.db.execute(stmt, params)).scalar_one())
 
     async def recent_explicit(
         self, workspace: str, observer: str, observed: str, limit: int

@@ -11,7 +11,7 @@ from sqlalchemy import Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .conclusions import CURRENT_SQL, LIVE_SQL
+from .conclusions import CURRENT_SQL
 from .paging import AnyRow
 
 _STATES = text(
@@ -117,20 +117,6 @@ class DreamRepository:
         session_config = None if row.session_config is None else dict(row.session_config)
         return dict(row.workspace_config or {}), session_config
 
-    async def latest_explicit_session(
-        self, workspace: str, observer: str, observed: str
-    ) -> str | None:
-        """The session of the collection's most recent live explicit conclusion."""
-        value = await self.db.scalar(
-            text(
-                "SELECT session_name FROM conclusions WHERE workspace_name = :ws"
-                " AND observer = :observer AND observed = :observed AND level = 'explicit'"
-                f" AND {LIVE_SQL} ORDER BY created_at DESC, id DESC LIMIT 1"
-            ),
-            {"ws": workspace, "observer": observer, "observed": observed},
-        )
-        return str(value) if value is not None else None
-
     async def last_message_at(self, workspace: str, peer: str) -> datetime | None:
         """When ``peer``'s newest message (by arrival) was written."""
         value: datetime | None = await self.db.scalar(
@@ -141,19 +127,6 @@ class DreamRepository:
             {"ws": workspace, "peer": peer},
         )
         return value
-
-    async def conclusions(
-        self, workspace: str, observer: str, observed: str, limit: int
-    ) -> list[AnyRow]:
-        """The collection's newest live conclusions (every level), newest first."""
-        stmt = text(
-            "SELECT id, level, content, created_at, times_derived, source_message_ids,"
-            " internal_metadata FROM conclusions WHERE workspace_name = :ws"
-            f" AND observer = :observer AND observed = :observed AND {CURRENT_SQL}"
-            " ORDER BY created_at DESC, id DESC LIMIT :limit"
-        )
-        params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}
-        return list((await self.db.execute(stmt, params)).all())
 
     async def record_dream(self, workspace: str, observer: str, observed: str) -> None:
         """A finished ``omni`` dream: now, and the live explicit count at this moment."""

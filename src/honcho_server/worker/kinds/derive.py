@@ -43,18 +43,15 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.models import vector_literal
-from ...db.repositories.conclusions import ConclusionRepository, NewConclusionRow
+from ...db.repositories.conclusions import ConclusionRepository, NewConclusionRow, Paraphrase
 from ...db.repositories.derivation import DerivationRepository
 from ...db.repositories.paging import AnyRow
-from ...db.repositories.vectors import C, VectorRepository, collection
 from ...deriver import dedupe
 from ...deriver.config import Resolved, defaults_from
 from ...deriver.derive_plan import (
     Collection,
     CollectionPlan,
-    Near,
     NewConclusion,
-    Premise,
     candidates,
     plan_collection,
 )
@@ -154,7 +151,9 @@ async def _read(ctx: JobContext, repo: DerivationRepository, job: DerivePayload)
         earlier = await repo.context_before(
             job.workspace, job.session, ids[-1], ids, CONTEXT_MESSAGES
         )
-        known = await repo.known(job.workspace, job.observed, job.observed, KNOWN_CONCLUSIONS)
+        known = await ConclusionRepository(repo.db).known_explicit(
+            job.workspace, job.observed, job.observed, KNOWN_CONCLUSIONS
+        )
     cfg = session_config(state, defaults_from(ctx.services.settings))
     # the newest message's own instructions win over the session's (BEHAVIOUR §8.2)
     own = [r.custom_instructions for r in new if r.custom_instructions]
@@ -200,28 +199,30 @@ async def _look_up(
     live rows with a candidate's exact key, live rows cited as premises or named as
     outdated, and — when the collection holds embedded rows — each candidate's nearest
     live paraphrases (enough of them to stay ahead of the rows the plan replaces)."""
-    repo = DerivationRepository(db)
+    repo = ConclusionRepository(db)
     ws, observed = job.workspace, job.observed
-    stored = await repo.matching(
-        ws, observer, observed, sorted({dedupe.normalise(c.content) for c in batch})
-    )
+    texts = sorted({dedupe.normalise(c.content) for c in batch})
+    stored = await repo.with_contents(ws, observer, observed, texts)
     keys = {dedupe.premise_key(p) for c in batch for p in c.premises}
     keys |= {dedupe.premise_key(old) for old, _ in updates}
     premises = await repo.by_premise_keys(ws, observer, observed, sorted(k for k in keys if k))
-    near: dict[str, list[Near]] = {}
+    near: dict[str, list[Paraphrase]] = {}
     if vectors and await repo.has_embedded(ws, observer, observed):
         for c in batch:
             vector = vectors.get(c.content.strip())
             if vector is not None:
-                near[c.content.strip()] = await _paraphrases(
-                    db, job, observer, c, vector, len(batch) + 1
+                near[c.content.strip()] = await repo.paraphrases(
+                    ws,
+                    observer,
+                    observed,
+                    vector,
+                    level=c.level,
+                    session=c.session,
+                    k=len(batch) + 1,
+                    max_distance=dedupe.SEMANTIC_MAX_DISTANCE,
                 )
-    return Collection(
-        observer,
-        [dedupe.Stored(s.id, s.level, s.content, s.session_name) for s in stored],
-        [Premise(p.id, p.level, p.key) for p in premises],
-        near,
-    )
+    stored_texts = [dedupe.Stored(s.id, s.level, s.content, s.session_name) for s in stored]
+    return Collection(observer, stored_texts, premises, near)
 
 
 async def _store(
@@ -316,29 +317,6 @@ async def _embed(ctx: JobContext, candidates: list[dedupe.Candidate]) -> dict[st
         )
         return {}
     return dict(zip(texts, vectors, strict=True))
-
-
-async def _paraphrases(
-    db: AsyncSession,
-    job: DerivePayload,
-    observer: str,
-    c: dedupe.Candidate,
-    vector: list[float],
-    k: int,
-) -> list[Near]:
-    """The ``k`` nearest live conclusions of the same collection, level (and session, for
-    explicit ones) within the semantic distance, nearest first."""
-    where = [*collection(job.workspace, observer, job.observed), C.c.level == c.level]
-    if c.level == "explicit":
-        where.append(C.c.session_name == c.session)
-    found = await VectorRepository(db).nearest_conclusions(
-        vector,
-        [C.c.id, C.c.content, C.c.times_derived],
-        where,
-        k,
-        max_distance=dedupe.SEMANTIC_MAX_DISTANCE,
-    )
-    return [Near(r.id, r.content, int(r.times_derived), float(r.distance)) for r in found]
 
 
 def _tokenizer(ctx: JobContext) -> Callable[[str], set[str]]:

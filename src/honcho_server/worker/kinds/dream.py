@@ -28,10 +28,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.models import vector_literal
-from ...db.repositories.conclusions import ConclusionRepository, NewConclusionRow
-from ...db.repositories.derivation import DerivationRepository
+from ...db.repositories.conclusions import ConclusionRepository, NewConclusionRow, Recent
 from ...db.repositories.dreams import DreamRepository
-from ...db.repositories.paging import AnyRow
 from ...db.repositories.peer_cards import PeerCardRepository
 from ...deriver.config import Resolved, defaults_from, resolve
 from ...deriver.pipeline import to_llm
@@ -68,7 +66,9 @@ async def dream(ctx: JobContext, job: DreamPayload) -> None:
         repo = DreamRepository(db)
         session = job.session
         if job.automatic:
-            session = await repo.latest_explicit_session(job.workspace, job.observer, job.observed)
+            session = await ConclusionRepository(db).latest_explicit_session(
+                job.workspace, job.observer, job.observed
+            )
         configs = await repo.configurations(job.workspace, session)
         if configs is None:
             return  # the workspace is gone
@@ -79,7 +79,9 @@ async def dream(ctx: JobContext, job: DreamPayload) -> None:
         if not cfg.dream_enabled or (job.dream_type == "card_refresh" and not cfg.peer_card_create):
             log.info("job %d: dream skipped by configuration", ctx.job_id)
             return
-        rows = await repo.conclusions(job.workspace, job.observer, job.observed, MAX_CONCLUSIONS)
+        rows = await ConclusionRepository(db).newest(
+            job.workspace, job.observer, job.observed, MAX_CONCLUSIONS
+        )
         card = await PeerCardRepository(db).current(job.workspace, job.observer, job.observed)
     client = await client_or_wait(ctx, "dream")
     if client is None:
@@ -108,9 +110,9 @@ async def _postponed_while_active(ctx: JobContext, job: DreamPayload) -> bool:
     return True
 
 
-def _known(rows: Sequence[AnyRow]) -> list[Known]:
+def _known(rows: Sequence[Recent]) -> list[Known]:
     """The newest rows within the token budget, oldest first, as ``c1``, ``c2``, …"""
-    picked: list[AnyRow] = []
+    picked: list[Recent] = []
     total = 0
     for row, tokens in zip(rows, count_many([r.content for r in rows]), strict=True):
         if picked and total + tokens > MAX_INPUT_TOKENS:
@@ -125,8 +127,8 @@ def _known(rows: Sequence[AnyRow]) -> list[Known]:
             level=r.level,
             content=r.content,
             at=r.created_at,
-            times_derived=int(r.times_derived),
-            source_message_ids=tuple(r.source_message_ids or ()),
+            times_derived=r.times_derived,
+            source_message_ids=r.source_message_ids,
         )
         for n, r in enumerate(picked, 1)
     ]
@@ -219,8 +221,8 @@ async def _store(
     lower-cased) reinforces it instead. Returns the ids inserted without an embedding."""
     if not new:
         return []
-    repo = DerivationRepository(db)
-    stored = await repo.matching(
+    conclusions = ConclusionRepository(db)
+    stored = await conclusions.with_contents(
         job.workspace, job.observer, job.observed, sorted({n.content.lower() for n in new})
     )
     existing = {(s.content.strip().lower(), s.level): s.id for s in stored}
@@ -249,7 +251,6 @@ async def _store(
                 embedding=vector_literal(vector) if vector is not None else None,
             )
         )
-    conclusions = ConclusionRepository(db)
     await conclusions.reinforce(reinforce)
     await conclusions.insert(job.workspace, rows)
     return unembedded
