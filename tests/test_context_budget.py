@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from honcho_server.db.repositories.context import FIRST_SCAN, first_scan
 from honcho_server.services.context.budget import choose_summary, newest_that_fit, summary_budget
 
 
@@ -57,3 +58,11 @@ def test_chosen_summary_never_exceeds_its_share(
         assert long is not None and long <= summary_budget(limit)
     if kind == "short":
         assert short is not None and 0 < short <= summary_budget(limit)
+
+
+def test_first_window_is_sized_by_the_budget() -> None:
+    """A large budget starts with a window that holds it at 16 tokens a message (one pass for
+    a whole-session context of a few thousand messages); small ones with 256."""
+    assert first_scan(2_000) == FIRST_SCAN == 256
+    assert first_scan(1) == first_scan(4_096) == 256
+    assert first_scan(100_000) == 6_250

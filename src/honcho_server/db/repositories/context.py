@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_json
@@ -59,23 +58,25 @@ _NEWEST_WITHIN = text(_SQL.format(**{k: f":{k}" for k in _ORDER}))
 # what pydantic-core does; created_at in UTC with "Z", microseconds only when not zero; the
 # session's and workspace's names, the same in every row, come rendered as parameters $7 and
 # $8). Metadata is rendered here only when it is empty (nearly always): other metadata comes
-# as its JSONB text and the message in two halves around it, for Python to decode and
-# render (JSONB's text has spaces and keeps a number's stored digits, e.g. 0.0000001 where
-# pydantic renders 1e-7). The settled pass reads the messages that fit as one range of ids
-# (`first` to `last`, the window's newest: a range with both ends known is what makes the
-# planner read it through an index, generic plan or not), not one lookup per id.
+# as its JSONB text between two NUL bytes (which no text or JSONB value holds), for Python to
+# decode and render (JSONB's text has spaces and keeps a number's stored digits, e.g.
+# 0.0000001 where pydantic renders 1e-7). The settled pass reads the messages that fit as one
+# range of ids (`first` to `last`, the window's newest: a range with both ends known is what
+# makes the planner read it through an index, generic plan or not), not one lookup per id.
 #
-# Rows, in this order: the state (part 0: `settled`), the stored summaries (part 1, with
-# `summaries`), the messages oldest first (part 2: `fragment`, or `fragment` + rendered
-# `metadata` + `tail`). A session that is not active has nothing, and is settled at once.
+# Rows: first the state (`settled`, and with `summaries` the session's stored summaries as a
+# JSON array of [kind, message_id, message_public_id, content, token_count, created_at]
+# with created_at rendered like a message's), then the messages oldest first, one `fragment`
+# each. A session that is not active has nothing, and is settled at once. Few columns on
+# purpose: each column of each of thousands of rows costs its decoding.
+_RENDERED_AT = """replace(
+    to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', ''
+) || 'Z'"""
 _MESSAGE_HEAD = """'{"id":' || to_json(m.public_id)::text
     || ',"content":' || to_json(m.content)::text
     || ',"peer_id":' || to_json(m.peer_name)::text || $7::text"""
-_MESSAGE_TAIL = """',"created_at":"'
-    || replace(
-        to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', ''
-    )
-    || $8::text || m.token_count || '}'"""
+_MESSAGE_TAIL = f"""',"created_at":"'
+    || {_RENDERED_AT.format("m.created_at")} || $8::text || m.token_count || '}}'"""
 _RENDERED = f"""
     WITH session AS (
         SELECT EXISTS (
@@ -97,37 +98,36 @@ _RENDERED = f"""
                min(id) FILTER (WHERE total <= $4) AS first, max(id) AS last
         FROM running
     )
-    SELECT 0 AS part, NULL::bytea AS fragment, NULL::text AS metadata, NULL::bytea AS tail,
-           settled, NULL::text AS kind, NULL::bigint AS id, NULL::text AS public_id,
-           NULL::text AS content, NULL::integer AS token_count, NULL::timestamptz AS created_at
-    FROM state
-    UNION ALL
-    SELECT 1, NULL, NULL, NULL, NULL, su.kind, su.message_id, su.message_public_id,
-           su.content, su.token_count, su.created_at
-    FROM summaries su
-    WHERE $6::boolean AND su.workspace_name = $1 AND su.session_name = $2
-      AND (SELECT active FROM state)
-    UNION ALL
-    SELECT 2,
-           convert_to(
-               CASE WHEN m.metadata = '{{}}' THEN {_MESSAGE_HEAD} || '{{}}' || {_MESSAGE_TAIL}
-               ELSE {_MESSAGE_HEAD} END,
-               'UTF8'
-           ),
-           CASE WHEN m.metadata <> '{{}}' THEN m.metadata::text END,
-           CASE WHEN m.metadata <> '{{}}' THEN convert_to({_MESSAGE_TAIL}, 'UTF8') END,
-           NULL, NULL, m.id, NULL, NULL, NULL, NULL
-    FROM (
-        SELECT * FROM messages
-        WHERE workspace_name = $1 AND session_name = $2 AND id > $3
-          AND id BETWEEN (SELECT first FROM state WHERE settled AND active)
-                     AND (SELECT last FROM state)
-        ORDER BY id
-        LIMIT $5
-    ) m
-    ORDER BY part, id
+    SELECT fragment, settled, summaries FROM (
+        SELECT NULL::bigint AS id, NULL::bytea AS fragment, settled, (
+            SELECT json_agg(json_build_array(
+                su.kind, su.message_id, su.message_public_id, su.content, su.token_count,
+                {_RENDERED_AT.format("su.created_at")}
+            ))::text
+            FROM summaries su
+            WHERE $6::boolean AND su.workspace_name = $1 AND su.session_name = $2 AND active
+        ) AS summaries
+        FROM state
+        UNION ALL
+        SELECT m.id,
+               CASE WHEN m.metadata = '{{}}'
+                   THEN convert_to({_MESSAGE_HEAD} || '{{}}' || {_MESSAGE_TAIL}, 'UTF8')
+                   ELSE convert_to({_MESSAGE_HEAD}, 'UTF8') || '\\x00'::bytea
+                       || convert_to(m.metadata::text, 'UTF8') || '\\x00'::bytea
+                       || convert_to({_MESSAGE_TAIL}, 'UTF8')
+               END,
+               NULL, NULL
+        FROM (
+            SELECT * FROM messages
+            WHERE workspace_name = $1 AND session_name = $2 AND id > $3
+              AND id BETWEEN (SELECT first FROM state WHERE settled AND active)
+                         AND (SELECT last FROM state)
+            ORDER BY id
+            LIMIT $5
+        ) m
+    ) found
+    ORDER BY id NULLS FIRST
 """
-_PART, _FRAGMENT, _METADATA, _TAIL, _SETTLED = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +137,7 @@ class StoredSummary:
     message_public_id: str
     content: str
     token_count: int
-    created_at: datetime
+    created_at: str  # rendered as the API shows it ("…Z")
 
 
 Fetch = Callable[[int], Awaitable[Sequence[Any]]]
@@ -182,42 +182,38 @@ class ContextRepository:
 
     async def newest_rendered(
         self, workspace: str, session: str, *, after_id: int, budget: int, summaries: bool
-    ) -> tuple[list[bytes] | None, list[StoredSummary]]:
-        """:meth:`newest_within`, each message already rendered as its ``Message`` JSON
-        (:data:`_RENDERED`), read through asyncpg itself (:mod:`.raw`): a whole-session context
-        (thousands of messages) makes no Python object per message but one ``bytes``.
+    ) -> tuple[bytes | None, list[StoredSummary]]:
+        """:meth:`newest_within` rendered: the messages' ``Message`` JSON objects, joined by
+        commas (Postgres renders them, :data:`_RENDERED`), read through asyncpg itself
+        (:mod:`.raw`): a whole-session context (thousands of messages) makes one ``bytes``
+        per message and no other Python object.
 
         With ``summaries``, the first pass also reads the session's stored summaries (an
         active session's). When there are some and the window is not settled yet, the
         messages are left unread (``None``): which of them to read depends on the summary
         the caller chooses."""
         if budget <= 0:
-            return [], []
+            return b"", []
         stored: list[StoredSummary] = []
         scan = first_scan(budget)
         session_part = b',"session_id":' + to_json(session) + b',"metadata":'
-        workspace_part = b'Z","workspace_id":' + to_json(workspace) + b',"token_count":'
+        workspace_part = b'","workspace_id":' + to_json(workspace) + b',"token_count":'
         parts = (session_part.decode(), workspace_part.decode())
         while True:
             args = (workspace, session, after_id, budget, scan, summaries, *parts)
             rows = await raw.fetch(self.db, _RENDERED, *args)
-            settled: bool = rows[0][_SETTLED]
-            n = 1
-            while n < len(rows) and rows[n][_PART] == 1:
-                r = rows[n]
-                stored.append(StoredSummary(r[5], r[6], r[7], r[8], r[9], r[10]))
-                n += 1
+            _, settled, found = rows[0]
             if summaries:
                 summaries = False
+                stored = [StoredSummary(*s) for s in decode_json(found)] if found else []
                 if stored and not settled:
                     return None, stored
             if settled:
-                bare, meta, tail = _FRAGMENT, _METADATA, _TAIL
-                found = [
-                    r[bare] if r[meta] is None else r[bare] + _metadata(r[meta]) + r[tail]
-                    for r in rows[n:]
-                ]
-                return found, stored
+                fragments = [r[0] for r in rows[1:]]
+                joined = b",".join(fragments)
+                if b"\0" in joined:  # some metadata left for pydantic to render
+                    joined = b",".join(_with_metadata(f) for f in fragments)
+                return joined, stored
             scan *= SCAN_GROWTH
 
 
@@ -228,8 +224,12 @@ def first_scan(budget: int) -> int:
     return max(FIRST_SCAN, budget // TOKENS_GUESS)
 
 
-def _metadata(jsonb: str) -> bytes:
-    """A message's metadata as the ``Message`` model renders it: decoded as the engine
-    decodes JSONB, rendered by pydantic-core (Postgres's own JSONB text has spaces, and its
-    numbers keep the stored digits where a float renders shortest)."""
-    return to_json(decode_json(jsonb))
+def _with_metadata(fragment: bytes) -> bytes:
+    """A message whose metadata Postgres left between NUL bytes, with the metadata as the
+    ``Message`` model renders it: decoded as the engine decodes JSONB, rendered by
+    pydantic-core (JSONB's text has spaces, and its numbers keep the stored digits where a
+    float renders shortest)."""
+    if b"\0" not in fragment:
+        return fragment
+    head, metadata, tail = fragment.split(b"\0")
+    return head + to_json(decode_json(metadata)) + tail

@@ -46,22 +46,22 @@ async def session_context(
     # after a chosen summary (or when the first pass left them unread).
     repo = ContextRepository(db)
     want = req.summary and limit > 0
-    rows, stored = await repo.newest_rendered(
+    messages, stored = await repo.newest_rendered(
         workspace, session, after_id=0, budget=limit, summaries=want
     )
     chosen = _choose(limit, stored) if stored else None
-    if chosen is not None or rows is None:
+    if chosen is not None or messages is None:
         after, budget = (chosen.message_id, limit - chosen.token_count) if chosen else (0, limit)
-        rows, _ = await repo.newest_rendered(
+        messages, _ = await repo.newest_rendered(
             workspace, session, after_id=after, budget=budget, summaries=False
         )
-    assert rows is not None  # read without summaries: always
+    assert messages is not None  # read without summaries: always
     return b"".join(  # SessionContext's fields, in its order
         (
             b'{"id":',
             to_json(session),
             b',"messages":[',
-            b",".join(rows),
+            messages,
             b'],"summary":',
             to_json(_summary(chosen) if chosen is not None else None),
             b',"peer_representation":',
@@ -90,6 +90,6 @@ def _summary(s: StoredSummary) -> dict[str, Any]:
         "content": s.content,
         "message_id": s.message_public_id,
         "summary_type": SUMMARY_TYPES[s.kind],
-        "created_at": s.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": s.created_at,
         "token_count": s.token_count,
     }
