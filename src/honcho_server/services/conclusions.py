@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.models import vector_literal
 from ..db.repositories.conclusions import (
+    ConclusionRead,
     ConclusionRepository,
+    NearConclusion,
     NewConclusionRow,
     filter_condition,
 )
-from ..db.repositories.paging import AnyRow
 from ..db.repositories.workspaces import WorkspaceRepository
 from ..embeddings import Embedder
 from ..errors import Invalid, NotFound
@@ -49,18 +50,17 @@ PAIR_REQUIRED = (
 )
 
 
-def conclusion(row: AnyRow) -> Conclusion:
-    m = row._mapping
+def conclusion(row: ConclusionRead) -> Conclusion:
     return Conclusion(
-        id=m["id"],
-        content=m["content"],
-        observer_id=m["observer"],
-        observed_id=m["observed"],
-        session_id=m["session_name"],
-        level=m["level"],
-        source_ids=list(m["source_ids"] or []),
-        times_derived=m["times_derived"],
-        created_at=m["created_at"],
+        id=row.id,
+        content=row.content,
+        observer_id=row.observer,
+        observed_id=row.observed,
+        session_id=row.session_name,
+        level=row.level,
+        source_ids=list(row.source_ids),
+        times_derived=row.times_derived,
+        created_at=row.created_at,
     )
 
 
@@ -205,7 +205,7 @@ async def query(
 RERANKED_PER_TOP_K, MIN_RERANKED = 3, 30
 
 
-def rerank(rows: list[AnyRow], query: str, top_k: int) -> list[AnyRow]:
+def rerank(rows: list[NearConclusion], query: str, top_k: int) -> list[NearConclusion]:
     """The ``top_k`` best of the nearest ``rows`` (which carry ``distance``), by similarity
     with a recency prior that depends on the query's tense: when two conclusions say nearly
     the same thing, the newer wins, decisively when the query asks about "now"."""

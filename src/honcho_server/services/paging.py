@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..db.repositories.paging import AnyRow
 from ..schemas.pagination import Page
 
 T = TypeVar("T")
+R = TypeVar("R")  # a repository's row: ``AnyRow`` or a typed read model
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,6 @@ class PageRequest:
     reverse: bool = False
 
 
-def to_page(
-    result: tuple[list[AnyRow], int], view: Callable[[AnyRow], T], req: PageRequest
-) -> Page[T]:
+def to_page(result: tuple[Sequence[R], int], view: Callable[[R], T], req: PageRequest) -> Page[T]:
     rows, total = result
     return Page[T].build([view(r) for r in rows], total=total, page=req.page, size=req.size)

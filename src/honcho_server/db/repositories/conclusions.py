@@ -91,6 +91,50 @@ def _in_collection(workspace: str, observer: str, observed: str) -> tuple[Column
 
 
 @dataclass(frozen=True)
+class ConclusionRead:
+    """A conclusion as the API shows it (:data:`COLUMNS`)."""
+
+    id: str
+    workspace_name: str
+    observer: str
+    observed: str
+    session_name: str | None
+    level: str
+    content: str
+    source_ids: tuple[str, ...]
+    times_derived: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: AnyRow) -> ConclusionRead:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            workspace_name=m["workspace_name"],
+            observer=m["observer"],
+            observed=m["observed"],
+            session_name=m["session_name"],
+            level=m["level"],
+            content=m["content"],
+            source_ids=tuple(m["source_ids"] or ()),
+            times_derived=int(m["times_derived"]),
+            created_at=m["created_at"],
+        )
+
+
+@dataclass(frozen=True)
+class NearConclusion(ConclusionRead):
+    """A conclusion with its cosine distance to a query."""
+
+    distance: float = 0.0
+
+    @classmethod
+    def near(cls, row: AnyRow) -> NearConclusion:
+        read = ConclusionRead.of(row)
+        return cls(**vars(read), distance=float(row.distance))
+
+
+@dataclass(frozen=True)
 class NewConclusionRow:
     """A conclusion to insert. ``embedding`` is a pgvector literal (None: embedded later by
     a job)."""
@@ -282,11 +326,14 @@ class ConclusionRepository:
         )
         return set((await self.db.execute(stmt)).scalars().all())
 
-    async def insert(self, workspace: str, rows: Sequence[NewConclusionRow]) -> list[AnyRow]:
+    async def insert(
+        self, workspace: str, rows: Sequence[NewConclusionRow]
+    ) -> list[ConclusionRead]:
         """Insert conclusions into ``workspace``; returns them in the order given."""
         if not rows:
             return []
-        return list((await self.db.execute(_INSERT, [r.params(workspace) for r in rows])).all())
+        result = await self.db.execute(_INSERT, [r.params(workspace) for r in rows])
+        return [ConclusionRead.of(r) for r in result.all()]
 
     async def import_rows(self, workspace: str, rows: Sequence[ConclusionRow]) -> None:
         """Insert one batch of an import in one statement (``unnest`` of column arrays)."""
@@ -312,9 +359,10 @@ class ConclusionRepository:
             },
         )
 
-    async def get(self, workspace: str, conclusion_id: str) -> AnyRow | None:
+    async def get(self, workspace: str, conclusion_id: str) -> ConclusionRead | None:
         stmt = select(*COLUMNS).where(T.c.id == conclusion_id, *_live(workspace))
-        return (await self.db.execute(stmt)).first()
+        row = (await self.db.execute(stmt)).first()
+        return None if row is None else ConclusionRead.of(row)
 
     async def soft_delete(self, workspace: str, conclusion_id: str) -> bool:
         """Mark a live conclusion deleted; ``False`` if it is missing or already deleted."""
@@ -334,14 +382,15 @@ class ConclusionRepository:
         page: int,
         size: int,
         reverse: bool,
-    ) -> tuple[list[AnyRow], int]:
+    ) -> tuple[list[ConclusionRead], int]:
         """Newest first (id breaks ties: a batch shares one ``created_at``); ``reverse`` flips."""
         stmt = select(*COLUMNS).where(*_live(workspace))
         where = filter_condition(filters)
         if where is not None:
             stmt = stmt.where(where)
         order = (T.c.created_at, T.c.id) if reverse else (T.c.created_at.desc(), T.c.id.desc())
-        return await fetch_page(self.db, stmt, order, page=page, size=size)
+        rows, total = await fetch_page(self.db, stmt, order, page=page, size=size)
+        return [ConclusionRead.of(r) for r in rows], total
 
     async def nearest(
         self,
@@ -351,15 +400,16 @@ class ConclusionRepository:
         *,
         top_k: int,
         max_distance: float | None,
-    ) -> list[AnyRow]:
+    ) -> list[NearConclusion]:
         """The ``top_k`` live conclusions nearest ``vector`` (cosine) satisfying ``where``,
         nearest first, within ``max_distance`` if given. Rows not embedded yet are absent."""
         conditions = [T.c.workspace_name == workspace]
         if where is not None:
             conditions.append(where)
-        return await VectorRepository(self.db).nearest_conclusions(
+        rows = await VectorRepository(self.db).nearest_conclusions(
             vector, COLUMNS, conditions, top_k, max_distance, superseded=True
         )  # ``where`` (from filter_condition) decides about superseded rows
+        return [NearConclusion.near(r) for r in rows]
 
     async def supersede(
         self, workspace: str, observer: str, observed: str, pairs: Sequence[tuple[str, str]]
