@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from honcho_server.db.repositories.context import join_rendered
 from honcho_server.db.repositories.summaries import SummaryRepository
 from honcho_server.db.session import unit_of_work
 from honcho_server.schemas.messages import Message
@@ -181,3 +182,20 @@ async def test_message_list_body_is_what_the_model_renders(
         assert r.content == page.model_dump_json().encode()
         pages += page.pages
     assert pages == 3 + 3 + 3 + 2 + 2
+
+
+def test_join_rendered_renders_the_metadata_postgres_left() -> None:
+    """Messages are joined in one copy around the body's head and tail; a message whose
+    metadata Postgres left between NUL bytes gets it rendered by pydantic-core, wherever it
+    is in the list (first, last, alone)."""
+    plain, left = b'{"m":{}}', b'{"m":\0{"b": [1, 2], "a": 1.50}\0}'
+    rendered = b'{"m":{"b":[1,2],"a":1.5}}'
+    assert join_rendered(b"[", [], b"]") == b"[]"
+    assert join_rendered(b"[", [plain], b"]") == b"[" + plain + b"]"
+    assert join_rendered(b"[", [left], b"]") == b"[" + rendered + b"]"
+    for messages, expected in [
+        ([plain, plain], [plain, plain]),
+        ([left, plain, left], [rendered, plain, rendered]),
+        ([plain, left], [plain, rendered]),
+    ]:
+        assert join_rendered(b"<", list(messages), b">") == b"<" + b",".join(expected) + b">"

@@ -182,18 +182,18 @@ class ContextRepository:
 
     async def newest_rendered(
         self, workspace: str, session: str, *, after_id: int, budget: int, summaries: bool
-    ) -> tuple[bytes | None, list[StoredSummary]]:
-        """:meth:`newest_within` rendered: the messages' ``Message`` JSON objects, joined by
-        commas (Postgres renders them, :data:`_RENDERED`), read through asyncpg itself
-        (:mod:`.raw`): a whole-session context (thousands of messages) makes one ``bytes``
-        per message and no other Python object.
+    ) -> tuple[list[bytes] | None, list[StoredSummary]]:
+        """:meth:`newest_within` rendered: each message's ``Message`` JSON object, as
+        Postgres rendered it (:data:`_RENDERED`; pass them to :func:`join_rendered`), read
+        through asyncpg itself (:mod:`.raw`): a whole-session context (thousands of
+        messages) makes one ``bytes`` per message and no other Python object.
 
         With ``summaries``, the first pass also reads the session's stored summaries (an
         active session's). When there are some and the window is not settled yet, the
         messages are left unread (``None``): which of them to read depends on the summary
         the caller chooses."""
         if budget <= 0:
-            return b"", []
+            return [], []
         stored: list[StoredSummary] = []
         scan = first_scan(budget)
         session_part = b',"session_id":' + to_json(session) + b',"metadata":'
@@ -209,11 +209,7 @@ class ContextRepository:
                 if stored and not settled:
                     return None, stored
             if settled:
-                fragments = [r[0] for r in rows[1:]]
-                joined = b",".join(fragments)
-                if b"\0" in joined:  # some metadata left for pydantic to render
-                    joined = b",".join(_with_metadata(f) for f in fragments)
-                return joined, stored
+                return [r[0] for r in rows[1:]], stored
             scan *= SCAN_GROWTH
 
 
@@ -222,6 +218,23 @@ def first_scan(budget: int) -> int:
     message, at least :data:`FIRST_SCAN` (so a whole-session context of a few thousand
     messages is one pass, not three)."""
     return max(FIRST_SCAN, budget // TOKENS_GUESS)
+
+
+def join_rendered(head: bytes, messages: list[bytes], tail: bytes) -> bytes:
+    """``head``, the messages of :meth:`ContextRepository.newest_rendered` separated by
+    commas, ``tail``: in one copy (a whole-session context is most of a megabyte), then one
+    search for the NUL bytes around metadata Postgres left to pydantic-core (``head`` and
+    ``tail`` are JSON, which escapes NUL)."""
+    if not messages:
+        return head + tail
+    first, last = messages[0], messages[-1]
+    messages[0] = head + first
+    messages[-1] = messages[-1] + tail
+    body = b",".join(messages)
+    if b"\0" in body:
+        messages[0], messages[-1] = first, last
+        body = head + b",".join([_with_metadata(m) for m in messages]) + tail
+    return body
 
 
 def _with_metadata(fragment: bytes) -> bytes:

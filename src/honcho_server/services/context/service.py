@@ -8,7 +8,7 @@ from typing import Any
 from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...db.repositories.context import ContextRepository, StoredSummary
+from ...db.repositories.context import ContextRepository, StoredSummary, join_rendered
 from ...schemas.summaries import SUMMARY_TYPES
 from .budget import MAX_CONTEXT_TOKENS, choose_summary
 
@@ -56,12 +56,9 @@ async def session_context(
             workspace, session, after_id=after, budget=budget, summaries=False
         )
     assert messages is not None  # read without summaries: always
-    return b"".join(  # SessionContext's fields, in its order
+    head = b'{"id":' + to_json(session) + b',"messages":['  # SessionContext's fields, in order
+    tail = b"".join(
         (
-            b'{"id":',
-            to_json(session),
-            b',"messages":[',
-            messages,
             b'],"summary":',
             to_json(_summary(chosen) if chosen is not None else None),
             b',"peer_representation":',
@@ -71,6 +68,7 @@ async def session_context(
             b"}",
         )
     )
+    return join_rendered(head, messages, tail)
 
 
 def _choose(limit: int, stored: list[StoredSummary]) -> StoredSummary | None:
