@@ -37,6 +37,7 @@ from .api.v3 import (
 )
 from .auth.guard import authorize
 from .db.engine import create_engine, create_session_factory
+from .db.read_pool import ReadPool
 from .db.session import unit_of_work
 from .embeddings import Embedder, build_embedder
 from .heap import freeze_startup_objects
@@ -67,6 +68,8 @@ def create_app(
         app.state.session_factory = factory = create_session_factory(engine)
         # reads outside a transaction (api.deps.ReadDb): same pool, AUTOCOMMIT per checkout
         app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # the hot routes' single-statement reads: asyncpg itself, no session (db.read_pool)
+        app.state.read_pool = reads = await ReadPool.open(engine, settings)
         app.state.embedder = vectors = embedder or build_embedder(settings)
         async with unit_of_work(factory) as db:  # refuse to mix incomparable vectors
             await embedding_space.verify(db, vectors.name, vectors.dimensions)
@@ -93,6 +96,7 @@ def create_app(
             if worker is not None:
                 await worker  # finishes the job in hand, then returns
             await registry.aclose()
+            await reads.close()
             await engine.dispose()
             if embedder is None:
                 await vectors.aclose()

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=20, ge=1, le=500)
     db_max_overflow: int = Field(default=20, ge=0, le=500)
+    db_read_pool_size: int = Field(default=10, ge=1, le=500)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     log_level: str = "INFO"
     session_observers_limit: int = Field(default=10, ge=1)

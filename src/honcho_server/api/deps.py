@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..auth.guard import PrincipalDep as PrincipalDep  # the verified caller (admin if auth off)
 from ..auth.keys import Principal as Principal
+from ..db.read_pool import ReadPool
 from ..db.session import run_unit_of_work, unit_of_work
 from ..embeddings import Embedder
 from ..llm import LLMRegistry
@@ -39,6 +40,12 @@ async def _embedder(request: Request) -> Embedder:
 async def _llm(request: Request) -> LLMRegistry:
     registry: LLMRegistry = request.app.state.llm
     return registry
+
+
+async def _reads(request: Request) -> ReadPool:
+    """The hot routes' single-statement reads (:mod:`..db.read_pool`): no session at all."""
+    reads: ReadPool = request.app.state.read_pool
+    return reads
 
 
 async def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -69,9 +76,12 @@ class UnitOfWork:
     run again from the start when Postgres aborts it (deadlock victim, serialization
     failure) and can carry an ``Idempotency-Key``. Committed before the response is sent."""
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession], key_ttl: timedelta) -> None:
+    def __init__(
+        self, factory: async_sessionmaker[AsyncSession], key_ttl: timedelta, reads: ReadPool
+    ) -> None:
         self.factory = factory
         self.key_ttl = key_ttl
+        self.reads = reads  # for a route that may answer from one read, before any transaction
 
     async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         return await run_unit_of_work(self.factory, work)
@@ -92,7 +102,7 @@ class UnitOfWork:
 async def _unit_of_work(request: Request) -> UnitOfWork:
     settings: Settings = request.app.state.settings
     ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
-    return UnitOfWork(request.app.state.session_factory, ttl)
+    return UnitOfWork(request.app.state.session_factory, ttl, request.app.state.read_pool)
 
 
 async def _paging(
@@ -120,6 +130,7 @@ LLMDep = Annotated[LLMRegistry, Depends(_llm)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
 DbSession = Annotated[AsyncSession, Depends(_db, scope="function")]
 ReadDb = Annotated[AsyncSession, Depends(_read_db, scope="function")]
+Reads = Annotated[ReadPool, Depends(_reads)]
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work)]
 Paging = Annotated[PageRequest, Depends(_paging)]
 Listing = Annotated[PageRequest, Depends(_listing)]

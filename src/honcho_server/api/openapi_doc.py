@@ -50,10 +50,33 @@ def document(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
     )
     doc.setdefault("components", {}).setdefault("schemas", {})[ERROR] = ERROR_SCHEMA
-    for path_item in doc.get("paths", {}).values():
+    for path, path_item in doc.get("paths", {}).items():
         for operation in path_item.values():
             declare_error_responses(operation.setdefault("responses", {}))
+            if path not in OPEN_PATHS:
+                declare_bearer(operation)
+    doc["components"]["securitySchemes"] = {BEARER: {"type": "http", "scheme": "bearer"}}
     return doc
+
+
+BEARER = "HTTPBearer"
+OPEN_PATHS = frozenset({"/health"})
+"""The documented routes that take no key (every other one is guarded, ``auth.guard``)."""
+
+
+def declare_bearer(operation: dict[str, Any]) -> None:
+    """The operation takes ``Authorization: Bearer <key>``, in the place FastAPI would put it
+    for a security dependency (the guard reads the header itself, see ``auth.guard``)."""
+    entries = list(operation.items())
+    at = next(
+        (i for i, (key, _) in enumerate(entries) if key not in _BEFORE_SECURITY), len(entries)
+    )
+    entries.insert(at, ("security", [{BEARER: []}]))
+    operation.clear()
+    operation.update(entries)
+
+
+_BEFORE_SECURITY = frozenset({"tags", "summary", "description", "operationId", "deprecated"})
 
 
 def declare_error_responses(responses: dict[str, Any]) -> None:

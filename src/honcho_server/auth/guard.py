@@ -32,15 +32,29 @@ from .policy import (
 
 log = logging.getLogger("honcho_server.auth")
 
-# auto_error=False: a missing or non-Bearer header reaches us (and becomes Honcho's 401),
-# and the routes still advertise the HTTPBearer scheme in the OpenAPI document.
+# auto_error=False: a missing or non-Bearer header reaches us (and becomes Honcho's 401).
+# Called directly, not as a dependency (a sub-dependency is solved again on every request,
+# twice here); the documents declare the scheme instead (api.openapi_doc.declare_bearer).
 _bearer = HTTPBearer(auto_error=False)
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def authenticate(request: Request, credentials: Credentials) -> Principal:
-    """The verified key of this request; an admin when auth is off (BEHAVIOUR §21.1)."""
-    settings: Settings = request.app.state.settings
+_PRINCIPAL = "honcho_server.principal"  # the request scope's key for the verified caller
+
+
+async def authenticate(request: Request) -> Principal:
+    """The verified key of this request; an admin when auth is off (BEHAVIOUR §21.1).
+
+    Verified once per request and kept in the request's scope: the guard verifies it first,
+    and every ``PrincipalDep`` after reads what it found."""
+    found: Principal | None = request.scope.get(_PRINCIPAL)
+    if found is None:
+        settings: Settings = request.app.state.settings
+        credentials = await _bearer(request) if settings.auth_use_auth else None
+        found = request.scope[_PRINCIPAL] = _verified(settings, credentials)
+    return found
+
+
+def _verified(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if not settings.auth_use_auth:
         return ADMIN
     if credentials is None or not credentials.credentials:
@@ -54,7 +68,7 @@ async def authenticate(request: Request, credentials: Credentials) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
-async def authorize(request: Request, principal: PrincipalDep) -> None:
+async def authorize(request: Request) -> None:
     """Apply :mod:`.policy` to the matched route, its path params and its object-naming options.
 
     Fails closed: no matched route, or a route without a workspace in its path, is admin-only.
@@ -62,7 +76,13 @@ async def authorize(request: Request, principal: PrincipalDep) -> None:
     exactly what the handler will see (aliases, coercion); a body that does not validate is
     left to the route's 422. Membership checks open their own short unit of work (no
     transaction is held for the rest of the request, which may be a long LLM call).
+
+    It has no sub-dependencies (FastAPI solves a dependency's whole sub-tree again for every
+    parameter that names it, cached result or not, at some 20 µs a node): it verifies the key
+    itself (:func:`authenticate`, called directly) and the route's own ``PrincipalDep`` finds
+    it in the request.
     """
+    principal = await authenticate(request)
     if principal.admin:
         return
     route = request.scope.get("route")

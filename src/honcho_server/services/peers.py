@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db.read_pool import ReadPool
+from ..db.repositories import peers as peer_rows
 from ..db.repositories.peers import PeerRepository
 from ..db.repositories.sessions import SessionRepository
 from ..db.repositories.workspaces import WorkspaceRepository
@@ -18,14 +20,26 @@ from . import views
 from .paging import PageRequest, to_page
 
 
-async def get_or_create(db: AsyncSession, workspace: str, body: PeerCreate) -> tuple[Peer, bool]:
+async def find(reads: ReadPool, workspace: str, body: PeerCreate) -> Peer | None:
+    """A get-or-create that only gets: the existing peer, read on the read pool (one
+    statement, no transaction); ``None`` when the body changes the peer or it does not exist
+    (then :func:`get_or_create`, with ``looked=True``)."""
+    if body.metadata is not None or body.configuration is not None:
+        return None
+    found = await peer_rows.find_live(reads, require_valid_name(workspace, "workspace"), body.id)
+    return None if found is None else views.peer_row(found)
+
+
+async def get_or_create(
+    db: AsyncSession, workspace: str, body: PeerCreate, *, looked: bool = False
+) -> tuple[Peer, bool]:
     """New peer → 201. Existing peer: non-null metadata/configuration replace the stored ones.
 
-    A bare get of an existing peer is one autocommit SELECT; creating or changing one takes
-    the transaction below."""
+    A bare get of an existing peer is one autocommit SELECT (skipped when :func:`find` has
+    just looked); creating or changing one takes the transaction below."""
     require_valid_name(workspace, "workspace")
     repo = PeerRepository(db)
-    if body.metadata is None and body.configuration is None:
+    if body.metadata is None and body.configuration is None and not looked:
         async with autocommit_reads(db):
             found = await repo.get_live(workspace, body.id)
         if found is not None:

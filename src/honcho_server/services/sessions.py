@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db.read_pool import ReadPool
+from ..db.repositories import sessions as session_rows
 from ..db.repositories.members import MemberRepository
 from ..db.repositories.peers import PeerRepository
 from ..db.repositories.sessions import SessionRepository
@@ -31,6 +33,17 @@ def _not_found(name: str) -> NotFound:
     return NotFound(f"Session {name} not found")
 
 
+async def find(reads: ReadPool, workspace: str, body: SessionCreate) -> Session | None:
+    """A get-or-create that only gets: the existing active session, read on the read pool
+    (one statement, no transaction); ``None`` when the body changes the session or it does
+    not exist (then :meth:`SessionService.get_or_create`, with ``looked=True``)."""
+    if not _bare(body):
+        return None
+    name = require_valid_name(workspace, "workspace")
+    found = await session_rows.find_live(reads, name, body.id)
+    return None if found is None else views.session_row(found)
+
+
 class SessionService:
     """Session rules; ``observers_limit`` caps members with ``observe_others=true``."""
 
@@ -40,10 +53,13 @@ class SessionService:
         self.sessions = SessionRepository(db)
         self.members = MemberRepository(db)
 
-    async def get_or_create(self, workspace: str, body: SessionCreate) -> tuple[Session, bool]:
-        """A bare get of an existing active session is one autocommit SELECT; creating or
-        changing one (metadata, configuration, peers, scopes) takes the transaction."""
-        if _bare(body):
+    async def get_or_create(
+        self, workspace: str, body: SessionCreate, *, looked: bool = False
+    ) -> tuple[Session, bool]:
+        """A bare get of an existing active session is one autocommit SELECT (skipped when
+        :func:`find` has just looked); creating or changing one (metadata, configuration,
+        peers, scopes) takes the transaction."""
+        if _bare(body) and not looked:
             async with autocommit_reads(self.db):
                 found = await self.sessions.get_live(workspace, body.id)
             if found is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ..db.repositories.paging import AnyRow
+from ..db.repositories.peers import PeerRow
+from ..db.repositories.sessions import SessionRow
 from ..schemas.messages import Message
 from ..schemas.peers import Peer
 from ..schemas.sessions import Session
@@ -30,6 +32,29 @@ def peer(row: AnyRow) -> Peer:
         created_at=m["created_at"],
         metadata=m["metadata"],
         configuration=m["configuration"],
+    )
+
+
+def peer_row(row: PeerRow) -> Peer:
+    return Peer(
+        id=row.name,
+        uid=str(row.id),
+        workspace_id=row.workspace_name,
+        created_at=row.created_at,
+        metadata=row.metadata,
+        configuration=row.configuration,
+    )
+
+
+def session_row(row: SessionRow) -> Session:
+    return Session(
+        id=row.name,
+        uid=str(row.id),
+        is_active=row.is_active,
+        workspace_id=row.workspace_name,
+        metadata=row.metadata,
+        configuration=row.configuration,
+        created_at=row.created_at,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from ..openapi_doc import ERROR, ERROR_SCHEMA, declare_error_responses
+from ..openapi_doc import BEARER, ERROR, ERROR_SCHEMA, declare_error_responses
 
 V2_API_VERSION = "2.5.1"
 DESCRIPTION = (
@@ -30,4 +30,6 @@ def document(app: FastAPI, router: APIRouter) -> dict[str, Any]:
         for operation in path_item.values():
             operation["deprecated"] = True
             declare_error_responses(operation.setdefault("responses", {}))  # as v3's document
+            operation["security"] = [{BEARER: []}]  # every v2 route is guarded
+    doc["components"]["securitySchemes"] = {BEARER: {"type": "http", "scheme": "bearer"}}
     return doc

@@ -10,10 +10,19 @@ from ...schemas.configuration import SessionPeerConfig
 from ...schemas.pagination import Page
 from ...schemas.peers import Peer
 from ...schemas.sessions import Session, SessionCreate, SessionGet, SessionUpdate
-from ...services import lifecycle
-from ..deps import DbSession, Listing, Paging, PrincipalDep, Sessions, UnitOfWorkDep
+from ...services import lifecycle, sessions
+from ...services.sessions import SessionService
+from ..deps import (
+    DbSession,
+    Listing,
+    Paging,
+    PrincipalDep,
+    Sessions,
+    SettingsDep,
+    UnitOfWorkDep,
+)
 from ..idempotency import IdempotencyKey, create_once
-from .status import created_or_ok
+from ..rendering import rendered
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/sessions", tags=["sessions"])
 
@@ -34,20 +43,31 @@ async def get_sessions(
 async def get_or_create_session(
     workspace_id: str,
     body: SessionCreate,
-    service: Sessions,
-    response: Response,
-    db: DbSession,
     principal: PrincipalDep,
-) -> Session:
+    uow: UnitOfWorkDep,
+    settings: SettingsDep,
+) -> Response:
+    # 201 when created, 200 when it existed. An existing session, asked for by a
+    # workspace-level key without changes, is one read on the read pool; anything else one
+    # unit of work.
     if body.scopes is not None:
         checks.require_workspace_key(principal)
+    found = (
+        await sessions.find(uow.reads, workspace_id, body) if principal.workspace_level else None
+    )
+    if found is not None:
+        return rendered(found)
     writes = any(
         field is not None for field in (body.metadata, body.configuration, body.peers, body.scopes)
     )
-    await checks.authorize_session_create(db, principal, workspace_id, body.id, writes=writes)
-    session, created = await service.get_or_create(workspace_id, body)
-    created_or_ok(response, created)
-    return session
+
+    async def get_or_create(db: AsyncSession) -> tuple[Session, bool]:
+        await checks.authorize_session_create(db, principal, workspace_id, body.id, writes=writes)
+        service = SessionService(db, observers_limit=settings.session_observers_limit)
+        return await service.get_or_create(workspace_id, body, looked=principal.workspace_level)
+
+    session, created = await uow.run(get_or_create)
+    return rendered(session, 201 if created else 200)
 
 
 @router.get("/{session_id}", response_model=Session)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Text, bindparam, cast, literal, literal_column, select, union_all
@@ -11,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import PEER_FILTERS, build_filter, peer_filters
 from ..models import Peer, Scope, Workspace, table
+from ..read_pool import ReadPool
 from .paging import AnyRow, fetch_page
+from .raw import Compiled
 
 T = table(Peer)
 COLUMNS = (T.c.id, T.c.workspace_name, T.c.name, T.c.metadata, T.c.configuration, T.c.created_at)
@@ -25,6 +29,26 @@ _GET_LIVE = select(*COLUMNS).where(
     T.c.deleted_at.is_(None),
     select(W.c.id).where(W.c.name == bindparam("ws"), W.c.deleted_at.is_(None)).exists(),
 )
+_FIND_LIVE = Compiled.of(_GET_LIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRow:
+    """A peer as :func:`find_live` reads it (the columns of ``COLUMNS``, in order)."""
+
+    id: int
+    workspace_name: str
+    name: str
+    metadata: dict[str, Any]
+    configuration: dict[str, Any]
+    created_at: datetime
+
+
+async def find_live(reads: ReadPool, workspace: str, name: str) -> PeerRow | None:
+    """:meth:`PeerRepository.get_live` on the read pool: one statement, no session."""
+    row = await reads.first(_FIND_LIVE, ws=workspace, name=name)
+    return None if row is None else PeerRow(*row)
+
 
 SCOPE_PEER_PREFIX = "scope."
 SCOPE_PEER_CONFIGURATION = {"observe_me": False}

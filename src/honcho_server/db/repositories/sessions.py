@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -11,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import SESSION_FILTERS, build_filter
 from ..models import Session, SessionPeer, Workspace, table
+from ..read_pool import ReadPool
 from .paging import AnyRow, fetch_page
+from .raw import Compiled
 
 T = table(Session)
 M = table(SessionPeer)
@@ -33,6 +37,26 @@ _GET_LIVE = select(*COLUMNS).where(
     T.c.is_active,
     select(W.c.id).where(W.c.name == bindparam("ws"), W.c.deleted_at.is_(None)).exists(),
 )
+_FIND_LIVE = Compiled.of(_GET_LIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A session as :func:`find_live` reads it (the columns of ``COLUMNS``, in order)."""
+
+    id: int
+    workspace_name: str
+    name: str
+    is_active: bool
+    metadata: dict[str, Any]
+    configuration: dict[str, Any]
+    created_at: datetime
+
+
+async def find_live(reads: ReadPool, workspace: str, name: str) -> SessionRow | None:
+    """:meth:`SessionRepository.get_live` on the read pool: one statement, no session."""
+    row = await reads.first(_FIND_LIVE, ws=workspace, name=name)
+    return None if row is None else SessionRow(*row)
 
 
 class SessionRepository:
