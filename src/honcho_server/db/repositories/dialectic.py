@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Conclusion, Message, Session, SessionPeer, table
+from .conclusions import current
 from .paging import AnyRow
 from .vectors import VectorRepository
 
@@ -61,8 +62,7 @@ class ConclusionAccess:
     def conditions(self) -> list[ColumnElement[bool]]:
         where = [
             C.c.workspace_name == self.workspace,
-            C.c.deleted_at.is_(None),
-            C.c.superseded_by.is_(None),  # replaced by a newer fact
+            current(),  # not deleted, not replaced by a newer fact
         ]
         if self.observer is not None:
             where.append(C.c.observer == self.observer)

@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Conclusion, Scope, ScopeSession, table
+from .conclusions import current
 from .paging import AnyRow
 
 C = table(Conclusion)
@@ -36,8 +37,7 @@ class RepresentationRepository:
             C.c.workspace_name == workspace,
             C.c.observer == observer,
             C.c.observed == observed,
-            C.c.deleted_at.is_(None),
-            C.c.superseded_by.is_(None),  # replaced by a newer fact
+            current(),  # not deleted, not replaced by a newer fact
         )
         if sessions is not None:  # an allowlist: only explicit facts from those sessions
             stmt = stmt.where(C.c.session_name.in_(list(sessions)), C.c.level == "explicit")
