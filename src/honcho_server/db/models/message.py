@@ -43,13 +43,17 @@ class Message(Base):
         ),
         Index("ix_messages_peer", "workspace_name", "peer_name", "id"),
         # text search: English full text under a session or a peer (or the workspace), with
-        # btree_gin (migration 0016), and trigrams for substrings (migration 0002)
+        # btree_gin (migration 0016), and trigrams for substrings (migration 0002). Migration
+        # 0017 builds the two composites with their scope columns in COLLATE "C" (so that
+        # only text search, comparing in "C", uses them; reflection does not show index
+        # collations, so they are declared as plain columns here) and a 64 kB pending list
         Index(
             "ix_messages_session_fts",
             "workspace_name",
             "session_name",
             text("to_tsvector('english', content)"),
             postgresql_using="gin",
+            postgresql_with={"gin_pending_list_limit": 64},
         ),
         Index(
             "ix_messages_peer_fts",
@@ -57,12 +61,14 @@ class Message(Base):
             "peer_name",
             text("to_tsvector('english', content)"),
             postgresql_using="gin",
+            postgresql_with={"gin_pending_list_limit": 64},
         ),
         Index(
             "ix_messages_content_trgm",
             "content",
             postgresql_using="gin",
             postgresql_ops={"content": "gin_trgm_ops"},
+            postgresql_with={"gin_pending_list_limit": 64},
         ),
     )
 

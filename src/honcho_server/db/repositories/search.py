@@ -3,11 +3,21 @@
 Every candidate query returns at most ``n`` message ids, best first. Matching is served by
 an index: ``ix_messages_session_fts`` / ``ix_messages_peer_fts`` (GIN on the workspace, the
 session or peer, and ``to_tsvector('english', content)``: one scan intersects the scope with
-the words, migration 0016) for words, ``ix_messages_content_trgm`` (GIN trigrams) for
+the words, migrations 0016-0017) for words, ``ix_messages_content_trgm`` (GIN trigrams) for
 substrings. The table stores no tsvector, so
 scoring a row means parsing its text again: scores are only computed for a *window* of the
 newest matches, which bounds the cost of a query whatever the number of matches. Semantic
 candidates (nearest embedded chunks) come from :mod:`.vectors` under the same condition.
+
+The text statements compare the scope in a collation of their own
+(:func:`_text_scope_condition`): word statements in "C", as the full-text indexes store it
+(migration 0017), substrings in one no index has. So no btree index (those serving context and
+lists lead with the same columns) can serve them, and the planner cannot choose to walk a
+scope it underestimates (statistics not knowing a new workspace or a grown session yet)
+parsing or pattern-matching every message: at 12,300 messages that walk cost 240-490 ms per
+word statement and 15 ms per substring statement; the index scans take under 1 ms. Word lists
+(rare words, any word) are one branch per word with the word as a constant, so each branch is
+one index scan of scope and word together, with at most ``cap`` + 1 rows read per word.
 """
 
 from __future__ import annotations
@@ -18,20 +28,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Select,
     Text,
     and_,
-    bindparam,
     func,
+    literal,
     literal_column,
     select,
-    true,
+    union_all,
 )
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..filter_values import is_wildcard
 from ..filters import MESSAGE_FILTERS, build_filter
 from ..models import MessageEmbedding, Peer, ScopeSession, Session, Workspace, table
 from .messages import COLUMNS, T
@@ -77,6 +87,61 @@ def _scope_condition(scope: SearchScope) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
+# The scope keys the text indexes hold (migration 0017), compared in their collation there.
+_TEXT_SCOPE_COLUMNS = {
+    "workspace_id": T.c.workspace_name,
+    "session_id": T.c.session_name,
+    "peer_id": T.c.peer_name,
+}
+
+
+WORDS_COLLATION = "C"  # the scope columns of the full-text indexes (migration 0017)
+NO_INDEX_COLLATION = "POSIX"  # one no index of ``messages`` is built in
+
+
+def _text_scope_condition(scope: SearchScope, collation: str) -> ColumnElement[bool]:
+    """:func:`_scope_condition` for the text statements: the same rows, but equality on the
+    workspace, session and peer in ``collation`` (equal for equality whatever the collation)
+    and the active-session check as a hashed list of inactive sessions rather than a join.
+
+    In :data:`WORDS_COLLATION` only the GIN full-text indexes serve the scope: no plan can walk
+    it through a btree index, parsing each message. In :data:`NO_INDEX_COLLATION` no index
+    does: substrings are found through the trigram index, never by reading the scope through
+    the full-text indexes' scope keys and matching each message.
+    """
+
+    def _c(column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return column.collate(collation)
+
+    inactive = select(S.c.name).where(
+        S.c.workspace_name == scope.workspace, S.c.is_active.is_(False)
+    )
+    live_workspace = (
+        select(W.c.id).where(W.c.name == scope.workspace, W.c.deleted_at.is_(None)).exists()
+    )
+    conditions = [
+        _c(T.c.workspace_name) == scope.workspace,
+        live_workspace,
+        T.c.session_name.not_in(inactive),
+    ]
+    rest: dict[str, Any] = {}
+    for key, value in scope.filters.items():
+        column = _TEXT_SCOPE_COLUMNS.get(key)
+        if column is not None and isinstance(value, str) and not is_wildcard(value):
+            conditions.append(_c(column) == value)
+        else:
+            rest[key] = value
+    where = build_filter(rest, MESSAGE_FILTERS)
+    if where is not None:
+        conditions.append(where)
+    if scope.scope is not None:
+        members = select(SS.c.session_name).where(
+            SS.c.workspace_name == scope.workspace, SS.c.scope_name == scope.scope
+        )
+        conditions.append(_c(T.c.session_name).in_(members))
+    return and_(*conditions)
+
+
 @dataclass(frozen=True)
 class ScoredMessage:
     """A candidate message as ranking reads it: typed scoring fields, plus the row for views."""
@@ -94,6 +159,8 @@ class SearchRepository:
         self.db = db
         self._workspace = scope.workspace
         self._where = _scope_condition(scope)
+        self._words_where = _text_scope_condition(scope, WORDS_COLLATION)
+        self._substring_where = _text_scope_condition(scope, NO_INDEX_COLLATION)
 
     async def plan_each_query(self) -> None:
         """Plan every statement for its actual values, for the rest of this transaction.
@@ -107,38 +174,24 @@ class SearchRepository:
         """Messages matching every word of ``query`` (web-search syntax); among the newest
         ``window`` of them, the best ``n`` by cover density."""
         tsquery = func.websearch_to_tsquery(_CONFIG, query)
-        newest = self._newest_matching(_TSVECTOR.op("@@")(tsquery), window)
+        newest = self._newest_matching(self._words_where, _TSVECTOR.op("@@")(tsquery), window)
         start = func.left(T.c.content, _SCORED_CHARS)
         score = func.ts_rank_cd(func.to_tsvector(_CONFIG, start), tsquery)
         return await self._best(newest, (score.desc(),), n)
 
-    async def any_word(self, words: Sequence[str], n: int, exclude: Sequence[int]) -> list[int]:
-        """Messages matching some of ``words``: most words matched first, then rarer words.
+    async def any_word(
+        self, words: Sequence[str], n: int, exclude: Sequence[int], cap: int
+    ) -> list[int]:
+        """Messages matching some of ``words``: most words matched first, then rarer words,
+        then newer.
 
-        One index lookup per word; nothing is re-parsed, so every match can be counted.
+        One index scan per word, reading at most ``cap`` + 1 of its matches (any of them, in
+        no order: the rows read are bounded whatever the number of matches); a word with more
+        counts as ``cap`` + 1, i.e. as common as any.
         """
-        word = func.unnest(bindparam("words", list(words), ARRAY(Text))).table_valued("word")
-        lexemes = func.plainto_tsquery(_CONFIG, word.render_derived("w").c.word)
-        terms = (  # one per distinct stem; stop words dropped
-            select(lexemes.label("term"))
-            .where(func.numnode(lexemes) > 0)
-            .distinct()
-            .subquery("terms")
-        )
-        hits = (
-            self._base(T.c.id, T.c.created_at)
-            .where(_TSVECTOR.op("@@")(terms.c.term), T.c.id.not_in(exclude))
-            .lateral("hits")
-        )
-        per_term = (
-            select(
-                hits.c.id,
-                hits.c.created_at,
-                func.count().over(partition_by=terms.c.term).label("df"),
-            )
-            .select_from(terms.join(hits, true()))
-            .subquery("per_term")
-        )
+        if not words:
+            return []
+        per_term = self._per_word_hits(words, exclude=exclude, cap=cap)
         stmt = (
             select(per_term.c.id)
             .group_by(per_term.c.id, per_term.c.created_at)
@@ -155,7 +208,8 @@ class SearchRepository:
     async def substring(self, text: str, n: int, window: int) -> list[int]:
         """Messages containing ``text`` (case-insensitive); among the newest ``window`` of them,
         those where it stands as a whole word (or words) first."""
-        newest = self._newest_matching(T.c.content.ilike(_like_pattern(text), escape="\\"), window)
+        match = T.c.content.ilike(_like_pattern(text), escape="\\")
+        newest = self._newest_matching(self._substring_where, match, window)
         if len(text) > _MAX_REGEX_CHARS:
             return await self._best(newest, (), n)
         whole = func.left(T.c.content, _SCORED_CHARS).op("~*")(_whole_word_regex(text))
@@ -179,29 +233,9 @@ class SearchRepository:
         the rows read are bounded whatever the size of the scope: a word with more than
         ``cap`` matches is common, and its matches are left out.
         """
-        word = func.unnest(bindparam("words", list(words), ARRAY(Text))).table_valued("word")
-        lexemes = func.plainto_tsquery(_CONFIG, word.render_derived("w").c.word)
-        terms = (
-            select(lexemes.label("term"))
-            .where(func.numnode(lexemes) > 0)
-            .distinct()
-            .subquery("terms")
-        )
-        hits = (  # any cap + 1 matches: no order, so the heap is read for those rows only
-            self._base(T.c.id, T.c.created_at)
-            .where(_TSVECTOR.op("@@")(terms.c.term))
-            .limit(cap + 1)
-            .lateral("hits")
-        )
-        per_term = (
-            select(
-                hits.c.id,
-                hits.c.created_at,
-                func.count().over(partition_by=terms.c.term).label("df"),
-            )
-            .select_from(terms.join(hits, true()))
-            .subquery("per_term")
-        )
+        if not words:
+            return []
+        per_term = self._per_word_hits(words, cap=cap)
         df = func.min(per_term.c.df)
         stmt = (
             select(per_term.c.id, df)
@@ -263,9 +297,41 @@ class SearchRepository:
         on = and_(S.c.workspace_name == T.c.workspace_name, S.c.name == T.c.session_name)
         return select(*columns).join(S, on).where(self._where)
 
-    def _newest_matching(self, match: ColumnElement[Any], window: int) -> Any:
-        """Ids of the newest ``window`` in-scope messages satisfying ``match`` (a subquery)."""
-        stmt = self._base(T.c.id, T.c.created_at).where(match)
+    def _per_word_hits(
+        self, words: Sequence[str], *, exclude: Sequence[int] = (), cap: int | None = None
+    ) -> Any:
+        """In-scope matches of each distinct stem of ``words`` (stop words dropped): a subquery
+        of ``id``, ``created_at`` and ``df``, that stem's number of matches (read up to
+        ``cap`` + 1 if given: any of them, in no order, so the heap is read for those only).
+
+        One branch per word, each with its words as a constant: so every branch is one GIN
+        scan of scope and word together. (With the words joined in from a list, the planner
+        could read the scope from the index alone and parse each message against each word.)
+        A word whose stem an earlier word has, or which is a stop word, leaves its branch
+        empty when the statement is planned.
+        """
+        queries = [func.plainto_tsquery(_CONFIG, literal(w, Text)) for w in words]
+        branches = []
+        for i, query in enumerate(queries):
+            new = and_(func.numnode(query) > 0, *[query != earlier for earlier in queries[:i]])
+            hits = select(T.c.id, T.c.created_at).where(
+                self._words_where, new, _TSVECTOR.op("@@")(query)
+            )
+            if exclude:
+                hits = hits.where(T.c.id.not_in(list(exclude)))
+            if cap is not None:
+                hits = hits.limit(cap + 1)
+            hit = hits.subquery(f"word{i}")
+            df = func.count().over().label("df")
+            branches.append(select(hit.c.id, hit.c.created_at, df))
+        return union_all(*branches).subquery("per_term")
+
+    def _newest_matching(
+        self, where: ColumnElement[bool], match: ColumnElement[Any], window: int
+    ) -> Any:
+        """Ids of the newest ``window`` messages satisfying ``where`` (a text scope condition)
+        and ``match`` (a subquery)."""
+        stmt = select(T.c.id, T.c.created_at).where(where, match)
         return stmt.order_by(*_NEWEST).limit(window).subquery("newest")
 
     async def _best(self, newest: Any, order: tuple[Any, ...], n: int) -> list[int]:
