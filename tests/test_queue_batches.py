@@ -19,7 +19,7 @@ from fakes.openai_server import EMBEDDINGS, FakeOpenAIServer
 from honcho_server.app import create_app
 from honcho_server.db.session import unit_of_work
 from honcho_server.queue import EmbedMessages, Probe, QueueRepository, enqueue
-from honcho_server.queue.payloads import EMBED_BATCH_JOBS, batch_sizes
+from honcho_server.queue.payloads import EMBED_BATCH_JOBS, EMBED_BATCH_SMALL_JOB, batch_rules
 from honcho_server.settings import Settings
 from honcho_server.worker.context import WorkerServices
 from honcho_server.worker.runner import run_once
@@ -67,8 +67,9 @@ def _services(app: FastAPI, settings: Settings) -> WorkerServices:
 
 
 async def test_one_claim_takes_a_batch_of_first_attempts_oldest_first(db_url: str) -> None:
-    """Batch size, order, a job tried before claimed alone, other kinds one at a time, and
-    ``ready`` saying whether anything is left."""
+    """Batch size, order, a job tried before claimed alone, a bulk job (more than a few
+    messages) alone, other kinds one at a time, and ``ready`` saying whether anything is
+    left."""
     settings = Settings(_env_file=None, database_url=db_url, embedded_worker=False)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -77,14 +78,17 @@ async def test_one_claim_takes_a_batch_of_first_attempts_oldest_first(db_url: st
             await enqueue(db, Probe(note="p"))
             for i in range(EMBED_BATCH_JOBS + 5):
                 await enqueue(db, EmbedMessages(workspace="w", message_ids=[i + 1]))
-        ids = [r.id for r in await _rows(app, "SELECT id FROM jobs WHERE kind = 'embed_messages'")]
+            big = list(range(100, 100 + EMBED_BATCH_SMALL_JOB + 1))  # a bulk job: alone
+            await enqueue(db, EmbedMessages(workspace="w", message_ids=big))
+        embed_jobs = "SELECT id FROM jobs WHERE kind = 'embed_messages' ORDER BY id"
+        ids = [r.id for r in await _rows(app, embed_jobs)]
         async with unit_of_work(factory) as db:  # this one was tried before: it runs alone
             await db.execute(text("UPDATE jobs SET attempts = 1 WHERE id = :id"), {"id": ids[3]})
 
         async def claim() -> Any:
             async with unit_of_work(factory) as db:
                 return await QueueRepository(db).claim(
-                    "w1", prefer=EmbedMessages.priority, batch=batch_sizes()
+                    "w1", prefer=EmbedMessages.priority, batch=batch_rules()
                 )
 
         first = await claim()
@@ -93,9 +97,11 @@ async def test_one_claim_takes_a_batch_of_first_attempts_oldest_first(db_url: st
         second = await claim()  # the retried one is the oldest left: alone
         assert [(j.id, j.attempts) for j in second.jobs] == [(ids[3], 2)] and second.ready
         third = await claim()
-        assert [j.id for j in third.jobs] == ids[EMBED_BATCH_JOBS + 1 :] and third.ready
+        assert [j.id for j in third.jobs] == ids[EMBED_BATCH_JOBS + 1 : -1] and third.ready
         fourth = await claim()
-        assert [j.kind for j in fourth.jobs] == ["probe"] and not fourth.ready
+        assert [j.id for j in fourth.jobs] == ids[-1:] and fourth.ready
+        fifth = await claim()
+        assert [j.kind for j in fifth.jobs] == ["probe"] and not fifth.ready
         assert await claim() is None
 
 

@@ -10,6 +10,7 @@ and the ``dedupe_key`` that collapses pending twins).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
@@ -25,9 +26,12 @@ NORMAL_PRIORITY = 0
 BULK_PRIORITY = 10
 MAX_IDS_PER_JOB = 100
 #: How many ``embed_messages`` jobs one claim may take (their messages are embedded in one
-#: model call and the jobs completed in one statement): at most this x ``MAX_IDS_PER_JOB``
-#: messages, most often one message a job (one per ingest request).
+#: model call and the jobs completed in one statement), of those with at most
+#: ``EMBED_BATCH_SMALL_JOB`` messages (most often one: an ingest request's). A bigger job
+#: (a bulk ingest, ``reembed``) already embeds many messages at once and is claimed alone, so
+#: a batch is at most 16 x 8 messages and bulk work becomes searchable 100 at a time.
 EMBED_BATCH_JOBS = 16
+EMBED_BATCH_SMALL_JOB = 8
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,11 @@ class JobPayload(BaseModel):
     priority: ClassVar[int] = NORMAL_PRIORITY
     max_attempts: ClassVar[int] = 5
     #: How many due jobs of this kind one claim may take together (1: one at a time). Only
-    #: for kinds without a lock key whose handler runs a batch (``worker.runner``).
+    #: for kinds without a lock key whose handler runs a batch (``worker.runner``); only jobs
+    #: whose list ``batch_items`` has at most ``batch_small`` items are batched.
     batch: ClassVar[int] = 1
+    batch_items: ClassVar[str] = ""
+    batch_small: ClassVar[int] = 0
 
     def unit(self) -> WorkUnit:
         return WorkUnit()
@@ -147,6 +154,8 @@ class EmbedMessages(JobPayload):
     needs: ClassVar[Need | None] = "embedder"
     priority: ClassVar[int] = BULK_PRIORITY
     batch: ClassVar[int] = EMBED_BATCH_JOBS
+    batch_items: ClassVar[str] = "message_ids"
+    batch_small: ClassVar[int] = EMBED_BATCH_SMALL_JOB
     workspace: str
     message_ids: list[int] = Field(min_length=1, max_length=MAX_IDS_PER_JOB)
     session: str | None = Field(default=None, exclude=True)  # for the row, not the payload
@@ -304,9 +313,24 @@ PAYLOADS: dict[str, type[JobPayload]] = {
 }
 
 
-def batch_sizes() -> dict[str, int]:
-    """kind → how many jobs one claim may take, for the kinds claimed in batches."""
-    return {kind: cls.batch for kind, cls in PAYLOADS.items() if cls.batch > 1}
+@dataclass(frozen=True)
+class BatchRule:
+    """Jobs of a kind claimed in batches: at most ``size`` together, each with at most
+    ``small`` items in its payload's list ``items``."""
+
+    size: int
+    items: str
+    small: int
+
+
+@cache
+def batch_rules() -> dict[str, BatchRule]:
+    """kind → its :class:`BatchRule`, for the kinds claimed in batches."""
+    return {
+        kind: BatchRule(cls.batch, cls.batch_items, cls.batch_small)
+        for kind, cls in PAYLOADS.items()
+        if cls.batch > 1
+    }
 
 
 def kinds_needing(needs: set[Need]) -> list[str]:

@@ -4,7 +4,7 @@ in :mod:`.states`, and one statement here; no other module writes ``jobs``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .payloads import DeliverWebhook, JobPayload
+from .payloads import BatchRule, DeliverWebhook, JobPayload
 from .states import State
 
 MAX_ERROR_CHARS = 4000
@@ -86,11 +86,12 @@ _FAN_OUT = text(
 # the same statement. SKIP LOCKED lets concurrent workers pass over rows another one is
 # claiming.
 #
-# Batches: when that job is of a kind listed in ``batchable`` (many small jobs one handler
-# call does better together: message embeddings) and on its first attempt, the same
-# statement also takes up to ``more`` further due first-attempt jobs of its kind, in the same
-# order (oldest first). A job that was tried before (it failed, or its worker died) is
-# claimed alone, so a poison job costs its batch-mates at most the one attempt it shared.
+# Batches: when that job is of a kind claimed in batches (``rules``: many small jobs one
+# handler call does better together: message embeddings), small (at most ``small`` items in
+# its payload's list ``items``) and on its first attempt, the same statement also takes up
+# to ``size`` - 1 further due small first-attempt jobs of its kind, in the same order (oldest
+# first). A job that was tried before (it failed, or its worker died) is claimed alone, so a
+# poison job costs its batch-mates at most the one attempt it shared.
 #
 # ``ready``: whether another due job this worker may run was left waiting (as the statement
 # saw the queue): the worker then wakes another lane and claims again after this one, and
@@ -98,7 +99,7 @@ _FAN_OUT = text(
 _CLAIM = text(
     """
     WITH first AS (
-        SELECT j.id, j.kind, j.attempts FROM jobs j
+        SELECT j.id, j.kind, j.attempts, j.payload FROM jobs j
         WHERE j.status = 'todo' AND j.scheduled_at <= now()
           AND j.priority >= :min_priority
           AND NOT (j.kind = ANY(CAST(:blocked AS text[])))
@@ -107,14 +108,21 @@ _CLAIM = text(
         ORDER BY j.priority >= :prefer DESC, j.priority, j.scheduled_at, j.id
         FOR UPDATE SKIP LOCKED
         LIMIT 1
+    ), rule AS (
+        SELECT r.size, r.items, r.small FROM first f
+          JOIN unnest(CAST(:rule_kinds AS text[]), CAST(:rule_items AS text[]),
+                      CAST(:rule_sizes AS int[]), CAST(:rule_smalls AS int[]))
+               AS r(kind, items, size, small) ON r.kind = f.kind
+         WHERE f.attempts = 0
+           AND jsonb_array_length(coalesce(f.payload -> r.items, '[]')) <= r.small
     ), mates AS (
-        SELECT j.id FROM jobs j, first f
-        WHERE f.kind = ANY(CAST(:batchable AS text[])) AND f.attempts = 0
-          AND j.kind = f.kind AND j.id <> f.id AND j.attempts = 0
+        SELECT j.id FROM jobs j, first f, rule r
+        WHERE j.kind = f.kind AND j.id <> f.id AND j.attempts = 0
           AND j.status = 'todo' AND j.scheduled_at <= now() AND j.lock_key IS NULL
+          AND jsonb_array_length(coalesce(j.payload -> r.items, '[]')) <= r.small
         ORDER BY j.priority, j.scheduled_at, j.id
         FOR UPDATE OF j SKIP LOCKED
-        LIMIT :more
+        LIMIT greatest((SELECT size FROM rule) - 1, 0)
     ), picked AS (
         SELECT id FROM first UNION ALL SELECT id FROM mates
     ), rest AS (
@@ -304,20 +312,21 @@ class QueueRepository:
         blocked: Sequence[str] = (),
         min_priority: int = -32768,
         prefer: int = -32768,
-        batch: dict[str, int] | None = None,
+        batch: Mapping[str, BatchRule] | None = None,
     ) -> Claim | None:
         """``claim``: jobs of priority ``min_priority`` or above only; those of ``prefer`` or
-        above before the rest. ``batch``: kind → at most how many jobs of that kind one claim
-        may take (see :data:`_CLAIM`); other kinds, one."""
-        batch = {k: n for k, n in (batch or {}).items() if n > 1}
+        above before the rest. ``batch``: the kinds claimed in batches, and how (see
+        :data:`_CLAIM`); other kinds, one job a claim."""
+        rules = {k: r for k, r in (batch or {}).items() if r.size > 1}
         params = {
             "worker": worker,
             "blocked": list(blocked),
             "min_priority": min_priority,
             "prefer": prefer,
-            "batchable": list(batch),
-            # one size for every batchable kind a claim may take (the largest asked for)
-            "more": max(batch.values(), default=1) - 1,
+            "rule_kinds": list(rules),
+            "rule_items": [r.items for r in rules.values()],
+            "rule_sizes": [r.size for r in rules.values()],
+            "rule_smalls": [r.small for r in rules.values()],
         }
         rows = (await self.db.execute(_CLAIM, params)).all()
         if not rows:

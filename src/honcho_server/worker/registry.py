@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..queue import PAYLOADS, JobPayload
-from ..queue.payloads import batch_sizes
+from ..queue.payloads import batch_rules
 from .context import JobContext
 from .kinds import card, deletion, derive, dream, embedding, probe, summarize, webhooks
 
@@ -42,7 +42,7 @@ BatchHandler = Callable[[JobContext, list[Any]], Awaitable[None]]
 BATCH_HANDLERS: dict[str, BatchHandler] = {
     "embed_messages": embedding.embed_messages_batch,
 }
-assert BATCH_HANDLERS.keys() == batch_sizes().keys(), "a batched kind needs a batch handler"
+assert BATCH_HANDLERS.keys() == batch_rules().keys(), "a batched kind needs a batch handler"
 
 
 @dataclass(frozen=True)

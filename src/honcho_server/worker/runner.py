@@ -38,7 +38,7 @@ from ..embeddings import EmbedderUnavailable, EmbeddingError
 from ..llm import LLMError, LLMOutputInvalid, LLMUnavailable
 from ..observability import metrics
 from ..queue import Claim, ClaimedJob, QueueRepository
-from ..queue.payloads import BULK_PRIORITY, batch_sizes
+from ..queue.payloads import BULK_PRIORITY, batch_rules
 from .context import JobContext, WorkerServices
 from .gates import Gates, probe_endpoint
 from .listener import listen
@@ -81,7 +81,7 @@ async def _claim(
     try:
         async with unit_of_work(factory) as db:
             claim = await QueueRepository(db).claim(
-                worker, blocked=blocked, prefer=prefer, batch=batch_sizes()
+                worker, blocked=blocked, prefer=prefer, batch=batch_rules()
             )
     except IntegrityError:
         # Another worker claimed a job of the same work unit at the same instant; the unique
