@@ -1,4 +1,5 @@
-"""The one query behind session context: the newest messages whose tokens fit a budget."""
+"""The queries behind session context: the newest messages whose tokens fit a budget, as rows
+(the dialectic's history) or rendered as the API's JSON by Postgres (the context route)."""
 
 from __future__ import annotations
 
