@@ -48,12 +48,12 @@ VARIANTS = (  # migration 0016 replaced the first with the second
         ),
     ),
     (
-        "session and peer btree_gin composites (migration 0016)",
-        (
+        "session and peer btree_gin composites (migrations 0016, 0017)",
+        (  # as migration 0017 builds them: the scope in "C", which the search compares in
             "CREATE INDEX ix_messages_session_fts ON messages USING gin "
-            f"(workspace_name, session_name, {TABLE_WIDE})",
+            f'((workspace_name COLLATE "C"), (session_name COLLATE "C"), {TABLE_WIDE})',
             "CREATE INDEX ix_messages_peer_fts ON messages USING gin "
-            f"(workspace_name, peer_name, {TABLE_WIDE})",
+            f'((workspace_name COLLATE "C"), (peer_name COLLATE "C"), {TABLE_WIDE})',
             "DROP INDEX ix_messages_content_fts",
             "ANALYZE messages",
         ),
