@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ..auth.guard import PrincipalDep as PrincipalDep  # the verified caller (admin if auth off)
 from ..auth.keys import Principal as Principal
 from ..db.read_pool import ReadPool
+from ..db.repositories.raw import READ_POOL
 from ..db.session import run_unit_of_work, unit_of_work
 from ..embeddings import Embedder
 from ..llm import LLMRegistry
@@ -67,7 +68,8 @@ async def _read_db(request: Request) -> AsyncIterator[AsyncSession]:
     autocommit engine, so the connection is taken at the first statement, not here: a route
     that embeds a search query first holds no connection while the model runs."""
     state = request.app.state
-    async with state.session_factory(bind=state.read_engine) as session:
+    reads = {READ_POOL: state.read_pool}  # raw reads go to the read pool (repositories.raw)
+    async with state.session_factory(bind=state.read_engine, info=reads) as session:
         yield session  # nothing to commit; closing hands the connection back
 
 

@@ -170,8 +170,9 @@ class IngestRepository:
             "config": member_config,
             "count": count,
         }
+        connection = await self.db.connection()  # Core execution: no ORM pass per statement
         for _ in range(_RUNS):
-            row = (await self.db.execute(_PREPARE, params)).one()
+            row = (await connection.execute(_PREPARE, params)).one()
             if row.deleting:  # whatever was reserved: the caller rolls the transaction back
                 return Reservation(None, workspace_deleting=True)
             if row.last is not None:

@@ -83,8 +83,12 @@ class MessageRepository:
         self.db = db
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[AnyRow]:
-        """Insert messages (``created_at`` None = now()); returns them in parameter order."""
-        return list((await self.db.execute(_INSERT, rows)).all())
+        """Insert messages (``created_at`` None = now()); returns them in parameter order.
+
+        Run on the session's connection (Core execution): the ORM's pass over a statement
+        that maps no entities costs about 0.1 ms of CPU per statement on the ingest path."""
+        connection = await self.db.connection()
+        return list((await connection.execute(_INSERT, rows)).all())
 
     async def get(self, workspace: str, session: str, public_id: str) -> AnyRow | None:
         stmt = select(*COLUMNS).where(

@@ -4,7 +4,10 @@ session's own connection, so no SQLAlchemy statement execution or row object per
 The statement is still announced to the engine's ``before_cursor_execute`` listeners (the
 statement counts of ``tests/api/test_statement_counts.py``, tracing), like any other.
 JSON(B) values come back decoded (the engine's codec is asyncpg's). A read on a session in a
-transaction runs in it (same connection); otherwise it runs on its own.
+transaction runs in it (same connection); otherwise it runs on its own. A read on a session made
+for reads only (``api.deps.ReadDb``, which carries the read pool in its ``info``) that has not
+begun anything runs on the read pool (``db.read_pool``): the same autocommit read without the
+session's connection checkout.
 """
 
 from __future__ import annotations
@@ -17,11 +20,20 @@ from sqlalchemy import ClauseElement
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..read_pool import ReadPool
+
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's own, untyped
+
+
+READ_POOL = "read_pool"
+"""The ``AsyncSession.info`` key of a read-only session's :class:`~..read_pool.ReadPool`."""
 
 
 async def fetch(db: AsyncSession, sql: str, *args: Any) -> Sequence[Any]:
     """The rows (asyncpg ``Record``: index or key access) of ``sql`` with ``$n`` parameters."""
+    reads: ReadPool | None = db.info.get(READ_POOL)
+    if reads is not None and not db.in_transaction():
+        return await reads.fetch(sql, *args)
     connection = await db.connection()
     sync = connection.sync_connection
     if sync is not None and (sync._has_events or sync.engine._has_events):
