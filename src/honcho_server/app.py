@@ -48,6 +48,7 @@ from .observability.middleware import ObservedFastAPI
 from .observability.scrape import router as metrics_router
 from .services import embedding_space
 from .settings import Settings, load_settings
+from .tokens import encoding
 from .web import install as install_web
 from .worker.context import WorkerServices
 from .worker.runner import run_forever
@@ -177,5 +178,6 @@ def create_serving_app(settings: Settings, database_url: str | None = None) -> F
     """The app as ``serve`` runs it: built, then everything loaded so far taken out of the
     garbage collector's full passes (:mod:`.heap`). Tests build apps with :func:`create_app`."""
     app = create_app(settings, database_url)
+    encoding()  # the token counter's vocabulary (~1 s): now, not in the first ingest's request
     freeze_startup_objects()  # what is loaded by now lives as long as the process
     return app
