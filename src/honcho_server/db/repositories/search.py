@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
@@ -158,9 +159,16 @@ class SearchRepository:
     def __init__(self, db: AsyncSession, scope: SearchScope) -> None:
         self.db = db
         self._workspace = scope.workspace
-        self._where = _scope_condition(scope)
-        self._words_where = _text_scope_condition(scope, WORDS_COLLATION)
-        self._substring_where = _text_scope_condition(scope, NO_INDEX_COLLATION)
+        self._scope = scope
+        self._where = _scope_condition(scope)  # compiles (so checks) the filters first
+
+    @cached_property
+    def _words_where(self) -> ColumnElement[bool]:
+        return _text_scope_condition(self._scope, WORDS_COLLATION)
+
+    @cached_property
+    def _substring_where(self) -> ColumnElement[bool]:
+        return _text_scope_condition(self._scope, NO_INDEX_COLLATION)
 
     async def plan_each_query(self) -> None:
         """Plan every statement for its actual values, for the rest of this transaction.
