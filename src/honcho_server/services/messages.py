@@ -28,7 +28,7 @@ _INLINE_TOKENIZE_CHARS = 20_000
 _DEFAULT_MEMBER_CONFIG = SessionPeerConfig().model_dump()
 
 
-def message_of(row: AnyRow) -> Message:
+def message_of(row: AnyRow | MessageRow) -> Message:
     """The wire model of a message row (``views.message``), read by attribute: a Row's
     ``_mapping`` costs more than the model's (Rust) validation."""
     return Message(

@@ -11,6 +11,7 @@ from ...schemas.pagination import Page
 from ...services import lifecycle, messages
 from ..deps import DbSession, Listing, ReadDb, SettingsDep, UnitOfWorkDep
 from ..idempotency import IdempotencyKey, create_once
+from ..rendering import rendered
 
 router = APIRouter(
     prefix="/workspaces/{workspace_id}/sessions/{session_id}/messages", tags=["messages"]
@@ -66,8 +67,8 @@ async def get_messages(
 
 
 @router.get("/{message_id}", response_model=Message)
-async def get_message(workspace_id: str, session_id: str, message_id: str, db: ReadDb) -> Message:
-    return await messages.get(db, workspace_id, session_id, message_id)
+async def get_message(workspace_id: str, session_id: str, message_id: str, db: ReadDb) -> Response:
+    return rendered(await messages.get(db, workspace_id, session_id, message_id))
 
 
 @router.put("/{message_id}", response_model=Message)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..filters import MESSAGE_FILTERS, build_filter
 from ..models import Message, Session, table
 from .paging import AnyRow, PreparedPage, fetch_page
+from .raw import Compiled
 
 T = table(Message)
 S = table(Session)
@@ -56,6 +57,15 @@ def _session_active(workspace: str | BindParameter[str], session: str | BindPara
     )
 
 
+_GET = Compiled.of(
+    select(*COLUMNS).where(
+        T.c.public_id == bindparam("id"),
+        T.c.workspace_name == bindparam("ws"),
+        T.c.session_name == bindparam("session"),
+        _session_active(bindparam("ws"), bindparam("session")),
+    )
+)
+
 # Built once: executed with a list of parameter sets, which SQLAlchemy batches into
 # multi-row INSERTs without recompiling.
 _INSERT = (
@@ -90,14 +100,10 @@ class MessageRepository:
         connection = await self.db.connection()
         return list((await connection.execute(_INSERT, rows)).all())
 
-    async def get(self, workspace: str, session: str, public_id: str) -> AnyRow | None:
-        stmt = select(*COLUMNS).where(
-            T.c.public_id == public_id,
-            T.c.workspace_name == workspace,
-            T.c.session_name == session,
-            _session_active(workspace, session),
-        )
-        return (await self.db.execute(stmt)).first()
+    async def get(self, workspace: str, session: str, public_id: str) -> MessageRow | None:
+        """One message of an active session (on the read pool for a read-only session)."""
+        rows = await _GET.fetch(self.db, {"id": public_id, "ws": workspace, "session": session})
+        return MessageRow(*rows[0]) if rows else None
 
     async def update_metadata(
         self, workspace: str, session: str, public_id: str, metadata: dict[str, Any]
