@@ -16,6 +16,7 @@ from honcho_server.db.session import unit_of_work
 from honcho_server.schemas.messages import Message
 from honcho_server.schemas.pagination import Page
 from honcho_server.schemas.summaries import SessionContext, SessionSummaries
+from statement_counter import counting
 
 
 async def test_context_body_is_what_the_model_renders(client: httpx.AsyncClient, ws: str) -> None:
@@ -77,8 +78,13 @@ async def test_context_with_a_summary_is_what_the_model_renders(
     summaries = await client.get(f"/v3/workspaces/{ws}/sessions/s/summaries")
     short = SessionSummaries.model_validate_json(summaries.content).short_summary
     assert short is not None and short.created_at == "2024-05-06T07:08:09.500000Z"
-    for query in ("", "?tokens=2000", "?tokens=100", "?summary=false"):
-        r = await client.get(f"/v3/workspaces/{ws}/sessions/s/context{query}")
+    # With summaries the messages are read (and rendered) once the choice is made: two
+    # statements whether one is chosen ("", 2000) or none fits (100 tokens: 50 > 40%).
+    queries = [("", 2), ("?tokens=2000", 2), ("?tokens=100", 2), ("?summary=false", 1)]
+    for query, statements in queries:
+        with counting(app.state.engine) as counted:
+            r = await client.get(f"/v3/workspaces/{ws}/sessions/s/context{query}")
+        assert counted.round_trips == statements, (query, counted)
         model = SessionContext.model_validate_json(r.content)
         assert r.content == model.model_dump_json().encode()
         if query in ("", "?tokens=2000"):

@@ -68,8 +68,9 @@ _NEWEST_WITHIN = text(_SQL.format(**{k: f":{k}" for k in _ORDER}))
 # Rows: first the state (`settled`, and with `summaries` the session's stored summaries as a
 # JSON array of [kind, message_id, message_public_id, content, token_count, created_at]
 # with created_at rendered like a message's), then the messages oldest first, one `fragment`
-# each. A session that is not active has nothing, and is settled at once. Few columns on
-# purpose: each column of each of thousands of rows costs its decoding.
+# each (none with `summaries` when the session has some: the caller chooses first). A
+# session that is not active has nothing, and is settled at once. Few columns on purpose:
+# each column of each of thousands of rows costs its decoding.
 _RENDERED_AT = """replace(
     to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', ''
 ) || 'Z'"""
@@ -123,6 +124,10 @@ _RENDERED = f"""
             WHERE workspace_name = $1 AND session_name = $2 AND id > $3
               AND id BETWEEN (SELECT first FROM state WHERE settled AND active)
                          AND (SELECT last FROM state)
+              AND NOT ($6 AND EXISTS (
+                  SELECT 1 FROM summaries su
+                  WHERE su.workspace_name = $1 AND su.session_name = $2
+              ))
             ORDER BY id
             LIMIT $5
         ) m
@@ -190,9 +195,9 @@ class ContextRepository:
         messages) makes one ``bytes`` per message and no other Python object.
 
         With ``summaries``, the first pass also reads the session's stored summaries (an
-        active session's). When there are some and the window is not settled yet, the
-        messages are left unread (``None``): which of them to read depends on the summary
-        the caller chooses."""
+        active session's). When there are some, the messages are left unread (``None``):
+        which of them to read depends on the summary the caller chooses (rendering them all
+        first, as a whole-session context would, was work thrown away whenever one is)."""
         if budget <= 0:
             return [], []
         stored: list[StoredSummary] = []
@@ -207,7 +212,7 @@ class ContextRepository:
             if summaries:
                 summaries = False
                 stored = [StoredSummary(*s) for s in decode_json(found)] if found else []
-                if stored and not settled:
+                if stored:
                     return None, stored
             if settled:
                 return [r[0] for r in rows[1:]], stored

@@ -41,9 +41,10 @@ async def session_context(
     limit = MAX_CONTEXT_TOKENS if req.tokens is None else req.tokens
     if peer_view is not None:
         limit -= peer_view.tokens
-    # One statement reads the stored summaries and the newest messages within the whole
-    # limit (a session without summaries needs no more); the messages are read again only
-    # after a chosen summary (or when the first pass left them unread).
+    # One statement reads the stored summaries and, when there are none, the newest messages
+    # within the whole limit (a session without summaries needs no more); with summaries,
+    # the messages are read once the choice is made: after the chosen summary, or all of
+    # them within the limit when none fits.
     repo = ContextRepository(db)
     want = req.summary and limit > 0
     messages, stored = await repo.newest_rendered(
