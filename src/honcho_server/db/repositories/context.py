@@ -68,9 +68,10 @@ _NEWEST_WITHIN = text(_SQL.format(**{k: f":{k}" for k in _ORDER}))
 # Rows: first the state (`settled`, and with `summaries` the session's stored summaries as a
 # JSON array of [kind, message_id, message_public_id, content, token_count, created_at]
 # with created_at rendered like a message's), then the messages oldest first, one `fragment`
-# each (none with `summaries` when the session has some: the caller chooses first). A
-# session that is not active has nothing, and is settled at once. Few columns on purpose:
-# each column of each of thousands of rows costs its decoding.
+# each (with `summaries`, a session that has some is not scanned at all: the caller
+# chooses first, then reads the messages that go with its choice). A session that is not
+# active has nothing, and is settled at once. Few columns on purpose: each column of each
+# of thousands of rows costs its decoding.
 _RENDERED_AT = """replace(
     to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', ''
 ) || 'Z'"""
@@ -85,9 +86,14 @@ _RENDERED = f"""
             SELECT 1 FROM sessions s
             WHERE s.workspace_name = $1::text AND s.name = $2::text AND s.is_active
         ) AS active
+    ), summarized AS (
+        SELECT $6::boolean AND EXISTS (
+            SELECT 1 FROM summaries su WHERE su.workspace_name = $1 AND su.session_name = $2
+        ) AS yes
     ), newest AS (
         SELECT id, token_count FROM messages
         WHERE workspace_name = $1::text AND session_name = $2::text AND id > $3::bigint
+          AND NOT (SELECT yes FROM summarized)
         ORDER BY id DESC
         LIMIT $5::bigint
     ), running AS (
@@ -107,7 +113,7 @@ _RENDERED = f"""
                 {_RENDERED_AT.format("su.created_at")}
             ))::text
             FROM summaries su
-            WHERE $6::boolean AND su.workspace_name = $1 AND su.session_name = $2 AND active
+            WHERE $6 AND su.workspace_name = $1 AND su.session_name = $2 AND active
         ) AS summaries
         FROM state
         UNION ALL
@@ -124,10 +130,6 @@ _RENDERED = f"""
             WHERE workspace_name = $1 AND session_name = $2 AND id > $3
               AND id BETWEEN (SELECT first FROM state WHERE settled AND active)
                          AND (SELECT last FROM state)
-              AND NOT ($6 AND EXISTS (
-                  SELECT 1 FROM summaries su
-                  WHERE su.workspace_name = $1 AND su.session_name = $2
-              ))
             ORDER BY id
             LIMIT $5
         ) m
