@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from honcho_server.db.repositories.conclusions import Paraphrase, PremiseMatch
+from honcho_server.db.repositories.conclusion_rows import Paraphrase, PremiseMatch
 from honcho_server.deriver.dedupe import Candidate, Stored
 from honcho_server.deriver.derive_plan import (
     Collection,

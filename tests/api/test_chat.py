@@ -17,7 +17,8 @@ from fakes.fixtures import fake_openai, fake_openai_server  # noqa: F401 - fixtu
 from fakes.openai_server import FakeOpenAIServer, ScriptedError, ScriptedReply, calls, tool_call
 from honcho_server.app import create_app
 from honcho_server.db.models import vector_literal
-from honcho_server.db.repositories.conclusions import ConclusionRepository, NewConclusionRow
+from honcho_server.db.repositories.conclusion_rows import NewConclusionRow
+from honcho_server.db.repositories.conclusions import ConclusionRepository
 from honcho_server.db.repositories.summaries import SummaryRepository
 from honcho_server.db.session import unit_of_work
 from honcho_server.ids import new_id

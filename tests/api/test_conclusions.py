@@ -8,7 +8,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import event, text
 
-from honcho_server.db.repositories.conclusions import ConclusionRepository, NewConclusionRow
+from honcho_server.db.repositories.conclusion_rows import NewConclusionRow
+from honcho_server.db.repositories.conclusions import ConclusionRepository
 from honcho_server.db.session import unit_of_work
 from honcho_server.ids import new_id
 

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from ..db.repositories.conclusions import Paraphrase, PremiseMatch
+from ..db.repositories.conclusion_rows import Paraphrase, PremiseMatch
 from . import dedupe
 from .prompts import Extraction
 

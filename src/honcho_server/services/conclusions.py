@@ -10,13 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.models import vector_literal
-from ..db.repositories.conclusions import (
-    ConclusionRead,
-    ConclusionRepository,
-    NearConclusion,
-    NewConclusionRow,
-    filter_condition,
-)
+from ..db.repositories.conclusion_rows import ConclusionRead, NearConclusion, NewConclusionRow
+from ..db.repositories.conclusions import ConclusionRepository, filter_condition
 from ..db.repositories.workspaces import WorkspaceRepository
 from ..embeddings import Embedder
 from ..errors import Invalid, NotFound

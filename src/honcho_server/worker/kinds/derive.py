@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.models import vector_literal
-from ...db.repositories.conclusions import ConclusionRepository, NewConclusionRow, Paraphrase
+from ...db.repositories.conclusion_rows import NewConclusionRow, Paraphrase
+from ...db.repositories.conclusions import ConclusionRepository
 from ...db.repositories.derivation import DerivationRepository
 from ...db.repositories.paging import AnyRow
 from ...deriver import dedupe

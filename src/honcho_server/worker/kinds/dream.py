@@ -28,7 +28,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...db.models import vector_literal
-from ...db.repositories.conclusions import ConclusionRepository, NewConclusionRow, Recent
+from ...db.repositories.conclusion_rows import NewConclusionRow, Recent
+from ...db.repositories.conclusions import ConclusionRepository
 from ...db.repositories.dreams import DreamRepository
 from ...db.repositories.peer_cards import PeerCardRepository
 from ...deriver.config import Resolved, defaults_from, resolve
