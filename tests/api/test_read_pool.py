@@ -101,3 +101,19 @@ async def test_the_read_pool_answers_as_the_transaction_path_does(
         assert read.json() == written.json()
         assert read.json()["metadata"] == metadata
         assert read.headers["content-type"] == "application/json"
+
+
+async def test_a_value_postgres_refuses_on_the_read_pool_is_a_422(
+    client: httpx.AsyncClient, ws: str
+) -> None:
+    """asyncpg's own errors (no SQLAlchemy wrapping on this path) read like the session's: a
+    NUL byte in a path value is the client's mistake, not a 500."""
+    base = f"/v3/workspaces/{ws}/sessions"
+    for method, path in (
+        ("GET", f"{base}/s/messages/a%00b"),
+        ("POST", f"{base}/s%00x/messages/list"),
+        ("GET", f"{base}/s%00x/context"),
+    ):
+        r = await client.request(method, path, json={} if method == "POST" else None)
+        assert r.status_code == 422, (path, r.status_code, r.text)
+        assert isinstance(r.json()["detail"], str)

@@ -67,10 +67,18 @@ async def _read_db(request: Request) -> AsyncIterator[AsyncSession]:
     round trips; each statement sees its own snapshot. The session is bound to the
     autocommit engine, so the connection is taken at the first statement, not here: a route
     that embeds a search query first holds no connection while the model runs."""
-    state = request.app.state
-    reads = {READ_POOL: state.read_pool}  # raw reads go to the read pool (repositories.raw)
-    async with state.session_factory(bind=state.read_engine, info=reads) as session:
+    async with read_session(request) as session:
         yield session  # nothing to commit; closing hands the connection back
+
+
+def read_session(request: Request) -> AsyncSession:
+    """A :data:`ReadDb` session opened by the route itself (``async with``), for hot routes:
+    FastAPI's machinery around a generator dependency costs more than the session. Raw reads
+    on it run on the read pool (``repositories.raw``)."""
+    state = request.app.state
+    reads = {READ_POOL: state.read_pool}
+    factory: async_sessionmaker[AsyncSession] = state.session_factory
+    return factory(bind=state.read_engine, info=reads)
 
 
 class UnitOfWork:

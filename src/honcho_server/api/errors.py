@@ -60,26 +60,30 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _database_error(request: Request, exc: Exception) -> Response:
     """Bad values that reach Postgres are the client's fault; an unreachable database is a
-    503; anything else is ours."""
-    assert isinstance(exc, DBAPIError)
+    503; anything else is ours. SQLAlchemy's errors and asyncpg's own (the read pool) alike."""
     if (reason := outage_reason(exc)) is not None:
         return unavailable(request, reason)
     state = sqlstate(exc)
     if state.startswith("22"):  # data exception: invalid text, out of range, …
-        log.info("%s %s -> 422: %s", request.method, request.url.path, exc.orig)
+        log.info("%s %s -> 422: %s", request.method, request.url.path, _cause(exc))
         return JSONResponse({"detail": "Invalid value in request"}, status_code=422)
     if state == PEER_ERASING:  # a write naming a peer being erased (migration 0013)
-        log.info("%s %s -> 409: %s", request.method, request.url.path, exc.orig)
+        log.info("%s %s -> 409: %s", request.method, request.url.path, _cause(exc))
         return JSONResponse(
             {"detail": "A peer named in this request is being erased; retry once it is gone"},
             status_code=409,
         )
     if state in {"23505", "40001", "40P01"}:  # lost a race: safe to retry
-        log.warning("%s %s -> 409: %s", request.method, request.url.path, exc.orig)
+        log.warning("%s %s -> 409: %s", request.method, request.url.path, _cause(exc))
         return JSONResponse(
             {"detail": "Conflicting concurrent update, please retry"}, status_code=409
         )
     return await _unexpected(request, exc)
+
+
+def _cause(exc: Exception) -> BaseException:
+    """The driver's error inside SQLAlchemy's wrapping (or the driver's error itself)."""
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
 
 
 async def _connection_error(request: Request, exc: Exception) -> Response:
@@ -112,6 +116,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
-    for driver_error in (PoolTimeout, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    app.add_exception_handler(asyncpg.PostgresError, _database_error)  # the read pool's
+    for driver_error in (PoolTimeout, OSError, asyncpg.InterfaceError):
         app.add_exception_handler(driver_error, _connection_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,4 +1,5 @@
-"""Reading Postgres errors that come back wrapped by SQLAlchemy."""
+"""Reading Postgres errors, wrapped by SQLAlchemy or raised by asyncpg itself (the read
+pool, ``db.read_pool``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ DEADLOCK = "40P01"
 PEER_ERASING = "HE409"
 
 
-def sqlstate(exc: DBAPIError) -> str:
+def sqlstate(exc: BaseException) -> str:
     """The five-character SQLSTATE of a database error ("" when the driver gives none)."""
-    orig = exc.orig
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
     return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...deriver.config import defaults_from
 from ...schemas.messages import Message, MessageBatchCreate, MessageGet, MessageUpdate
 from ...schemas.pagination import Page
 from ...services import lifecycle, messages
-from ..deps import DbSession, Listing, ReadDb, SettingsDep, UnitOfWorkDep
+from ..deps import DbSession, Listing, ReadDb, SettingsDep, UnitOfWorkDep, read_session
 from ..idempotency import IdempotencyKey, create_once
 from ..rendering import rendered
 
@@ -57,12 +57,13 @@ async def create_messages_for_session(
 async def get_messages(
     workspace_id: str,
     session_id: str,
-    db: ReadDb,
+    request: Request,
     paging: Listing,
     options: Annotated[MessageGet | None, Body()] = None,
 ) -> Response:
     filters = options.filters if options else None
-    body = await messages.list_messages(db, workspace_id, session_id, filters, paging)
+    async with read_session(request) as db:  # ReadDb, opened here: cheaper than a dependency
+        body = await messages.list_messages(db, workspace_id, session_id, filters, paging)
     return Response(body, media_type="application/json")  # rendered as Page[Message]
 
 
