@@ -94,8 +94,15 @@ async def enqueue(
 
 
 async def enqueue_all(db: AsyncSession, payloads: Iterable[JobPayload]) -> None:
+    """:func:`enqueue` of each payload, due now, in one statement (dreams one by one: a
+    manual one may take a waiting automatic one's place)."""
+    dreams: list[JobPayload] = []
+    batch: list[JobPayload] = []
     for payload in payloads:
-        await enqueue(db, payload)
+        (dreams if isinstance(payload, DreamPayload) else batch).append(payload)
+    await QueueRepository(db).insert_many(batch)
+    for dream in dreams:
+        await enqueue(db, dream)
 
 
 async def retry_jobs(

@@ -49,6 +49,24 @@ _INSERT = text(
     """
 ).bindparams(bindparam("payload", type_=JSONB))
 
+# Several jobs due now in one statement (an ingest's embedding and derivation jobs): the rows
+# of the arrays, in order; a twin already waiting (or an earlier row of the same key) makes a
+# row a no-op, as for one.
+_INSERT_MANY = text(
+    """
+    INSERT INTO jobs (kind, payload, workspace_name, session_name, lock_key, dedupe_key,
+                      priority, max_attempts)
+    SELECT kind, CAST(payload AS jsonb), workspace, session, lock_key, dedupe_key, priority,
+           max_attempts
+      FROM unnest(CAST(:kinds AS text[]), CAST(:payloads AS text[]),
+                  CAST(:workspaces AS text[]), CAST(:sessions AS text[]),
+                  CAST(:lock_keys AS text[]), CAST(:dedupe_keys AS text[]),
+                  CAST(:priorities AS smallint[]), CAST(:max_attempts AS integer[]))
+           AS j(kind, payload, workspace, session, lock_key, dedupe_key, priority, max_attempts)
+    ON CONFLICT (dedupe_key) WHERE status = 'todo' AND dedupe_key IS NOT NULL DO NOTHING
+    """
+)
+
 # A dream is not queued while one of the same key runs; a manual request finding an automatic
 # one waiting takes its place and brings it forward.
 _INSERT_DREAM = text(
@@ -292,6 +310,25 @@ class QueueRepository:
             await self.db.execute(_INSERT_DREAM, params)
         else:
             await self.db.execute(_INSERT, params)
+
+    async def insert_many(self, payloads: Sequence[JobPayload]) -> None:
+        """:meth:`insert` of several jobs due now, in one statement (not dreams: a dream's
+        insert merges with a waiting one)."""
+        if not payloads:
+            return
+        units = [payload.unit() for payload in payloads]
+        params = {
+            "kinds": [payload.kind for payload in payloads],
+            "payloads": [payload.model_dump_json() for payload in payloads],
+            "workspaces": [unit.workspace for unit in units],
+            "sessions": [unit.session for unit in units],
+            "lock_keys": [unit.lock_key for unit in units],
+            "dedupe_keys": [unit.dedupe_key for unit in units],
+            "priorities": [payload.priority for payload in payloads],
+            "max_attempts": [payload.max_attempts for payload in payloads],
+        }
+        connection = await self.db.connection()  # Core execution: no ORM pass (ingest path)
+        await connection.execute(_INSERT_MANY, params)
 
     async def fan_out_webhook(self, workspace: str, event: dict[str, Any]) -> int:
         """One ``deliver_webhook`` job per endpoint of ``workspace``; returns how many."""

@@ -12,12 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ..db.repositories.derivation import SessionState
 from ..deriver.config import Defaults, resolve
-from ..deriver.pipeline import crosses, enqueue_derive, enqueue_summarize, observers, session_config
-from ..queue import DerivePayload, SummarizePayload
+from ..deriver.pipeline import crosses, observers, session_config
+from ..queue import DerivePayload, JobPayload, SummarizePayload
 from ..schemas.messages import MessageCreate
 
 
@@ -69,8 +67,8 @@ def plan(
     return Plan(flags, derive, summarize)
 
 
-async def enqueue(db: AsyncSession, planned: Plan) -> None:
-    for payload in planned.derive:
-        await enqueue_derive(db, payload)
-    if planned.summarize is not None:
-        await enqueue_summarize(db, planned.summarize)
+def payloads(planned: Plan) -> list[JobPayload]:
+    """The jobs to queue, in the ingest's transaction (with its embedding jobs: one
+    statement, ``queue.enqueue_all``)."""
+    summarize: list[JobPayload] = [planned.summarize] if planned.summarize is not None else []
+    return [*planned.derive, *summarize]

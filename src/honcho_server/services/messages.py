@@ -115,10 +115,9 @@ async def create_batch(
         for i, m in enumerate(body.messages)
     ]
     inserted = await MessageRepository(db).insert_many(rows)
-    if embed:
-        ids = [int(r.id) for r in inserted]
-        await enqueue_all(db, embed_messages_jobs(workspace, session, ids))
-    await ingest_jobs.enqueue(db, jobs)
+    ids = [int(r.id) for r in inserted]
+    embedding = embed_messages_jobs(workspace, session, ids) if embed else []
+    await enqueue_all(db, [*embedding, *ingest_jobs.payloads(jobs)])  # one statement
     return [message_of(r) for r in inserted]
 
 
