@@ -111,3 +111,30 @@ async def test_agent_loop_turn(client: httpx.AsyncClient, app: FastAPI, seeded: 
             r = await client.request(method, url + path, json=body)
             assert r.status_code < 300, r.text
     assert counted.round_trips == 9, counted
+
+
+async def test_ingest_queues_all_its_jobs_in_one_statement(database_url: str, ws: str) -> None:
+    """README defaults (message embedding and the deriver on): the embedding job and the
+    derivation job go in one INSERT, beside the reserve and the rows (5 round trips in all)."""
+    import asyncpg
+
+    from honcho_server.app import create_app
+    from honcho_server.settings import Settings
+
+    settings = Settings(_env_file=None, database_url=database_url, embedded_worker=False)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            counted = await _count(
+                app, client, "POST", f"/v3/workspaces/{ws}/sessions/s/messages", _one_message()
+            )
+    assert counted.round_trips == 5, counted
+    jobs = [s for s in counted.statements if "INSERT INTO jobs" in s]
+    assert len(jobs) == 1, counted
+    admin = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        kinds = await admin.fetch("SELECT kind FROM jobs WHERE workspace_name = $1 ORDER BY id", ws)
+    finally:
+        await admin.close()
+    assert [k["kind"] for k in kinds] == ["embed_messages", "derive"]
