@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ...embeddings import Embedder
 from ...errors import Invalid
 from ...schemas.representation import PeerContext, PeerRepresentationGet, RepresentationResponse
 from ...schemas.summaries import SessionContext
 from ...services.context.budget import MAX_CONTEXT_TOKENS
 from ...services.context.service import ContextRequest, session_context
 from ...services.representation import peer_views
-from ..deps import DbSession, EmbedderDep, ReadDb
+from ..deps import DbSession, EmbedderDep, read_session
 from ..presence import PEER_PRESENT
 
 router = APIRouter(tags=["context"])
@@ -31,7 +33,7 @@ budget is refused here (422), 0 keeps meaning no summary and no messages (only a
 async def get_session_context(
     workspace_id: str,
     session_id: str,
-    db: ReadDb,
+    request: Request,
     embedder: EmbedderDep,
     tokens: Tokens = None,
     search_query: str | None = None,
@@ -48,6 +50,44 @@ async def get_session_context(
 ) -> Response:
     # Who may name which peer, session or scope here is decided by the guard (auth.policy).
     _check_perspective(session_id, peer_target, peer_perspective, limit_to_session, sessions, scope)
+    # ReadDb, opened here: cheaper than a generator dependency. Its connection is taken at the
+    # first statement, so none is held while a search query is embedded.
+    async with read_session(request) as db:
+        return await _session_context(
+            db,
+            workspace_id,
+            session_id,
+            embedder,
+            tokens=tokens,
+            summary=summary,
+            peer_target=peer_target,
+            peer_perspective=peer_perspective,
+            limit_to_session=limit_to_session,
+            include_most_frequent=include_most_frequent,
+            max_conclusions=max_conclusions,
+            scope=scope,
+            sessions=sessions,
+            search=peer_views.Search(search_query, search_top_k, search_max_distance),
+        )
+
+
+async def _session_context(
+    db: AsyncSession,
+    workspace_id: str,
+    session_id: str,
+    embedder: Embedder,
+    *,
+    tokens: int | None,
+    summary: bool,
+    peer_target: str | None,
+    peer_perspective: str | None,
+    limit_to_session: bool,
+    include_most_frequent: bool,
+    max_conclusions: int | None,
+    scope: str | None,
+    sessions: list[str] | None,
+    search: peer_views.Search,
+) -> Response:
     view = None
     if peer_target is not None:
         view = await peer_views.context_peer_view(
@@ -61,7 +101,7 @@ async def get_session_context(
             max_conclusions=max_conclusions,
             scope=scope,
             sessions=list(dict.fromkeys(sessions)) if sessions is not None else None,
-            search=peer_views.Search(search_query, search_top_k, search_max_distance),
+            search=search,
             embedder=embedder,
         )
     req = ContextRequest(tokens=tokens, summary=summary)
