@@ -90,6 +90,8 @@ def create_app(
                 ),
                 name="honcho-worker",
             )
+        if getattr(app.state, "freeze_after_startup", False):  # serve's app (create_serving_app)
+            freeze_startup_objects()  # the pools, the embedder, the worker: as long-lived
         try:
             yield
         finally:
@@ -178,6 +180,7 @@ def create_serving_app(settings: Settings, database_url: str | None = None) -> F
     """The app as ``serve`` runs it: built, then everything loaded so far taken out of the
     garbage collector's full passes (:mod:`.heap`). Tests build apps with :func:`create_app`."""
     app = create_app(settings, database_url)
+    app.state.freeze_after_startup = True  # and again once the lifespan has started everything
     encoding()  # the token counter's vocabulary (~1 s): now, not in the first ingest's request
     freeze_startup_objects()  # what is loaded by now lives as long as the process
     return app
