@@ -239,8 +239,11 @@ class CpuMeter:
                         break
         if self.postmaster is None:
             return 0.0
-        total = 0.0
-        for proc in [self.postmaster, *self.postmaster.children(recursive=True)]:
+        # the postmaster, the backends it has reaped (children_*: their CPU would otherwise
+        # vanish from the sum when a connection closes) and the live ones
+        t = self.postmaster.cpu_times()
+        total = float(t.user + t.system + t.children_user + t.children_system)
+        for proc in self.postmaster.children(recursive=True):
             try:
                 t = proc.cpu_times()
                 total += t.user + t.system
