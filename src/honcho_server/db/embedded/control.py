@@ -24,6 +24,11 @@ SERVER_SETTINGS: Final[tuple[tuple[str, str], ...]] = (
     ("full_page_writes", "on"),
     ("password_encryption", "scram-sha-256"),
     ("unix_socket_permissions", "0700"),
+    # Statistics within seconds of a bulk load (a new tenant, an import), not up to a minute:
+    # until a table is analysed the planner guesses a new workspace holds about one row, and
+    # search and context plans for it can cost seconds.
+    ("autovacuum_naptime", "10s"),
+    ("autovacuum_analyze_scale_factor", "0.05"),
 )
 """Extra ``-c name=value`` options passed to the postmaster (it listens on ``HOST`` only)."""
 
