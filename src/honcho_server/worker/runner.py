@@ -27,7 +27,7 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import __version__
@@ -434,11 +434,23 @@ class _RateLimitedWarning:
             self.skipped += 1
             return
         more = f" ({self.skipped} more since the last report)" if self.skipped else ""
-        log.warning("%s: %s: %s%s; retrying", self.what, type(exc).__name__, exc, more)
+        log.warning("%s: %s%s; retrying", self.what, one_line(exc), more)
         self.last, self.skipped = now, 0
 
 
 _step_failed = _RateLimitedWarning("worker step failed")
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line`` of an error, the driver's own inside SQLAlchemy's wrapping: a
+    wrapped error's text carries the whole statement, dozens of lines per warning during an
+    outage, where one line says what is wrong."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    first = lines[0] if lines else ""
+    return f"{type(cause).__name__}: {first[:limit]}"
+
+
 _housekeeping_failed = _RateLimitedWarning("worker housekeeping failed")
 
 
