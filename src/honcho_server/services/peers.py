@@ -27,7 +27,7 @@ async def find(reads: ReadPool, workspace: str, body: PeerCreate) -> Peer | None
     if body.metadata is not None or body.configuration is not None:
         return None
     found = await peer_rows.find_live(reads, require_valid_name(workspace, "workspace"), body.id)
-    return None if found is None else views.peer_row(found)
+    return None if found is None else views.peer(found)
 
 
 async def get_or_create(

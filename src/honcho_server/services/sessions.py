@@ -41,7 +41,7 @@ async def find(reads: ReadPool, workspace: str, body: SessionCreate) -> Session 
         return None
     name = require_valid_name(workspace, "workspace")
     found = await session_rows.find_live(reads, name, body.id)
-    return None if found is None else views.session_row(found)
+    return None if found is None else views.session(found)
 
 
 class SessionService:

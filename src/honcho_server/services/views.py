@@ -23,22 +23,12 @@ def workspace(row: AnyRow) -> Workspace:
     )
 
 
-def peer(row: AnyRow) -> Peer:
-    m = row._mapping
-    return Peer(
-        id=m["name"],
-        uid=m["uid"] if "uid" in m else str(m["id"]),  # a scope peer: "s" + its scope row id
-        workspace_id=m["workspace_name"],
-        created_at=m["created_at"],
-        metadata=m["metadata"],
-        configuration=m["configuration"],
-    )
-
-
-def peer_row(row: PeerRow) -> Peer:
+def peer(row: AnyRow | PeerRow) -> Peer:
+    """A peer from a SQLAlchemy row or the read pool's :class:`PeerRow` (read by attribute)."""
+    uid = getattr(row, "uid", None)  # a scope peer's: "s" + its scope row id
     return Peer(
         id=row.name,
-        uid=str(row.id),
+        uid=uid if uid is not None else str(row.id),
         workspace_id=row.workspace_name,
         created_at=row.created_at,
         metadata=row.metadata,
@@ -46,7 +36,8 @@ def peer_row(row: PeerRow) -> Peer:
     )
 
 
-def session_row(row: SessionRow) -> Session:
+def session(row: AnyRow | SessionRow) -> Session:
+    """A session from a SQLAlchemy row or the read pool's :class:`SessionRow`."""
     return Session(
         id=row.name,
         uid=str(row.id),
@@ -55,19 +46,6 @@ def session_row(row: SessionRow) -> Session:
         metadata=row.metadata,
         configuration=row.configuration,
         created_at=row.created_at,
-    )
-
-
-def session(row: AnyRow) -> Session:
-    m = row._mapping
-    return Session(
-        id=m["name"],
-        uid=str(m["id"]),
-        is_active=m["is_active"],
-        workspace_id=m["workspace_name"],
-        metadata=m["metadata"],
-        configuration=m["configuration"],
-        created_at=m["created_at"],
     )
 
 
