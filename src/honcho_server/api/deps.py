@@ -43,12 +43,6 @@ async def _llm(request: Request) -> LLMRegistry:
     return registry
 
 
-async def _reads(request: Request) -> ReadPool:
-    """The hot routes' single-statement reads (:mod:`..db.read_pool`): no session at all."""
-    reads: ReadPool = request.app.state.read_pool
-    return reads
-
-
 async def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
     """For routes that must not hold one transaction for the whole request (LLM calls):
     they open short units of work with :func:`unit_of_work` themselves."""
@@ -140,7 +134,6 @@ LLMDep = Annotated[LLMRegistry, Depends(_llm)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
 DbSession = Annotated[AsyncSession, Depends(_db, scope="function")]
 ReadDb = Annotated[AsyncSession, Depends(_read_db, scope="function")]
-Reads = Annotated[ReadPool, Depends(_reads)]
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work)]
 Paging = Annotated[PageRequest, Depends(_paging)]
 Listing = Annotated[PageRequest, Depends(_listing)]
