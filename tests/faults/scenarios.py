@@ -501,7 +501,7 @@ def kill_mid_derive(admin: Db, workdir: Path, sizes: Sizes) -> dict[str, Any]:
 
         post("I adopted a dog named Rex")
         orphan = _wait_job(db, "derive", "doing", timeout=60)
-        _wait_for(lambda: llm.state.requests_to(CHAT), timeout=30, what="the derive LLM call")
+        wait_for(lambda: llm.state.requests_to(CHAT), timeout=30, what="the derive LLM call")
         post("Rex is a beagle")
         twin = _wait_job(db, "derive", "todo", timeout=10)
         worker = cluster.workers[0]
@@ -573,7 +573,7 @@ def _wait_job(db: Db, kind: str, status: str, timeout: float) -> Any:
     )
 
 
-def _wait_for(check: Any, timeout: float, what: str) -> Any:
+def wait_for(check: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -762,7 +762,7 @@ def postgres_outage(workdir: Path, sizes: Sizes) -> dict[str, Any]:
         restarted_url = pg.start()
         assert restarted_url == url, f"Postgres came back elsewhere: {restarted_url} != {url}"
         started = time.monotonic()
-        ready_again = _wait_for(
+        ready_again = wait_for(
             lambda: next((p.at for p in probes if p.at > started and p.ready == 200), None),
             timeout=60,
             what="/ready answering 200 again",

@@ -28,16 +28,7 @@ from faults.harness import (
     wait_drained,
     worker_pid,
 )
-
-
-def _wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not happen in {timeout:.0f} s")
+from faults.scenarios import wait_for
 
 
 def test_worker_killed_mid_batch_loses_no_embedding(admin: Db, workdir: Path) -> None:
@@ -70,7 +61,7 @@ def test_worker_killed_mid_batch_loses_no_embedding(admin: Db, workdir: Path) ->
             calls = embedder.state.requests_to(EMBEDDINGS)
             return calls if sum(len(c.body["input"]) for c in calls) >= 40 else []
 
-        calls = _wait_for(all_in_flight, timeout=60, what="the worker's embedding calls")
+        calls = wait_for(all_in_flight, timeout=60, what="the worker's embedding calls")
         batch = db.fetch(
             "SELECT id, worker_id FROM jobs WHERE kind = 'embed_messages' AND status = 'doing'"
         )
