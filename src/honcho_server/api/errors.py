@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
-from ..db.connectivity import outage_reason
+from ..db.connectivity import driver_error, outage_reason
 from ..db.errors import PEER_ERASING, sqlstate
 from ..errors import HonchoError
 from .excerpts import clip, validation_errors
@@ -65,25 +65,20 @@ async def _database_error(request: Request, exc: Exception) -> Response:
         return unavailable(request, reason)
     state = sqlstate(exc)
     if state.startswith("22"):  # data exception: invalid text, out of range, …
-        log.info("%s %s -> 422: %s", request.method, request.url.path, _cause(exc))
+        log.info("%s %s -> 422: %s", request.method, request.url.path, driver_error(exc))
         return JSONResponse({"detail": "Invalid value in request"}, status_code=422)
     if state == PEER_ERASING:  # a write naming a peer being erased (migration 0013)
-        log.info("%s %s -> 409: %s", request.method, request.url.path, _cause(exc))
+        log.info("%s %s -> 409: %s", request.method, request.url.path, driver_error(exc))
         return JSONResponse(
             {"detail": "A peer named in this request is being erased; retry once it is gone"},
             status_code=409,
         )
     if state in {"23505", "40001", "40P01"}:  # lost a race: safe to retry
-        log.warning("%s %s -> 409: %s", request.method, request.url.path, _cause(exc))
+        log.warning("%s %s -> 409: %s", request.method, request.url.path, driver_error(exc))
         return JSONResponse(
             {"detail": "Conflicting concurrent update, please retry"}, status_code=409
         )
     return await _unexpected(request, exc)
-
-
-def _cause(exc: Exception) -> BaseException:
-    """The driver's error inside SQLAlchemy's wrapping (or the driver's error itself)."""
-    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
 
 
 async def _connection_error(request: Request, exc: Exception) -> Response:
@@ -117,6 +112,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(asyncpg.PostgresError, _database_error)  # the read pool's
-    for driver_error in (PoolTimeout, OSError, asyncpg.InterfaceError):
-        app.add_exception_handler(driver_error, _connection_error)
+    for unwrapped in (PoolTimeout, OSError, asyncpg.InterfaceError):
+        app.add_exception_handler(unwrapped, _connection_error)
     app.add_exception_handler(Exception, _unexpected)

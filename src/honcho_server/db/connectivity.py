@@ -64,6 +64,12 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         ]
 
 
+def driver_error(exc: BaseException) -> BaseException:
+    """The driver's error inside SQLAlchemy's wrapping (whose text adds the whole statement),
+    or ``exc`` itself (asyncpg's own, from the read pool, or anything else)."""
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+
+
 def _innermost(exc: BaseException) -> BaseException:
     """The driver's own exception under SQLAlchemy's wrappers (it has the telling name)."""
     for _ in range(8):

@@ -27,11 +27,11 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import __version__
-from ..db.connectivity import outage_reason
+from ..db.connectivity import driver_error, outage_reason
 from ..db.repositories.workers import WorkerRepository
 from ..db.session import unit_of_work
 from ..embeddings import EmbedderUnavailable, EmbeddingError
@@ -445,7 +445,7 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     """``Type: first line`` of an error, the driver's own inside SQLAlchemy's wrapping: a
     wrapped error's text carries the whole statement, dozens of lines per warning during an
     outage, where one line says what is wrong."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    cause = driver_error(exc)
     lines = str(cause).strip().splitlines()
     first = lines[0] if lines else ""
     return f"{type(cause).__name__}: {first[:limit]}"
