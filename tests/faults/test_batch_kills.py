@@ -67,7 +67,9 @@ def test_worker_killed_mid_batch_loses_no_embedding(admin: Db, workdir: Path) ->
         )
         sizes = sorted(len(c.body["input"]) for c in calls)
         assert len(batch) == sum(sizes) == 40, (sizes, jobs_dump(db, "true"))
-        assert len(calls) < 40 and min(sizes) > 1, sizes  # batches, not one call a job
+        # batches, not one call a job: lanes claim side by side, so a lane may get the one job
+        # another lane's claim skipped over; on average a call still carries several jobs
+        assert len(calls) <= 40 // 4 and max(sizes) > 1, sizes
         assert {worker_pid(r["worker_id"]) for r in batch} == {worker.pid}
         cluster.kill(worker)
         killed = time.monotonic()
