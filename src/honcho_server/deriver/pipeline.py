@@ -67,11 +67,6 @@ async def enqueue_card(db: AsyncSession, payload: CardPayload) -> None:
     await enqueue(db, payload, delay_seconds=CARD_DELAY_SECONDS)
 
 
-def crosses(first: int, last: int, every: int) -> bool:
-    """Whether some seq in ``[first, last]`` is a multiple of ``every``."""
-    return every > 0 and last // every > (first - 1) // every
-
-
 # ---- pure steps of a run -----------------------------------------------------------------
 
 

@@ -3,7 +3,9 @@ INSERT, never an UPDATE after it) and the jobs to queue in the same transaction.
 
 :func:`plan` is pure: from the session's state as the ingest statement reported it. One
 ``derive`` job per sender whose messages have reasoning on and who is observed; one
-``summarize`` job when the batch reaches a summary threshold (see ``deriver.pipeline``).
+``summarize`` job when the batch reaches a summary threshold (see ``deriver.pipeline``): the
+numbers are reserved by the write itself, so the plan gives the thresholds and the write
+statement queues the job when its numbers cross one (``repositories.ingest``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..db.repositories.derivation import SessionState
+from ..db.repositories.ingest import Summary
 from ..deriver.config import Defaults, resolve
-from ..deriver.pipeline import crosses, observers, session_config
-from ..queue import DerivePayload, JobPayload, SummarizePayload
+from ..deriver.pipeline import observers, session_config
+from ..queue import DerivePayload, SummarizePayload
 from ..schemas.messages import MessageCreate
 
 
@@ -23,7 +26,7 @@ from ..schemas.messages import MessageCreate
 class Plan:
     flags: list[dict[str, Any]]  # per message, merged into its internal_metadata
     derive: list[DerivePayload] = field(default_factory=list)
-    summarize: SummarizePayload | None = None
+    summary: Summary | None = None  # queued by the write when its numbers cross a threshold
 
 
 def plan(
@@ -33,7 +36,6 @@ def plan(
     messages: Sequence[MessageCreate],
     defaults: Defaults,
 ) -> Plan:
-    """``state.last_seq`` is the batch's last number."""
     flags: list[dict[str, Any]] = []
     senders: list[str] = []
     for spec in messages:
@@ -56,19 +58,11 @@ def plan(
         if (watchers := observers(state, sender))
     ]
     cfg = session_config(state, defaults)
-    last = state.last_seq
-    first = last - len(messages) + 1
-    summarize = None
-    if cfg.summary_enabled and (
-        crosses(first, last, cfg.messages_per_short_summary)
-        or crosses(first, last, cfg.messages_per_long_summary)
-    ):
-        summarize = SummarizePayload(workspace=workspace, session=session, seq=last)
-    return Plan(flags, derive, summarize)
-
-
-def payloads(planned: Plan) -> list[JobPayload]:
-    """The jobs to queue, in the ingest's transaction (with its embedding jobs: one
-    statement, ``queue.enqueue_all``)."""
-    summarize: list[JobPayload] = [planned.summarize] if planned.summarize is not None else []
-    return [*planned.derive, *summarize]
+    summary = None
+    if cfg.summary_enabled:
+        summary = Summary(
+            SummarizePayload(workspace=workspace, session=session, seq=0),
+            short_every=cfg.messages_per_short_summary,
+            long_every=cfg.messages_per_long_summary,
+        )
+    return Plan(flags, derive, summary)

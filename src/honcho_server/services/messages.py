@@ -9,14 +9,14 @@ from typing import Any
 from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.repositories.ingest import IngestRepository
+from ..db.repositories.ingest import Batch, IngestRepository
 from ..db.repositories.messages import MessageRepository, MessageRow
 from ..db.repositories.paging import AnyRow
 from ..db.repositories.workspaces import WorkspaceDeleting
 from ..deriver.config import Defaults
 from ..errors import NotFound
 from ..ids import new_id, require_valid_name
-from ..queue import embed_messages_jobs, enqueue_all
+from ..queue.payloads import MAX_IDS_PER_JOB
 from ..schemas.configuration import SessionPeerConfig
 from ..schemas.messages import Message, MessageBatchCreate, MessageUpdate
 from ..tokens import count_many
@@ -25,7 +25,7 @@ from .paging import PageRequest
 
 # Above this many characters, token counting moves off the event loop.
 _INLINE_TOKENIZE_CHARS = 20_000
-_DEFAULT_MEMBER_CONFIG = SessionPeerConfig().model_dump()
+_DEFAULT_MEMBER_CONFIG = to_json(SessionPeerConfig().model_dump()).decode()  # JSON text
 
 
 def message_of(row: AnyRow | MessageRow) -> Message:
@@ -58,6 +58,15 @@ def message_wire(m: MessageRow) -> dict[str, Any]:
     }
 
 
+def _json(value: Any) -> str:
+    return to_json(value).decode()
+
+
+def render_list(rows: list[MessageRow]) -> bytes:
+    """``list[Message]`` as its JSON renders, straight from the rows."""
+    return to_json([message_wire(r) for r in rows])
+
+
 async def _token_counts(contents: list[str]) -> list[int]:
     if sum(len(c) for c in contents) <= _INLINE_TOKENIZE_CHARS:
         return count_many(contents)
@@ -78,9 +87,37 @@ async def create_batch(
 
     Creates the workspace, the session and every author (as an active member) if needed.
     ``internal_metadata`` (one object per message) is stored but never returned. With
-    ``embed``, the messages' embedding is queued in the same transaction. A workspace being
-    deleted answers 409, an inactive session 404; the transaction must then be rolled back.
+    ``embed``, the messages' embedding is queued with them. Two statements, the second
+    atomic on its own (``repositories.ingest``): on a session outside a transaction
+    (``api.deps.read_session``) no BEGIN or COMMIT is sent, in a unit of work they run in its
+    transaction. A workspace being deleted answers 409, an inactive session 404; nothing is
+    written then.
     """
+    return [
+        message_of(r)
+        for r in await store_batch(
+            db,
+            workspace,
+            session,
+            body,
+            internal_metadata=internal_metadata,
+            embed=embed,
+            defaults=defaults,
+        )
+    ]
+
+
+async def store_batch(
+    db: AsyncSession,
+    workspace: str,
+    session: str,
+    body: MessageBatchCreate,
+    *,
+    internal_metadata: list[dict[str, Any]] | None = None,
+    embed: bool = True,
+    defaults: Defaults = Defaults(),
+) -> list[MessageRow]:
+    """:func:`create_batch`, the stored rows (for a route that renders them itself)."""
     if internal_metadata is not None and len(internal_metadata) != len(body.messages):
         raise ValueError("internal_metadata needs exactly one object per message")
     require_valid_name(workspace, "workspace")
@@ -88,37 +125,36 @@ async def create_batch(
     authors = sorted({require_valid_name(m.peer_id, "peer") for m in body.messages})
     counts = await _token_counts([m.content for m in body.messages])  # before touching the DB
 
-    reserved = await IngestRepository(db).prepare(
-        workspace, session, authors, _DEFAULT_MEMBER_CONFIG, len(body.messages)
+    repo = IngestRepository(db)
+    state = await repo.state(workspace, session, authors, _DEFAULT_MEMBER_CONFIG)
+    planned = ingest_jobs.plan(state, workspace, session, body.messages, defaults)
+    batch = Batch(
+        public_ids=[new_id() for _ in body.messages],
+        senders=[m.peer_id for m in body.messages],
+        contents=[m.content for m in body.messages],
+        token_counts=counts,
+        metadata=[_json(m.metadata or {}) for m in body.messages],
+        internal=[
+            _json({**internal_metadata[i], **flags} if internal_metadata else flags)
+            for i, flags in enumerate(planned.flags)
+        ],
+        created_at=[m.created_at for m in body.messages],
     )
-    if reserved.workspace_deleting:
+    stored = await repo.write(
+        workspace,
+        session,
+        authors,
+        _DEFAULT_MEMBER_CONFIG,
+        batch,
+        planned.derive,
+        embed_per_job=MAX_IDS_PER_JOB if embed else None,
+        summary=planned.summary,
+    )
+    if stored.workspace_deleting:
         raise WorkspaceDeleting(workspace)
-    if reserved.last is None or reserved.state is None:
+    if stored.last is None:
         raise NotFound(f"Session {session} not found")
-    jobs = ingest_jobs.plan(reserved.state, workspace, session, body.messages, defaults)
-    first = reserved.last - len(body.messages) + 1
-    rows: list[dict[str, Any]] = [
-        {
-            "public_id": new_id(),
-            "workspace_name": workspace,
-            "session_name": session,
-            "peer_name": m.peer_id,
-            "seq_in_session": first + i,
-            "content": m.content,
-            "token_count": counts[i],
-            "metadata": m.metadata or {},
-            "internal_metadata": (
-                {**internal_metadata[i], **jobs.flags[i]} if internal_metadata else jobs.flags[i]
-            ),
-            "created_at": m.created_at,
-        }
-        for i, m in enumerate(body.messages)
-    ]
-    inserted = await MessageRepository(db).insert_many(rows)
-    ids = [int(r.id) for r in inserted]
-    embedding = embed_messages_jobs(workspace, session, ids) if embed else []
-    await enqueue_all(db, [*embedding, *ingest_jobs.payloads(jobs)])  # one statement
-    return [message_of(r) for r in inserted]
+    return stored.rows
 
 
 async def list_messages(

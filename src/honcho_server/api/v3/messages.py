@@ -13,6 +13,8 @@ from ..deps import DbSession, Listing, ReadDb, SettingsDep, UnitOfWorkDep, read_
 from ..idempotency import IdempotencyKey, create_once
 from ..rendering import rendered
 
+JSON = "application/json"
+
 router = APIRouter(
     prefix="/workspaces/{workspace_id}/sessions/{session_id}/messages", tags=["messages"]
 )
@@ -24,10 +26,23 @@ async def create_messages_for_session(
     workspace_id: str,
     session_id: str,
     body: MessageBatchCreate,
+    request: Request,
     uow: UnitOfWorkDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> list[Message] | Response:
+    if idempotency_key is None:  # two statements outside a transaction (services.messages)
+        async with read_session(request) as direct:
+            rows = await messages.store_batch(
+                direct,
+                workspace_id,
+                session_id,
+                body,
+                embed=settings.embed_messages,
+                defaults=defaults_from(settings),
+            )
+        return Response(messages.render_list(rows), status_code=201, media_type=JSON)
+
     async def create(db: AsyncSession) -> list[Message]:
         return await messages.create_batch(
             db,

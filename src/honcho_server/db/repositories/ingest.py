@@ -1,82 +1,50 @@
-"""The message-write hot path: everything a batch needs before its rows, in one statement."""
+"""The message-write hot path: two statements, each whole on its own.
+
+``state`` reads what the deriver needs to know about the batch (configurations and members),
+so each message's flags and the batch's jobs are planned before anything is written. ``write``
+then stores the batch in one statement: it get-or-creates the workspace, the session and the
+authors, reserves the sequence numbers, inserts the messages with their flags set and queues
+their jobs. A single statement is atomic, so outside a transaction (the hot route, on the
+read pool's connections: ``db.read_pool``) it needs no BEGIN or COMMIT; inside a unit of work
+(an ``Idempotency-Key``, uploads, the v2 API) it runs in that transaction like any other.
+
+Why the read comes first: the plan (``services.ingest_jobs``) is Python, and what it reads
+can change between the two statements (a configuration, a member leaving) exactly as it could
+change just after the write. The numbers themselves are reserved by the write, under the
+session's row lock, so ``seq_in_session`` stays gap-free and writers to one session are
+serialised for the statement; ids follow the numbers (inserted after the lock).
+
+The write statement owns several tables' rows for one round trip (workspaces, sessions,
+peers, session_peers, messages, jobs); its job rows are those ``queue.repository`` writes
+(same columns, same dedupe rule), and the embedding jobs' payloads are built from the
+inserted ids as ``queue.payloads.EmbedMessages`` renders them
+(``tests/api/test_ingest_statement.py`` holds both to the models).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Text, bindparam, column, text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ...queue.payloads import BULK_PRIORITY, MAX_IDS_PER_JOB, EmbedMessages, JobPayload
+from ..errors import sqlstate
+from ..read_pool import ReadPool
+from ..session import RESTARTABLE
 from .derivation import MemberRow, SessionState
+from .messages import MessageRow
+from .raw import READ_POOL
 
-# One round trip that get-or-creates the workspace, the session and the authors, (re)joins the
-# authors as members (left members rejoin with ``config``; active ones keep theirs) and reserves
-# ``count`` sequence numbers. A new session is inserted with its counter already advanced; an
-# existing active one is advanced under its row lock, which serialises writers to one session
-# until commit and keeps ``seq_in_session`` gap-free. Authors and members are written only when
-# numbers were reserved. Authors arrive sorted so concurrent writers take index locks in one
-# order.
-#
-# The same statement answers what the deriver needs to know about the batch (configurations
-# and members, as they stand once the statement's writes are done: its own snapshot does not
-# see them, so authors are reported as the active members they now are), so the messages can
-# be inserted with their flags set and their jobs queued without a further read.
-#
-# Tombstones. A session is only created in a workspace this statement created or holds
-# ``FOR SHARE`` while its ``deleted_at`` is NULL: a workspace DELETE (an UPDATE of that row)
-# waits for this transaction and then finds the new session active (409), and a writer that
-# waited for a committed DELETE re-reads the row, sees the tombstone and creates nothing. An
-# existing session needs no workspace lock: it is advanced only while active, under its own row
-# lock, and a workspace with an active session cannot be deleted. ``deleting`` reports a
-# tombstone this statement's snapshot sees.
-_PREPARE = (
-    text(
-        """
-    WITH ws AS (
-        INSERT INTO workspaces (name) VALUES (:workspace) ON CONFLICT DO NOTHING RETURNING id
-    ), held AS (
-        SELECT id FROM workspaces
-        WHERE name = :workspace AND deleted_at IS NULL
-          AND NOT EXISTS (
-              SELECT 1 FROM sessions WHERE workspace_name = :workspace AND name = :session
-          )
-        FOR SHARE
-    ), open AS (
-        SELECT id FROM ws UNION ALL SELECT id FROM held
-    ), new_session AS (
-        INSERT INTO sessions (workspace_name, name, last_seq)
-        SELECT :workspace, :session, :count WHERE EXISTS (SELECT 1 FROM open)
-        ON CONFLICT DO NOTHING
-        RETURNING last_seq
-    ), advanced AS (
-        UPDATE sessions SET last_seq = last_seq + :count
-        WHERE workspace_name = :workspace AND name = :session AND is_active
-        RETURNING last_seq
-    ), reserved AS (
-        SELECT last_seq FROM new_session UNION ALL SELECT last_seq FROM advanced
-    ), authors AS (
-        INSERT INTO peers (workspace_name, name)
-        SELECT :workspace, unnest(CAST(:authors AS text[]))
-        WHERE EXISTS (SELECT 1 FROM reserved)
-        ON CONFLICT DO NOTHING
-    ), members AS (
-        INSERT INTO session_peers (workspace_name, session_name, peer_name, configuration)
-        SELECT :workspace, :session, unnest(CAST(:authors AS text[])), :config
-        WHERE EXISTS (SELECT 1 FROM reserved)
-        ON CONFLICT (workspace_name, session_name, peer_name) DO UPDATE
-            SET configuration = EXCLUDED.configuration, joined_at = now(), left_at = NULL
-            WHERE session_peers.left_at IS NOT NULL
-    )
-    SELECT (SELECT max(last_seq) FROM reserved) AS last,
-           EXISTS (
-               SELECT 1 FROM workspaces WHERE name = :workspace AND deleted_at IS NOT NULL
-           ) AS deleting,
-           (SELECT configuration FROM workspaces WHERE name = :workspace) AS workspace_config,
+# What the batch's plan needs, as it will stand once the authors joined: the configurations,
+# the session's members, and the authors as the active members they are about to be (a left
+# member rejoins with ``$4``, the default member configuration; an active one keeps its own).
+_STATE = """
+    SELECT (SELECT configuration FROM workspaces WHERE name = $1) AS workspace_config,
            (SELECT configuration FROM sessions
-             WHERE workspace_name = :workspace AND name = :session) AS session_config,
+             WHERE workspace_name = $1 AND name = $2) AS session_config,
            (SELECT coalesce(jsonb_agg(jsonb_build_object(
                        'peer', m.peer, 'config', m.config, 'active', m.active,
                        'peer_config', m.peer_config)), '[]')
@@ -85,96 +53,277 @@ _PREPARE = (
                          sp.left_at IS NULL AS active, p.configuration AS peer_config
                     FROM session_peers sp
                     JOIN peers p ON p.workspace_name = sp.workspace_name AND p.name = sp.peer_name
-                   WHERE sp.workspace_name = :workspace AND sp.session_name = :session
-                     AND NOT (sp.peer_name = ANY(CAST(:authors AS text[])))
+                   WHERE sp.workspace_name = $1 AND sp.session_name = $2
+                     AND NOT (sp.peer_name = ANY(CAST($3 AS text[])))
                   UNION ALL
                   SELECT a.peer,
                          CASE WHEN sp.peer_name IS NOT NULL AND sp.left_at IS NULL
-                              THEN sp.configuration ELSE CAST(:config AS jsonb) END,
+                              THEN sp.configuration ELSE CAST(CAST($4 AS text) AS jsonb) END,
                          true,
                          coalesce(p.configuration, '{}'::jsonb)
-                    FROM unnest(CAST(:authors AS text[])) AS a(peer)
-                    LEFT JOIN session_peers sp ON sp.workspace_name = :workspace
-                         AND sp.session_name = :session AND sp.peer_name = a.peer
-                    LEFT JOIN peers p ON p.workspace_name = :workspace AND p.name = a.peer
+                    FROM unnest(CAST($3 AS text[])) AS a(peer)
+                    LEFT JOIN session_peers sp ON sp.workspace_name = $1
+                         AND sp.session_name = $2 AND sp.peer_name = a.peer
+                    LEFT JOIN peers p ON p.workspace_name = $1 AND p.name = a.peer
               ) m) AS members
-    """
+"""
+
+# The batch in one statement. Parameters: $1 workspace, $2 session, $3 the authors (sorted, so
+# concurrent writers take index locks in one order), $4 the default member configuration (JSON
+# text), $5 how many messages; the messages as arrays ($6 public ids, $7 senders, $8 contents,
+# $9 token counts, $10 metadata and $11 internal metadata as JSON text, $12 created_at or
+# NULL for now()); the planned jobs as ``queue.repository``'s arrays ($13 kinds .. $20 max
+# attempts); the embedding jobs' attempts ($21, NULL: no embedding), size ($22) and priority
+# ($28); the summary job ($23, JSON text, its ``seq`` set here; NULL: summaries off), its lock
+# and dedupe key ($24), attempts ($25) and priority ($29), the short and long thresholds ($26,
+# $27; 0: none).
+#
+# A new session is inserted with its counter already advanced; an existing active one is
+# advanced under its row lock, which serialises writers to one session until the statement
+# ends and keeps ``seq_in_session`` gap-free. Authors, members, messages and jobs are written
+# only when numbers were reserved.
+#
+# Tombstones. A session is only created in a workspace this statement created or holds
+# ``FOR SHARE`` while its ``deleted_at`` is NULL: a workspace DELETE (an UPDATE of that row)
+# waits for this statement and then finds the new session active (409), and a writer that
+# waited for a committed DELETE re-reads the row, sees the tombstone and creates nothing. An
+# existing session needs no workspace lock: it is advanced only while active, under its own row
+# lock, and a workspace with an active session cannot be deleted; nor is it advanced while the
+# statement's snapshot sees a tombstone (``deleting``), so such a statement writes nothing.
+_WRITE = """
+    WITH ws AS (
+        INSERT INTO workspaces (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id
+    ), tomb AS (
+        SELECT 1 FROM workspaces WHERE name = $1 AND deleted_at IS NOT NULL
+    ), held AS (
+        SELECT id FROM workspaces
+        WHERE name = $1 AND deleted_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM sessions WHERE workspace_name = $1 AND name = $2)
+        FOR SHARE
+    ), open AS (
+        SELECT id FROM ws UNION ALL SELECT id FROM held
+    ), new_session AS (
+        INSERT INTO sessions (workspace_name, name, last_seq)
+        SELECT $1, $2, $5 WHERE EXISTS (SELECT 1 FROM open)
+        ON CONFLICT DO NOTHING
+        RETURNING last_seq
+    ), advanced AS (
+        UPDATE sessions SET last_seq = last_seq + $5
+        WHERE workspace_name = $1 AND name = $2 AND is_active
+          AND NOT EXISTS (SELECT 1 FROM tomb)
+        RETURNING last_seq
+    ), reserved AS (
+        SELECT last_seq, last_seq - $5 + 1 AS first
+          FROM (SELECT last_seq FROM new_session UNION ALL SELECT last_seq FROM advanced) r
+    ), authors AS (
+        INSERT INTO peers (workspace_name, name)
+        SELECT $1, unnest(CAST($3 AS text[])) WHERE EXISTS (SELECT 1 FROM reserved)
+        ON CONFLICT DO NOTHING
+    ), members AS (
+        INSERT INTO session_peers (workspace_name, session_name, peer_name, configuration)
+        SELECT $1, $2, unnest(CAST($3 AS text[])), CAST(CAST($4 AS text) AS jsonb)
+        WHERE EXISTS (SELECT 1 FROM reserved)
+        ON CONFLICT (workspace_name, session_name, peer_name) DO UPDATE
+            SET configuration = EXCLUDED.configuration, joined_at = now(), left_at = NULL
+            WHERE session_peers.left_at IS NOT NULL
+    ), stored AS (
+        INSERT INTO messages (public_id, workspace_name, session_name, peer_name,
+                              seq_in_session, content, token_count, metadata,
+                              internal_metadata, created_at)
+        SELECT m.public_id, $1, $2, m.peer, r.first + m.n - 1, m.content, m.tokens,
+               CAST(m.metadata AS jsonb), CAST(m.internal AS jsonb),
+               coalesce(m.created_at, now())
+          FROM reserved r,
+               unnest(CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS text[]),
+                      CAST($9 AS integer[]), CAST($10 AS text[]), CAST($11 AS text[]),
+                      CAST($12 AS timestamptz[])) WITH ORDINALITY
+               AS m(public_id, peer, content, tokens, metadata, internal, created_at, n)
+        RETURNING id, public_id, workspace_name, session_name, peer_name, content,
+                  token_count, metadata, created_at, seq_in_session
+    ), queued AS (
+        INSERT INTO jobs (kind, payload, workspace_name, session_name, lock_key, dedupe_key,
+                          priority, max_attempts)
+        SELECT 'embed_messages',
+               jsonb_build_object('kind', 'embed_messages', 'workspace', $1,
+                                  'message_ids', jsonb_agg(s.id ORDER BY s.seq_in_session)),
+               $1, $2, NULL, NULL, CAST($28 AS smallint), CAST($21 AS integer)
+          FROM stored s, reserved r
+         WHERE CAST($21 AS integer) IS NOT NULL
+         GROUP BY (s.seq_in_session - r.first) / CAST($22 AS integer)
+        UNION ALL
+        SELECT j.kind, CAST(j.payload AS jsonb), j.workspace, j.session, j.lock_key,
+               j.dedupe_key, j.priority, j.max_attempts
+          FROM unnest(CAST($13 AS text[]), CAST($14 AS text[]), CAST($15 AS text[]),
+                      CAST($16 AS text[]), CAST($17 AS text[]), CAST($18 AS text[]),
+                      CAST($19 AS smallint[]), CAST($20 AS integer[]))
+               AS j(kind, payload, workspace, session, lock_key, dedupe_key, priority,
+                    max_attempts)
+         WHERE EXISTS (SELECT 1 FROM reserved)
+        UNION ALL
+        SELECT 'summarize',
+               jsonb_set(CAST(CAST($23 AS text) AS jsonb), '{seq}', to_jsonb(r.last_seq)),
+               $1, $2, $24, $24, CAST($29 AS smallint), CAST($25 AS integer)
+          FROM reserved r
+         WHERE CAST($23 AS text) IS NOT NULL
+           AND (r.last_seq / nullif(CAST($26 AS integer), 0) > (r.first - 1) / nullif($26, 0)
+                OR r.last_seq / nullif(CAST($27 AS integer), 0) > (r.first - 1) / nullif($27, 0))
+        ON CONFLICT (dedupe_key) WHERE status = 'todo' AND dedupe_key IS NOT NULL DO NOTHING
     )
-    .bindparams(
-        bindparam("authors", type_=ARRAY(Text)),
-        bindparam("config", type_=JSONB),
-    )
-    .columns(
-        column("last", BigInteger),
-        column("deleting", Boolean),
-        column("workspace_config", JSONB),
-        column("session_config", JSONB),
-        column("members", JSONB),
-    )
-)
+    SELECT (SELECT max(last_seq) FROM reserved) AS last,
+           EXISTS (SELECT 1 FROM tomb) AS deleting,
+           s.id, s.public_id, s.workspace_name, s.session_name, s.peer_name, s.content,
+           s.token_count, s.metadata, s.created_at
+      FROM (SELECT 1) AS one LEFT JOIN stored s ON true
+     ORDER BY s.seq_in_session
+"""
 
 # A statement that reserved nothing ran again at most this often: once for a session (or
 # workspace) another transaction committed after this statement's snapshot was taken, once
-# more for one purged meanwhile.
+# more for one purged meanwhile. Outside a transaction a statement Postgres aborted as a
+# deadlock victim wrote nothing and runs again too (inside one, the unit of work restarts).
 _RUNS = 3
 
 
 @dataclass(frozen=True)
-class Reservation:
-    """``last``: the last reserved number; ``None`` when the workspace is being deleted
-    (``workspace_deleting``) or the session is inactive. A ``None`` reservation may have
-    written rows: the caller must not commit. ``state``: the session's configurations and
-    members once the batch's authors joined (with a number reserved)."""
+class Batch:
+    """The messages of a batch, in request order, as the write statement takes them."""
+
+    public_ids: list[str]
+    senders: list[str]
+    contents: list[str]
+    token_counts: list[int]
+    metadata: list[str]  # JSON text
+    internal: list[str]  # JSON text: the flags the plan set, and any internal metadata
+    created_at: list[datetime | None]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The summary job of a batch that reaches a threshold (its ``seq`` set by the write)."""
+
+    payload: JobPayload
+    short_every: int
+    long_every: int
+
+
+@dataclass(frozen=True)
+class Stored:
+    """``rows``: the messages stored, in order (``MessageRow`` columns; empty when nothing
+    was). ``last`` is None when the session is inactive or the workspace is being deleted
+    (``workspace_deleting``): then nothing was written."""
 
     last: int | None
-    workspace_deleting: bool = False
-    state: SessionState | None = None
+    workspace_deleting: bool
+    rows: list[MessageRow]
 
 
-def _state(row: Any, last: int) -> SessionState:
-    return SessionState(
-        workspace_config=row.workspace_config or {},
-        session_config=row.session_config or {},
-        internal={},
-        active=True,
-        last_seq=last,
-        members=[
-            MemberRow(m["peer"], m["config"] or {}, bool(m["active"]), m["peer_config"] or {})
-            for m in row.members
-        ],
-    )
+def _job_arrays(payloads: Sequence[JobPayload]) -> list[list[Any]]:
+    units = [payload.unit() for payload in payloads]
+    return [
+        [payload.kind for payload in payloads],
+        [payload.model_dump_json() for payload in payloads],
+        [unit.workspace for unit in units],
+        [unit.session for unit in units],
+        [unit.lock_key for unit in units],
+        [unit.dedupe_key for unit in units],
+        [payload.priority for payload in payloads],
+        [payload.max_attempts for payload in payloads],
+    ]
 
 
 class IngestRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
-    async def prepare(
+    def _pool(self) -> ReadPool | None:
+        """The read pool, for a session outside any transaction (``api.deps.read_session``):
+        each statement is then its own transaction."""
+        pool: ReadPool | None = self.db.info.get(READ_POOL)
+        return pool if pool is not None and not self.db.in_transaction() else None
+
+    async def _fetch(self, sql: str, args: Sequence[Any]) -> Sequence[Any]:
+        pool = self._pool()
+        if pool is not None:
+            return await pool.fetch(sql, *args)
+        connection = await self.db.connection()  # in the unit's transaction (BEGIN included)
+        return (await connection.exec_driver_sql(sql, tuple(args))).all()
+
+    async def state(
+        self, workspace: str, session: str, authors: Sequence[str], member_config: str
+    ) -> SessionState:
+        """The session's configurations and members once ``authors`` joined (``last_seq`` 0:
+        the numbers are reserved by :meth:`write`). ``member_config`` is JSON text."""
+        row = (await self._fetch(_STATE, (workspace, session, list(authors), member_config)))[0]
+        return SessionState(
+            workspace_config=row[0] or {},
+            session_config=row[1] or {},
+            internal={},
+            active=True,
+            last_seq=0,
+            members=[
+                MemberRow(m["peer"], m["config"] or {}, bool(m["active"]), m["peer_config"] or {})
+                for m in row[2]
+            ],
+        )
+
+    async def write(
         self,
         workspace: str,
         session: str,
         authors: Sequence[str],
-        member_config: dict[str, Any],
-        count: int,
-    ) -> Reservation:
-        """Reserve ``count`` sequence numbers for a batch (see :data:`_PREPARE`).
+        member_config: str,
+        batch: Batch,
+        jobs: Sequence[JobPayload],
+        *,
+        embed_per_job: int | None,
+        summary: Summary | None,
+    ) -> Stored:
+        """Store ``batch`` (see :data:`_WRITE`) with ``jobs`` and, with ``embed_per_job``,
+        its embedding jobs of at most that many messages each.
 
         When another transaction created (or purged) the session or the workspace while the
-        statement ran, their rows are not in its snapshot and nothing is reserved; the
-        statement is idempotent, so it runs again with a fresh snapshot.
+        statement ran, their rows are not in its snapshot and nothing is written; the
+        statement runs again with a fresh snapshot.
         """
-        params = {
-            "workspace": workspace,
-            "session": session,
-            "authors": sorted(set(authors)),
-            "config": member_config,
-            "count": count,
-        }
-        connection = await self.db.connection()  # Core execution: no ORM pass per statement
-        for _ in range(_RUNS):
-            row = (await connection.execute(_PREPARE, params)).one()
-            if row.deleting:  # whatever was reserved: the caller rolls the transaction back
-                return Reservation(None, workspace_deleting=True)
-            if row.last is not None:
-                return Reservation(int(row.last), state=_state(row, int(row.last)))
-        return Reservation(None)
+        args = (
+            workspace,
+            session,
+            list(authors),
+            member_config,
+            len(batch.contents),
+            batch.public_ids,
+            batch.senders,
+            batch.contents,
+            batch.token_counts,
+            batch.metadata,
+            batch.internal,
+            batch.created_at,
+            *_job_arrays(jobs),
+            EmbedMessages.max_attempts if embed_per_job else None,
+            embed_per_job or MAX_IDS_PER_JOB,
+            summary.payload.model_dump_json() if summary else None,
+            summary.payload.unit().lock_key if summary else None,
+            summary.payload.max_attempts if summary else 0,
+            summary.short_every if summary else 0,
+            summary.long_every if summary else 0,
+            BULK_PRIORITY,
+            summary.payload.priority if summary else 0,
+        )
+        direct = self._pool() is not None
+        for run in range(1, _RUNS + 1):
+            try:
+                rows = await self._fetch(_WRITE, args)
+            except Exception as exc:  # asyncpg's own error on the pool
+                if not direct or sqlstate(exc) not in RESTARTABLE or run == _RUNS:
+                    raise
+                continue
+            head = rows[0]
+            if head[1]:
+                return Stored(None, workspace_deleting=True, rows=[])
+            if head[0] is not None:
+                return Stored(
+                    int(head[0]),
+                    workspace_deleting=False,
+                    rows=[MessageRow(*tuple(r)[2:]) for r in rows if r[2] is not None],
+                )
+        return Stored(None, workspace_deleting=False, rows=[])
