@@ -103,6 +103,12 @@ def _log_lines(path: Path, start: int) -> list[str]:
     return path.read_bytes()[start:].decode(errors="replace").splitlines()
 
 
+def _tracebacks(lines: list[str]) -> str:
+    """The server's log from each ``-> 500`` line on (its traceback), for a failure message."""
+    starts = [i for i, line in enumerate(lines) if "-> 500" in line]
+    return "\n".join("\n".join(lines[i : i + 40]) for i in starts[:3])
+
+
 def test_database_outage_gives_503_never_500(outage_server: Outage) -> None:
     base, ws = outage_server.base_url, f"ws-{uuid.uuid4().hex[:12]}"
     kept = httpx.post(
@@ -136,7 +142,10 @@ def test_database_outage_gives_503_never_500(outage_server: Outage) -> None:
     lines = _log_lines(outage_server.log_path, log_start)
 
     statuses = sorted({a.status for a in answers})
-    assert set(statuses) <= {200, 201, 503}, [a for a in answers if a.status not in {200, 201, 503}]
+    assert set(statuses) <= {200, 201, 503}, (
+        [a for a in answers if a.status not in {200, 201, 503}],
+        _tracebacks(lines),  # what the server logged for them
+    )
     during = [a for a in answers if down_at + 0.5 < a.at < restart_at]
     assert during, "no request was made while the database was down"
     unavailable = [a for a in answers if a.status == 503]

@@ -36,6 +36,17 @@ def _raised(exc: BaseException) -> BaseException:
         DBAPIError("SELECT 1", None, ConnectionResetError(104, "reset")),
         asyncpg.CannotConnectNowError("the database system is starting up"),
         asyncpg.InterfaceError("cannot call Connection.fetch(): connection is closed"),
+        # a statement sent on a connection still consuming the server's FATAL (shutting down)
+        asyncpg.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
+        DBAPIError(
+            "BEGIN",
+            None,
+            asyncpg.InternalClientError(
+                "cannot switch to state 15; another operation (2) is in progress"
+            ),
+        ),
     ],
     ids=lambda e: type(e).__name__,
 )

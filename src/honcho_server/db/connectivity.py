@@ -22,7 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 _OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
 _DRIVER_MODULES = ("asyncpg", "sqlalchemy")
 _CLOSED_MARKERS = ("connection is closed", "connection was closed", "underlying connection")
-_DRIVER_ERRORS = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DRIVER_ERRORS = (
+    DBAPIError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+# asyncpg's error for a connection still consuming a failure (the server's FATAL before it
+# closed the socket) when the next statement is sent on it: the connection is dead.
+_MID_FAILURE_MARKER = "another operation"
 
 
 def outage_reason(exc: BaseException) -> str | None:
@@ -40,6 +48,8 @@ def outage_reason(exc: BaseException) -> str | None:
         if isinstance(link, asyncpg.InterfaceError) and any(
             marker in str(link) for marker in _CLOSED_MARKERS
         ):
+            return _describe(link)
+        if isinstance(link, asyncpg.InternalClientError) and _MID_FAILURE_MARKER in str(link):
             return _describe(link)
         if isinstance(link, OSError):  # refused, reset, unreachable, timed out (TimeoutError)
             return _describe(link)

@@ -1,4 +1,4 @@
-"""The thin path to Postgres: an asyncpg pool for the hot routes' single-statement reads.
+"""The thin path to Postgres: an asyncpg pool for the hot routes' single statements.
 
 A read through SQLAlchemy's async session costs about 0.45 ms of our CPU (session, greenlet
 bridge, pool checkout and reset, result objects) where asyncpg alone costs 0.14 ms, the same
@@ -6,14 +6,17 @@ statement on the same server (measured in process, best of four runs of 2,000). 
 get-or-create that finds its row, a message get, a list page or a context, that difference is
 a third of the whole request. Those reads run here: no transaction (each statement is its own
 snapshot, as :data:`api.deps.ReadDb` already was), asyncpg's prepared-statement cache, rows as
-asyncpg ``Record`` (index or key access). Everything that writes, or reads what it is about
-to write, stays on the engine's session in a unit of work.
+asyncpg ``Record`` (index or key access). So does an ingest's write, one statement that is
+atomic on its own (``repositories.ingest``). Everything else that writes, or reads what it is
+about to write, stays on the engine's session in a unit of work.
 
 The pool holds at most ``DB_READ_POOL_SIZE`` connections (opened on demand, none at startup)
 beside the engine's ``DB_POOL_SIZE + DB_MAX_OVERFLOW``, with the same statement timeout,
 connect timeout and JSON decoding. A connection the server closed is replaced by asyncpg on
 the next acquire; a database that is down raises asyncpg's own errors, which the app answers
-with a 503 (:mod:`api.errors`) like the engine's. Every statement is announced to the
+with a 503 (:mod:`api.errors`) like the engine's. A connection whose statement failed for any
+reason but the statement's own (I/O, a server going away, a cancelled request) is closed, so
+it is never handed out mid-failure. Every statement is announced to the
 engine's ``before_cursor_execute`` listeners, so statement counts and tracing see it.
 """
 
@@ -26,6 +29,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..settings import Settings
+from .connectivity import outage_reason
 from .engine import CONNECT_TIMEOUT_SECONDS
 from .engine import _dumps as json_dumps  # encoded and decoded as the engine does
 from .engine import _loads as json_loads
@@ -76,7 +80,15 @@ class ReadPool:
         # no acquire timeout (it costs a task per call): a connection is handed back within
         # the statement timeout, and a new one connects within CONNECT_TIMEOUT_SECONDS
         async with self._pool.acquire() as connection:
-            rows: Sequence[asyncpg.Record] = await connection.fetch(sql, *args)
+            try:
+                rows: Sequence[asyncpg.Record] = await connection.fetch(sql, *args)
+            except asyncpg.PostgresError as exc:  # the statement's own error: still usable,
+                if outage_reason(exc) is not None:  # unless the server is going away
+                    connection.terminate()
+                raise
+            except BaseException:  # I/O, cancelled mid-statement: never handed out again
+                connection.terminate()
+                raise
         return rows
 
     async def first(self, stmt: Statement, **params: Any) -> asyncpg.Record | None:
