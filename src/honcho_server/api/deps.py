@@ -103,10 +103,16 @@ class UnitOfWork:
         )
 
 
-async def _unit_of_work(request: Request) -> UnitOfWork:
+def request_unit_of_work(request: Request) -> UnitOfWork:
+    """The request's :class:`UnitOfWork` (what :data:`UnitOfWorkDep` gives), for a route that
+    needs one on some paths only."""
     settings: Settings = request.app.state.settings
     ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
     return UnitOfWork(request.app.state.session_factory, ttl, request.app.state.read_pool)
+
+
+async def _unit_of_work(request: Request) -> UnitOfWork:
+    return request_unit_of_work(request)
 
 
 async def _paging(

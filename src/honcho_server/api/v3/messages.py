@@ -9,7 +9,7 @@ from ...deriver.config import defaults_from
 from ...schemas.messages import Message, MessageBatchCreate, MessageGet, MessageUpdate
 from ...schemas.pagination import Page
 from ...services import lifecycle, messages
-from ..deps import DbSession, Listing, ReadDb, SettingsDep, UnitOfWorkDep, read_session
+from ..deps import DbSession, Listing, ReadDb, SettingsDep, read_session, request_unit_of_work
 from ..idempotency import IdempotencyKey, create_once
 from ..rendering import rendered
 
@@ -27,7 +27,6 @@ async def create_messages_for_session(
     session_id: str,
     body: MessageBatchCreate,
     request: Request,
-    uow: UnitOfWorkDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> list[Message] | Response:
@@ -54,7 +53,7 @@ async def create_messages_for_session(
         )
 
     return await create_once(
-        uow,
+        request_unit_of_work(request),  # built here: the common request (no key) needs none
         idempotency_key,
         create,
         workspace=workspace_id,
