@@ -15,7 +15,13 @@ The text statements compare the scope in a collation of their own
 lists lead with the same columns) can serve them, and the planner cannot choose to walk a
 scope it underestimates (statistics not knowing a new workspace or a grown session yet)
 parsing or pattern-matching every message: at 12,300 messages that walk cost 240-490 ms per
-word statement and 15 ms per substring statement; the index scans take under 1 ms. Word lists
+word statement and 15 ms per substring statement; the index scans take under 1 ms. Nor may it
+read the whole table: with a ``LIMIT``, a word common in the scope (``hike`` in 1,200 of
+16,600 messages) makes a sequential scan look cheap, but the newest matches sit at the end of
+the heap, so the scan parsed 10,200 messages (130-200 ms per word branch, after an ingest
+load) where the full-text index answers in 0.5 ms. A search's transaction therefore runs with
+``enable_seqscan`` off (:meth:`SearchRepository.plan_each_query`, or with the vector settings
+of its first statement): every statement of a search has an index to use. Word lists
 (rare words, any word) are one branch per word with the word as a constant, so each branch is
 one index scan of scope and word together, with at most ``cap`` + 1 rows read per word.
 """
@@ -39,7 +45,6 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filter_values import is_wildcard
@@ -171,12 +176,19 @@ class SearchRepository:
         return _text_scope_condition(self._scope, NO_INDEX_COLLATION)
 
     async def plan_each_query(self) -> None:
-        """Plan every statement for its actual values, for the rest of this transaction.
+        """Plan every statement for its actual values, with no sequential scan, for the rest
+        of this transaction (a hybrid search's first statement, :meth:`nearest`, does both).
 
         A cached generic plan cannot see the pattern or the words: it would pick, say, a full
-        trigram-index scan for a pattern with no trigrams (``%?%``), and be 10x slower.
+        trigram-index scan for a pattern with no trigrams (``%?%``), and be 10x slower. For
+        sequential scans see the module's docstring.
         """
-        await self.db.execute(sql("SET LOCAL plan_cache_mode = force_custom_plan"))
+        await self.db.execute(
+            select(
+                func.set_config("plan_cache_mode", "force_custom_plan", True),
+                func.set_config("enable_seqscan", "off", True),
+            )
+        )
 
     async def all_words(self, query: str, n: int, window: int) -> list[int]:
         """Messages matching every word of ``query`` (web-search syntax); among the newest
@@ -231,7 +243,9 @@ class SearchRepository:
         where = self._where
         if authors is not None:
             where = and_(where, T.c.peer_name.in_(list(authors)))
-        return await VectorRepository(self.db).nearest_messages(vector, where, self._workspace, n)
+        return await VectorRepository(self.db).nearest_messages(
+            vector, where, self._workspace, n, index_only=True
+        )
 
     async def rare_words(self, words: Sequence[str], n: int, cap: int) -> list[tuple[int, int]]:
         """Messages matching some of ``words``, each with the document frequency of its rarest

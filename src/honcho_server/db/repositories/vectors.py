@@ -58,7 +58,13 @@ class VectorRepository:
         self.db = db
 
     async def nearest_messages(
-        self, vector: list[float], where: ColumnElement[bool], workspace: str, n: int
+        self,
+        vector: list[float],
+        where: ColumnElement[bool],
+        workspace: str,
+        n: int,
+        *,
+        index_only: bool = False,
     ) -> list[int]:
         """Ids of the (at most ``n``) messages with the nearest embedded chunks, nearest first.
 
@@ -66,7 +72,7 @@ class VectorRepository:
         Messages not embedded yet are absent.
         """
         k = n * CHUNKS_PER_MESSAGE
-        await self._allow_filtered_scan(k)
+        await self._allow_filtered_scan(k, index_only=index_only)
         distance = cosine_distance(E.c.embedding, vector).label("distance")
         joined = E.join(M, M.c.id == E.c.message_id).join(
             S, and_(S.c.workspace_name == M.c.workspace_name, S.c.name == M.c.session_name)
@@ -116,19 +122,21 @@ class VectorRepository:
             stmt = stmt.where(nearest.c.distance <= max_distance)
         return list((await self.db.execute(stmt)).all())
 
-    async def _allow_filtered_scan(self, k: int) -> None:
+    async def _allow_filtered_scan(self, k: int, *, index_only: bool = False) -> None:
         """Iterative HNSW scans (and a candidate list of ``k``) for the rest of the transaction.
 
         Also plan every vector query for its actual values: after five runs of a prepared
         statement Postgres may switch to a generic plan that ignores the HNSW index and sorts
         every row of the pair (measured by bench/vector_search.py: ~3 s instead of ~2 ms at
-        100,000 conclusions).
+        100,000 conclusions). ``index_only``: no sequential scans for the rest of the
+        transaction either (message search, see :mod:`.search`), in the same round trip.
         """
         ef = min(max(k, _MIN_EF_SEARCH), _MAX_EF_SEARCH)
-        await self.db.execute(
-            select(
-                func.set_config("hnsw.iterative_scan", "relaxed_order", True),
-                func.set_config("hnsw.ef_search", str(ef), True),
-                func.set_config("plan_cache_mode", "force_custom_plan", True),
-            )
-        )
+        settings = [
+            func.set_config("hnsw.iterative_scan", "relaxed_order", True),
+            func.set_config("hnsw.ef_search", str(ef), True),
+            func.set_config("plan_cache_mode", "force_custom_plan", True),
+        ]
+        if index_only:
+            settings.append(func.set_config("enable_seqscan", "off", True))
+        await self.db.execute(select(*settings))
