@@ -253,7 +253,7 @@ async def test_a_session_delete_waits_for_a_writer_and_a_late_writer_gets_404(
 # --- the hot path stays one statement ----------------------------------------------------------
 
 
-async def test_ingest_checks_the_tombstone_in_its_one_prepare_statement(
+async def test_ingest_checks_the_tombstone_in_its_one_write_statement(
     client: httpx.AsyncClient, app: FastAPI, ws: str
 ) -> None:
     me = asyncio.current_task()
