@@ -416,8 +416,8 @@ async def _lane(
         except Exception as exc:  # keep the lane alive through database outages
             _step_failed.report(exc)
             ready = False
-        if not ready:
-            await wake.wait(IDLE_POLL_SECONDS, stop)
+        if not ready and await wake.wait(IDLE_POLL_SECONDS, stop):
+            await wake.gather(stop)  # more work may arrive for the same claim
 
 
 class _RateLimitedWarning:
