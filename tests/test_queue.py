@@ -222,3 +222,22 @@ async def test_notify_wakes_an_idle_worker_quickly(queue_db: QueueDb) -> None:
     stop.set()
     await worker
     assert latency < 1.0, f"took {latency:.2f}s: the worker was not woken by NOTIFY"
+
+
+async def test_a_claim_never_takes_a_units_second_job_past_its_first(queue_db: QueueDb) -> None:
+    """The race behind a unit's jobs running out of order: one claim has locked the unit's
+    first job (its UPDATE not yet done), a concurrent claim skips that locked row and must not
+    take the unit's second job instead, which would then run first. It takes a free job."""
+    from honcho_server.queue.repository import QueueRepository
+
+    await _enqueue(queue_db, *(Probe(note=f"u{i}") for i in range(2)), lock_key="unit-r")
+    await _enqueue(queue_db, Probe(note="free"))
+    first = min(j.id for j in await queue_db.jobs() if j.note == "u0")
+    async with queue_db.factory() as holder:  # the other claim, mid-statement
+        await holder.execute(text("SELECT 1 FROM jobs WHERE id = :id FOR UPDATE"), {"id": first})
+        async with unit_of_work(queue_db.factory) as db:
+            claim = await QueueRepository(db).claim("w2")
+        assert claim is not None
+        notes = {j.id: j.note for j in await queue_db.jobs()}
+        assert [notes[j.id] for j in claim.jobs] == ["free"]
+        await holder.rollback()

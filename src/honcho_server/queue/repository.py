@@ -102,7 +102,9 @@ _FAN_OUT = text(
 # todo → doing: the oldest due job whose work unit is not running, of a kind this worker may
 # run now; jobs of priority ``prefer`` or above first (a lane that keeps bulk work moving), in
 # the same statement. SKIP LOCKED lets concurrent workers pass over rows another one is
-# claiming.
+# claiming. A job of a work unit must also be its unit's first waiting job: otherwise a claim
+# that skipped the first (locked by a concurrent claim not yet committed) would take the
+# second and run it first (the unit's unique 'doing' index then fails the other claim).
 #
 # Batches: when that job is of a kind claimed in batches (``rules``: many small jobs one
 # handler call does better together: message embeddings), small (at most ``small`` items in
@@ -121,8 +123,14 @@ _CLAIM = text(
         WHERE j.status = 'todo' AND j.scheduled_at <= now()
           AND j.priority >= :min_priority
           AND NOT (j.kind = ANY(CAST(:blocked AS text[])))
-          AND (j.lock_key IS NULL OR NOT EXISTS (
-                SELECT 1 FROM jobs d WHERE d.lock_key = j.lock_key AND d.status = 'doing'))
+          AND (j.lock_key IS NULL OR (
+                NOT EXISTS (
+                    SELECT 1 FROM jobs d WHERE d.lock_key = j.lock_key AND d.status = 'doing')
+                AND NOT EXISTS (
+                    SELECT 1 FROM jobs e
+                    WHERE e.status = 'todo' AND e.lock_key = j.lock_key
+                      AND (e.priority, e.scheduled_at, e.id)
+                          < (j.priority, j.scheduled_at, j.id))))
         ORDER BY j.priority >= :prefer DESC, j.priority, j.scheduled_at, j.id
         FOR UPDATE SKIP LOCKED
         LIMIT 1
