@@ -7,6 +7,7 @@ import json
 import logging
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -132,3 +133,36 @@ def test_validation_errors_keep_the_documented_shape() -> None:
         "msg": "70 more validation error(s) not shown",
     }
     json.dumps(out, allow_nan=False).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        asyncpg.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
+        asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.CannotConnectNowError("the database system is shutting down"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+async def test_the_drivers_own_outage_errors_are_answered_503(exc: BaseException) -> None:
+    """What the read pool raises (asyncpg's errors, no SQLAlchemy wrapping) reaches the app's
+    handlers as is: each must be a 503, never a 500 (a Postgres restart under ingest load gave
+    one with asyncpg's InternalClientError)."""
+    from fastapi import FastAPI
+
+    from honcho_server.api.errors import install
+
+    app = FastAPI()
+    install(app)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise exc
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.get("/boom")
+    assert r.status_code == 503, r.text
+    assert r.headers.get("retry-after")

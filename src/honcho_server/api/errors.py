@@ -112,6 +112,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(asyncpg.PostgresError, _database_error)  # the read pool's
-    for unwrapped in (PoolTimeout, OSError, asyncpg.InterfaceError):
+    # errors the driver raises without SQLAlchemy's wrapping (the read pool's, a connect)
+    for unwrapped in (PoolTimeout, OSError, asyncpg.InterfaceError, asyncpg.InternalClientError):
         app.add_exception_handler(unwrapped, _connection_error)
     app.add_exception_handler(Exception, _unexpected)
