@@ -285,6 +285,22 @@ _RUNNING_FOR_PEER = text(
 )
 
 
+def job_arrays(payloads: Sequence[JobPayload]) -> dict[str, list[Any]]:
+    """Jobs due now as column arrays, in the order ``_INSERT_MANY`` unnests them (the ingest
+    statement, ``db.repositories.ingest``, inserts its planned jobs from the same arrays)."""
+    units = [payload.unit() for payload in payloads]
+    return {
+        "kinds": [payload.kind for payload in payloads],
+        "payloads": [payload.model_dump_json() for payload in payloads],
+        "workspaces": [unit.workspace for unit in units],
+        "sessions": [unit.session for unit in units],
+        "lock_keys": [unit.lock_key for unit in units],
+        "dedupe_keys": [unit.dedupe_key for unit in units],
+        "priorities": [payload.priority for payload in payloads],
+        "max_attempts": [payload.max_attempts for payload in payloads],
+    }
+
+
 class QueueRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
@@ -324,17 +340,7 @@ class QueueRepository:
         insert merges with a waiting one)."""
         if not payloads:
             return
-        units = [payload.unit() for payload in payloads]
-        params = {
-            "kinds": [payload.kind for payload in payloads],
-            "payloads": [payload.model_dump_json() for payload in payloads],
-            "workspaces": [unit.workspace for unit in units],
-            "sessions": [unit.session for unit in units],
-            "lock_keys": [unit.lock_key for unit in units],
-            "dedupe_keys": [unit.dedupe_key for unit in units],
-            "priorities": [payload.priority for payload in payloads],
-            "max_attempts": [payload.max_attempts for payload in payloads],
-        }
+        params = job_arrays(payloads)
         connection = await self.db.connection()  # Core execution: no ORM pass (ingest path)
         await connection.execute(_INSERT_MANY, params)
 

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...queue.payloads import BULK_PRIORITY, MAX_IDS_PER_JOB, EmbedMessages, JobPayload
+from ...queue.repository import job_arrays
 from ..errors import sqlstate
 from ..read_pool import ReadPool
 from ..session import RESTARTABLE
@@ -217,20 +218,6 @@ class Stored:
     rows: list[MessageRow]
 
 
-def _job_arrays(payloads: Sequence[JobPayload]) -> list[list[Any]]:
-    units = [payload.unit() for payload in payloads]
-    return [
-        [payload.kind for payload in payloads],
-        [payload.model_dump_json() for payload in payloads],
-        [unit.workspace for unit in units],
-        [unit.session for unit in units],
-        [unit.lock_key for unit in units],
-        [unit.dedupe_key for unit in units],
-        [payload.priority for payload in payloads],
-        [payload.max_attempts for payload in payloads],
-    ]
-
-
 class IngestRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
@@ -298,7 +285,7 @@ class IngestRepository:
             batch.metadata,
             batch.internal,
             batch.created_at,
-            *_job_arrays(jobs),
+            *job_arrays(jobs).values(),
             EmbedMessages.max_attempts if embed_per_job else None,
             embed_per_job or MAX_IDS_PER_JOB,
             summary.payload.model_dump_json() if summary else None,
