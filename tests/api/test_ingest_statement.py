@@ -74,6 +74,19 @@ async def _ids(admin: asyncpg.Connection, ws: str) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
+async def _footprint(admin: asyncpg.Connection, ws: str) -> dict[str, int]:
+    """What a workspace holds: peers, members, messages, jobs, and the session's counter."""
+    row = await admin.fetchrow(
+        "SELECT (SELECT count(*) FROM peers WHERE workspace_name = $1) AS peers,"
+        " (SELECT count(*) FROM session_peers WHERE workspace_name = $1) AS members,"
+        " (SELECT count(*) FROM messages WHERE workspace_name = $1) AS messages,"
+        " (SELECT count(*) FROM jobs WHERE workspace_name = $1) AS jobs,"
+        " (SELECT last_seq FROM sessions WHERE workspace_name = $1) AS last_seq",
+        ws,
+    )
+    return dict(row)
+
+
 async def test_embedding_jobs_are_the_models_rows(
     busy: httpx.AsyncClient, admin: asyncpg.Connection
 ) -> None:
@@ -187,23 +200,9 @@ async def test_a_refused_batch_writes_nothing(
     await admin.execute(
         "UPDATE sessions SET is_active = false WHERE workspace_name = $1 AND name = 's'", ws
     )
-    before = await admin.fetchrow(
-        "SELECT (SELECT count(*) FROM peers WHERE workspace_name = $1) AS peers,"
-        " (SELECT count(*) FROM session_peers WHERE workspace_name = $1) AS members,"
-        " (SELECT count(*) FROM messages WHERE workspace_name = $1) AS messages,"
-        " (SELECT count(*) FROM jobs WHERE workspace_name = $1) AS jobs,"
-        " (SELECT last_seq FROM sessions WHERE workspace_name = $1) AS last_seq",
-        ws,
-    )
+    before = await _footprint(admin, ws)
     body = {"messages": [{"peer_id": "newcomer", "content": "too late"}]}
     r = await busy.post(f"{base}/messages", json=body)
     assert r.status_code == 404, r.text
-    after = await admin.fetchrow(
-        "SELECT (SELECT count(*) FROM peers WHERE workspace_name = $1) AS peers,"
-        " (SELECT count(*) FROM session_peers WHERE workspace_name = $1) AS members,"
-        " (SELECT count(*) FROM messages WHERE workspace_name = $1) AS messages,"
-        " (SELECT count(*) FROM jobs WHERE workspace_name = $1) AS jobs,"
-        " (SELECT last_seq FROM sessions WHERE workspace_name = $1) AS last_seq",
-        ws,
-    )
-    assert dict(after) == dict(before)
+    after = await _footprint(admin, ws)
+    assert after == before
