@@ -47,10 +47,33 @@ class Statement(Protocol):
     def names(self) -> tuple[str, ...]: ...
 
 
+# Message search's planner settings (``repositories.search_hybrid``): what ``repositories.search``
+# sets per transaction, set once per connection of the search pool instead.
+_SEARCH_SETTINGS = (
+    "SET enable_seqscan = off; SET plan_cache_mode = force_custom_plan;"
+    " SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {ef}"
+)
+SEARCH_EF_SEARCH = 60  # a default search's (limit 10: 30 messages, 2 chunk rows each)
+
+
+class SearchConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyped
+    """A search pool's connection: it knows its ``hnsw.ef_search``, so a search with another
+    limit than the default sets it (one more round trip) and the next default one sets it
+    back."""
+
+    ef_search = SEARCH_EF_SEARCH
+
+    async def use_ef_search(self, ef: int) -> None:
+        if ef != self.ef_search:
+            await self.execute(f"SET hnsw.ef_search = {int(ef)}")
+            self.ef_search = ef
+
+
 class ReadPool:
-    def __init__(self, engine: AsyncEngine, pool: asyncpg.Pool) -> None:
+    def __init__(self, engine: AsyncEngine, pool: asyncpg.Pool, searches: asyncpg.Pool) -> None:
         self._engine = engine.sync_engine
         self._pool = pool
+        self._searches = searches
 
     @classmethod
     async def open(cls, engine: AsyncEngine, settings: Settings) -> ReadPool:
@@ -59,20 +82,21 @@ class ReadPool:
         args, kwargs = engine.dialect.create_connect_args(engine.url)
         for name in _ENGINE_ONLY:
             kwargs.pop(name, None)
-        pool = await asyncpg.create_pool(
-            *args,
-            **kwargs,
-            min_size=0,
-            max_size=settings.db_read_pool_size,
-            timeout=CONNECT_TIMEOUT_SECONDS,
-            server_settings={
+        common: dict[str, Any] = {
+            "min_size": 0,
+            "max_size": settings.db_read_pool_size,
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
                 "application_name": "honcho-server",
             },
-            init=_codecs,
-            reset=_nothing_to_reset,
+            "reset": _nothing_to_reset,
+        }
+        pool = await asyncpg.create_pool(*args, **kwargs, **common, init=_codecs)
+        searches = await asyncpg.create_pool(
+            *args, **kwargs, **common, init=_search_settings, connection_class=SearchConnection
         )
-        return cls(engine, pool)
+        return cls(engine, pool, searches)
 
     async def fetch(self, sql: str, *args: Any) -> Sequence[asyncpg.Record]:
         """The rows of ``sql`` (``$n`` parameters), outside any transaction."""
@@ -80,16 +104,20 @@ class ReadPool:
         # no acquire timeout (it costs a task per call): a connection is handed back within
         # the statement timeout, and a new one connects within CONNECT_TIMEOUT_SECONDS
         async with self._pool.acquire() as connection:
+            return await _fetch(connection, sql, args)
+
+    async def search(self, sql: str, args: Sequence[Any], *, ef: int) -> Sequence[asyncpg.Record]:
+        """The rows of a message search's statement, on a connection with search's planner
+        settings (index scans only, custom plans, iterative HNSW scans of ``ef``
+        candidates): the pool's own connections, opened on demand like the read pool's."""
+        self._announce(sql, tuple(args))
+        async with self._searches.acquire() as connection:
             try:
-                rows: Sequence[asyncpg.Record] = await connection.fetch(sql, *args)
-            except asyncpg.PostgresError as exc:  # the statement's own error: still usable,
-                if outage_reason(exc) is not None:  # unless the server is going away
-                    connection.terminate()
-                raise
-            except BaseException:  # I/O, cancelled mid-statement: never handed out again
+                await connection.use_ef_search(ef)
+            except BaseException:
                 connection.terminate()
                 raise
-        return rows
+            return await _fetch(connection, sql, tuple(args))
 
     async def first(self, stmt: Statement, **params: Any) -> asyncpg.Record | None:
         """The first row of a compiled statement, its parameters by name."""
@@ -98,10 +126,29 @@ class ReadPool:
 
     async def close(self) -> None:
         await self._pool.close()
+        await self._searches.close()
 
     def _announce(self, sql: str, args: tuple[Any, ...]) -> None:
         if self._engine._has_events:
             self._engine.dispatch.before_cursor_execute(None, None, sql, args, None, False)
+
+
+async def _fetch(connection: Any, sql: str, args: tuple[Any, ...]) -> Sequence[asyncpg.Record]:
+    try:
+        rows: Sequence[asyncpg.Record] = await connection.fetch(sql, *args)
+    except asyncpg.PostgresError as exc:  # the statement's own error: still usable,
+        if outage_reason(exc) is not None:  # unless the server is going away
+            connection.terminate()
+        raise
+    except BaseException:  # I/O, cancelled mid-statement: never handed out again
+        connection.terminate()
+        raise
+    return rows
+
+
+async def _search_settings(connection: asyncpg.Connection) -> None:
+    await _codecs(connection)
+    await connection.execute(_SEARCH_SETTINGS.format(ef=SEARCH_EF_SEARCH))
 
 
 async def _nothing_to_reset(connection: asyncpg.Connection) -> None:

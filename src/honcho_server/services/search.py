@@ -17,6 +17,12 @@ no connection waits on the model — and the search is *hybrid* (:func:`_hybrid`
    weighted by its rarity, plus priors — the query names the author, the message is not
    one-line small talk, it is newer (strongly so when the query asks about "now").
 
+A search with no filters of its own (the routes' workspace, session or peer: what the SDKs
+send) reads every source and the candidates' rows in one statement
+(:mod:`~..db.repositories.search_hybrid`, one round trip); one with filters or a scope reads
+them one source at a time (:func:`_sources`, 6-8 statements). Both give the same candidates
+and evidence (``tests/api/test_search_one_statement.py``), ranked by :func:`_rank`.
+
 Keyword evidence therefore moves a message only when it is specific, and plain cosine stays
 the backbone (``bench/retrieval.py`` checks that fusion never loses to it at recall@1).
 Messages not embedded yet still come through the keyword sources.
@@ -35,12 +41,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.repositories.search import SearchRepository, SearchScope
+from ..db.repositories import search_hybrid
+from ..db.repositories.messages import MessageRow
+from ..db.repositories.search import SearchRepository, SearchScope, like_pattern
+from ..db.repositories.search_hybrid import Candidate, Found
 from ..embeddings import Embedder
 from ..errors import Invalid
-from ..schemas.messages import MAX_MESSAGE_CHARS, Message
+from ..schemas.messages import MAX_MESSAGE_CHARS
 from ..schemas.search import MessageSearchOptions
-from . import semantic, views
+from . import semantic
 from .ranking import Evidence, hybrid_rank, keyword_strength, reciprocal_rank_fusion
 from .search_query import SearchQuery
 
@@ -114,7 +123,7 @@ async def search(
     options: MessageSearchOptions,
     *,
     embedder: Embedder | None = None,
-) -> list[Message]:
+) -> list[MessageRow]:
     """Hybrid search when ``embedder`` is given (and the query is not blank), else keywords.
 
     A query longer than the embedder accepts is refused (422) rather than half-searched.
@@ -124,23 +133,53 @@ async def search(
     query = SearchQuery.parse(options.query)
     if vector is None or not query.text:
         return await _ranked(repo, query, options.limit, KEYWORD_SOURCES)
-    return await _hybrid(repo, query, options.limit, vector, named=target.peer is None)
+    named = target.peer is None
+    if options.filters or options.scope is not None:
+        found = await _sources(repo, query, options.limit, vector, named=named)
+    else:  # the routes' own scope only: one statement (repositories.search_hybrid)
+        found = await search_hybrid.search(db, *_one_statement(target, query, options, vector))
+    return _rank(found, query, options.limit)
 
 
-async def _hybrid(
+def _one_statement(
+    target: Target, query: SearchQuery, options: MessageSearchOptions, vector: list[float]
+) -> tuple[search_hybrid.Shape, search_hybrid.Query]:
+    words = query.words if len(query.words) > 1 else ()
+    shape = search_hybrid.Shape(
+        session=target.session is not None,
+        peer=target.peer is not None,
+        named=target.peer is None,
+        substring=_one_token(query.phrase),
+        words=len(words),
+    )
+    values = search_hybrid.Query(
+        workspace=target.workspace,
+        session=target.session,
+        peer=target.peer,
+        vector=vector,
+        text=query.text,
+        pattern=like_pattern(query.phrase),
+        words=query.words,
+        wide=_wide(options.limit),
+        window=SCORED_WINDOW,
+        cap=RARE_MATCHES,
+    )
+    return shape, values
+
+
+def _wide(limit: int) -> int:
+    return max(SEMANTIC_PER_LIMIT * limit, MIN_SEMANTIC)
+
+
+async def _sources(
     repo: SearchRepository, query: SearchQuery, limit: int, vector: list[float], *, named: bool
-) -> list[Message]:
-    """Candidates from every source, then one score each (see the module docstring).
+) -> Found:
+    """The candidates of a search with filters of its own, one source at a time (what
+    :mod:`~..db.repositories.search_hybrid` reads in one statement for the routes' scopes).
     ``named``: whether a query naming a peer prefers that peer's messages (not in peer
     search, where every message has the same author)."""
-    strength: dict[int, float] = {}
-
-    def found(ids: Sequence[int], evidence: float) -> None:
-        for i in ids:
-            strength[i] = max(strength.get(i, 0.0), evidence)
-
     # first: it also plans every statement of the transaction for its values (see the repo)
-    wide = max(SEMANTIC_PER_LIMIT * limit, MIN_SEMANTIC)
+    wide = _wide(limit)
     nearest = await repo.nearest(vector, wide)
     authors = await repo.named_peers(query.words) if named else set()
     if authors:
@@ -149,44 +188,69 @@ async def _hybrid(
         # current fact of a changed one may not be in the pool at all (unscoped search)
         nearest += await repo.nearest(vector, wide, authors=authors)
     everything = await repo.all_words(query.text, SCORED_WINDOW, window=SCORED_WINDOW)
-    found(everything, keyword_strength(len(everything)))
+    phrase: list[int] = []
     if _one_token(query.phrase):
         # one token (an identifier, part of a word): a sentence as a literal substring
         # matches next to nothing, and bench/retrieval.py finds no gain from looking for it
         phrase = await repo.substring(query.phrase, SCORED_WINDOW, window=SCORED_WINDOW)
-        found(phrase, keyword_strength(len(phrase)))
     words = [w for w in query.words if w not in {a.lower() for a in authors}]
+    rare: dict[int, int] = {}
     if len(words) > 1:  # one word: all_words covered it
-        for i, df in await repo.rare_words(words, SCORED_WINDOW, cap=RARE_MATCHES):
-            found([i], RARE_FACTOR * keyword_strength(df))
-    candidates = list(dict.fromkeys([*nearest, *strength]))
-    rows = await repo.scored_rows(candidates, vector)
-    evidence = [
-        Evidence(
-            key=r.id,
-            similarity=r.similarity,
-            keyword=strength.get(r.id, 0.0),
-            created_at=r.created_at,
-            words=len(_WORDS.findall(r.content[:400])),
-            by_named_peer=r.peer_name in authors,
-            author=r.peer_name,
+        rare = dict(await repo.rare_words(words, SCORED_WINDOW, cap=RARE_MATCHES))
+    in_all, in_phrase = set(everything), set(phrase)
+    candidates = list(dict.fromkeys([*nearest, *everything, *phrase, *rare]))
+    return Found(
+        candidates=[
+            Candidate(
+                row=r.row,
+                similarity=r.similarity,
+                in_all_words=r.id in in_all,
+                in_substring=r.id in in_phrase,
+                rare_df=rare.get(r.id),
+            )
+            for r in sorted(await repo.scored_rows(candidates, vector), key=lambda r: r.id)
+        ],
+        named=authors,
+        all_words=len(everything),
+        substring=len(phrase),
+    )
+
+
+def _rank(found: Found, query: SearchQuery, limit: int) -> list[MessageRow]:
+    """One score per candidate (see the module docstring): keyword evidence counts only when
+    specific, weighted by how few messages it matched."""
+    every, phrase = keyword_strength(found.all_words), keyword_strength(found.substring)
+    evidence = []
+    for c in found.candidates:
+        keyword = max(
+            every if c.in_all_words else 0.0,
+            phrase if c.in_substring else 0.0,
+            0.0 if c.rare_df is None else RARE_FACTOR * keyword_strength(c.rare_df),
         )
-        for r in rows
-    ]
-    by_id = {r.id: r.row for r in rows}
-    ranked = hybrid_rank(evidence, tense=query.tense, limit=limit)
-    return [views.message(by_id[i]) for i in ranked]
+        evidence.append(
+            Evidence(
+                key=c.row.id,
+                similarity=c.similarity,
+                keyword=keyword,
+                created_at=c.row.created_at,
+                words=len(_WORDS.findall(c.row.content[:400])),
+                by_named_peer=c.row.peer_name in found.named,
+                author=c.row.peer_name,
+            )
+        )
+    by_id = {c.row.id: c.row for c in found.candidates}
+    return [by_id[i] for i in hybrid_rank(evidence, tense=query.tense, limit=limit)]
 
 
 async def _ranked(
     repo: SearchRepository, query: SearchQuery, limit: int, sources: Sequence[Source]
-) -> list[Message]:
+) -> list[MessageRow]:
     await repo.plan_each_query()
     n = CANDIDATES_PER_LIMIT * limit
     lists = [await source(repo, query, n) for source in sources]
     ids = reciprocal_rank_fusion(lists, limit=limit)
-    rows = {row._mapping["id"]: row for row in await repo.rows(ids)}
-    return [views.message(rows[i]) for i in ids if i in rows]  # a row may vanish meanwhile
+    rows = {row.id: row for row in await repo.rows(ids)}
+    return [rows[i] for i in ids if i in rows]  # a row may vanish meanwhile
 
 
 def _one_token(phrase: str) -> bool:

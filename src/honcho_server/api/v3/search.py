@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from ...auth import checks
+from ...db.repositories.messages import MessageRow
 from ...embeddings import Embedder
 from ...schemas.messages import Message
 from ...schemas.search import MessageSearchOptions
 from ...services import search
-from ..deps import DbSession, EmbedderDep, PrincipalDep, SettingsDep
+from ...services.messages import render_list
+from ..deps import EmbedderDep, PrincipalDep, ReadDb, SettingsDep
 from ..presence import PEER_PRESENT
 
 router = APIRouter(tags=["search"])
@@ -25,11 +27,16 @@ def _message_embedder(settings: SettingsDep, embedder: EmbedderDep) -> Embedder 
 MessageEmbedder = Annotated[Embedder | None, Depends(_message_embedder)]
 
 
+def _rendered(rows: list[MessageRow]) -> Response:
+    """``list[Message]`` (the declared response model) written straight from the rows."""
+    return Response(render_list(rows), media_type="application/json")
+
+
 @router.post("/workspaces/{workspace_id}/search", response_model=list[Message])
 async def search_workspace(
-    workspace_id: str, body: MessageSearchOptions, db: DbSession, embedder: MessageEmbedder
-) -> list[Message]:
-    return await search.search(db, search.Target(workspace_id), body, embedder=embedder)
+    workspace_id: str, body: MessageSearchOptions, db: ReadDb, embedder: MessageEmbedder
+) -> Response:
+    return _rendered(await search.search(db, search.Target(workspace_id), body, embedder=embedder))
 
 
 @router.post(
@@ -39,14 +46,14 @@ async def search_session(
     workspace_id: str,
     session_id: str,
     body: MessageSearchOptions,
-    db: DbSession,
+    db: ReadDb,
     embedder: MessageEmbedder,
     principal: PrincipalDep,
-) -> list[Message]:
+) -> Response:
     if body.scope is not None:
         checks.require_workspace_key(principal)
     target = search.Target(workspace_id, session=session_id)
-    return await search.search(db, target, body, embedder=embedder)
+    return _rendered(await search.search(db, target, body, embedder=embedder))
 
 
 @router.post(
@@ -58,11 +65,11 @@ async def search_peer(
     workspace_id: str,
     peer_id: str,
     body: MessageSearchOptions,
-    db: DbSession,
+    db: ReadDb,
     embedder: MessageEmbedder,
     principal: PrincipalDep,
-) -> list[Message]:
+) -> Response:
     if body.scope is not None:
         checks.require_workspace_key(principal)
     target = search.Target(workspace_id, peer=peer_id)
-    return await search.search(db, target, body, embedder=embedder)
+    return _rendered(await search.search(db, target, body, embedder=embedder))

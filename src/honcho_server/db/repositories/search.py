@@ -50,8 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..filter_values import is_wildcard
 from ..filters import MESSAGE_FILTERS, build_filter
 from ..models import MessageEmbedding, Peer, ScopeSession, Session, Workspace, table
-from .messages import COLUMNS, T
-from .paging import AnyRow
+from .messages import COLUMNS, MessageRow, T
 from .vectors import VectorRepository, cosine_distance
 
 S = table(Session)
@@ -66,6 +65,7 @@ _TSVECTOR = func.to_tsvector(_CONFIG, T.c.content)
 _SCORED_CHARS = 2000  # scores read the start of a long message only
 _MAX_REGEX_CHARS = 200  # longer substrings are not scored (a regex that long is not worth it)
 _NEWEST = (T.c.created_at.desc(), T.c.id.desc())
+_WIDTH = len(COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class ScoredMessage:
     content: str
     created_at: datetime
     similarity: float | None  # cosine similarity of its nearest chunk; None: not embedded
-    row: AnyRow  # every column of ``COLUMNS`` (what :func:`~..services.views.message` reads)
+    row: MessageRow
 
 
 class SearchRepository:
@@ -228,7 +228,7 @@ class SearchRepository:
     async def substring(self, text: str, n: int, window: int) -> list[int]:
         """Messages containing ``text`` (case-insensitive); among the newest ``window`` of them,
         those where it stands as a whole word (or words) first."""
-        match = T.c.content.ilike(_like_pattern(text), escape="\\")
+        match = T.c.content.ilike(like_pattern(text), escape="\\")
         newest = self._newest_matching(self._substring_where, match, window)
         if len(text) > _MAX_REGEX_CHARS:
             return await self._best(newest, (), n)
@@ -300,7 +300,7 @@ class SearchRepository:
                 content=r.content,
                 created_at=r.created_at,
                 similarity=None if r.similarity is None else float(r.similarity),
-                row=r,
+                row=MessageRow(*r[:_WIDTH]),
             )
             for r in (await self.db.execute(stmt)).all()
         ]
@@ -309,11 +309,12 @@ class SearchRepository:
         stmt = self._base(T.c.id).order_by(*_NEWEST).limit(n)
         return list((await self.db.scalars(stmt)).all())
 
-    async def rows(self, ids: Sequence[int]) -> list[AnyRow]:
+    async def rows(self, ids: Sequence[int]) -> list[MessageRow]:
         """The rows of ``ids`` (in no particular order)."""
         if not ids:
             return []
-        return list((await self.db.execute(select(*COLUMNS).where(T.c.id.in_(ids)))).all())
+        stmt = select(*COLUMNS).where(T.c.id.in_(ids))
+        return [MessageRow(*r) for r in (await self.db.execute(stmt)).all()]
 
     def _base(self, *columns: Any) -> Select[Any]:
         on = and_(S.c.workspace_name == T.c.workspace_name, S.c.name == T.c.session_name)
@@ -367,7 +368,7 @@ class SearchRepository:
         return list((await self.db.scalars(stmt)).all())
 
 
-def _like_pattern(text: str) -> str:
+def like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 

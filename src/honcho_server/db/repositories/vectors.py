@@ -46,6 +46,11 @@ def collection(
     return conditions
 
 
+def ef_search(k: int) -> int:
+    """HNSW's candidate list for a scan wanting ``k`` rows (within pgvector's bounds)."""
+    return min(max(k, _MIN_EF_SEARCH), _MAX_EF_SEARCH)
+
+
 def cosine_distance(column: ColumnElement[Any], vector: list[float]) -> ColumnElement[float]:
     # as ``real[]``: asyncpg encodes the floats in binary (formatting a vector literal cost
     # ~80 us a call, two or three calls a search)
@@ -131,7 +136,7 @@ class VectorRepository:
         100,000 conclusions). ``index_only``: no sequential scans for the rest of the
         transaction either (message search, see :mod:`.search`), in the same round trip.
         """
-        ef = min(max(k, _MIN_EF_SEARCH), _MAX_EF_SEARCH)
+        ef = ef_search(k)
         settings = [
             func.set_config("hnsw.iterative_scan", "relaxed_order", True),
             func.set_config("hnsw.ef_search", str(ef), True),

@@ -202,7 +202,7 @@ class ToolRunner:
                 db, Target(workspace=access.workspace), options, embedder=self._embedder
             )
             rows = await DialecticRepository(db).messages_around(
-                access, [m.id for m in hits], CONTEXT_RADIUS
+                access, [m.public_id for m in hits], CONTEXT_RADIUS
             )
         return self._messages(rows)
 

@@ -1,0 +1,250 @@
+"""Hybrid message search in one statement (``repositories.search_hybrid``) against the same
+search read one source at a time (``services.search._sources``, what a search with filters of
+its own runs): same messages, same order, for every route, limit and kind of query, over HTTP
+with the real local model. A filter that selects the route's own workspace sends a search
+down the second path without changing what it may return.
+
+Also: the one-statement search is one round trip, never returns a deleted session's or
+another workspace's messages, and keeps its planner settings off the other reads' connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from honcho_server.app import create_app
+from honcho_server.db.repositories import search_hybrid
+from honcho_server.db.repositories.raw import READ_POOL
+from honcho_server.db.repositories.search import SearchRepository
+from honcho_server.db.session import unit_of_work
+from honcho_server.embeddings.local import LocalEmbedder
+from honcho_server.schemas.search import MessageSearchOptions
+from honcho_server.services import search
+from honcho_server.services.search_query import SearchQuery
+from honcho_server.settings import Settings
+from statement_counter import counting
+
+MESSAGES = {
+    "s1": [
+        ("alice", "I moved to Lisbon last year for the new job."),
+        ("assistant", "That sounds exciting, how do you like Lisbon?"),
+        ("alice", "Now I live in Porto, the rent was too high in Lisbon."),
+        ("bob", "My order ORD-7731 finally shipped today."),
+        ("alice", "ok"),
+        ("assistant", "thanks!"),
+        ("bob", "The wifi password is hunter2, do not share it."),
+    ],
+    "s2": [
+        ("alice", "I love hiking in the alps every summer."),
+        ("bob", "We went hiking near Chamonix, the alps were stunning."),
+        ("alice", "My favourite café serves a great espresso."),
+        ("assistant", "Café culture in Porto is wonderful."),
+        ("bob", "Remember to water the tomatoes in the greenhouse."),
+        ("alice", "The quarterly budget review is on Thursday."),
+        ("bob", "alice recommended a book about sailing."),
+        ("bob", "I had dinner with alice at the harbour."),
+        ("assistant", "The museum opens at nine on weekdays."),
+        ("assistant", "alice asked about the weather."),
+    ],
+    "gone": [
+        ("alice", "A secret about Lisbon and hiking that was deleted."),
+        ("bob", "ORD-7731 mentioned in a deleted session."),
+    ],
+}
+QUERIES = [
+    "where does alice live now",
+    "where did alice live before",
+    "ORD-7731",
+    "hunter",
+    "hiking alps",
+    "hike hiking hikes alps",
+    "what did bob order",
+    "password",
+    "the and of",
+    "alice bob",
+    "alice lisbon",
+    "alice museum",
+    "alice harbour sailing",
+    "Lisbon Porto hiking tomatoes",
+    "'tea'?",
+    "café",
+    "budget",
+    "x",
+]
+ROUTES = ["", "/sessions/s1", "/sessions/s2", "/peers/alice", "/peers/bob"]
+
+
+@pytest.fixture(scope="module")
+async def model() -> AsyncIterator[LocalEmbedder]:
+    embedder = LocalEmbedder()
+    yield embedder
+    await embedder.aclose()
+
+
+@pytest.fixture(scope="module")
+async def app(settings: Settings, model: LocalEmbedder) -> AsyncIterator[FastAPI]:
+    built = create_app(settings.model_copy(update={"embed_messages": True}), embedder=model)
+    async with built.router.lifespan_context(built):
+        yield built
+
+
+@pytest.fixture(scope="module")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+async def _seed(client: httpx.AsyncClient, app: FastAPI, ws: str) -> None:
+    total = 0
+    for session, msgs in MESSAGES.items():
+        body = {"messages": [{"peer_id": p, "content": c} for p, c in msgs]}
+        r = await client.post(f"/v3/workspaces/{ws}/sessions/{session}/messages", json=body)
+        assert r.status_code == 201, r.text
+        total += len(msgs)
+    deadline = time.monotonic() + 120
+    while True:
+        async with app.state.engine.connect() as conn:
+            done = await conn.scalar(
+                text(
+                    "SELECT count(DISTINCT message_id) FROM message_embeddings"
+                    " WHERE workspace_name = :w"
+                ),
+                {"w": ws},
+            )
+        if done == total:
+            break
+        assert time.monotonic() < deadline, f"{done}/{total} embedded"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+async def seeded(client: httpx.AsyncClient, app: FastAPI) -> str:
+    """A workspace of the messages above (session ``gone`` deleted) beside a second
+    workspace holding the same messages."""
+    ws = f"one-{uuid.uuid4().hex[:8]}"
+    await _seed(client, app, ws)
+    await _seed(client, app, f"{ws}-twin")
+    r = await client.delete(f"/v3/workspaces/{ws}/sessions/gone")
+    assert r.status_code in (200, 202, 204), r.text
+    return ws
+
+
+async def _search(
+    client: httpx.AsyncClient, ws: str, route: str, query: str, limit: int, **extra: Any
+) -> list[dict[str, Any]]:
+    body = {"query": query, "limit": limit, **extra}
+    r = await client.post(f"/v3/workspaces/{ws}{route}/search", json=body)
+    assert r.status_code == 200, r.text
+    found: list[dict[str, Any]] = r.json()
+    return found
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_one_statement_finds_what_the_sources_find(
+    client: httpx.AsyncClient, seeded: str, route: str
+) -> None:
+    compared = 0
+    for query in QUERIES:
+        for limit in (1, 5, 40):
+            one = await _search(client, seeded, route, query, limit)
+            each = await _search(
+                client, seeded, route, query, limit, filters={"workspace_id": seeded}
+            )
+            assert [m["id"] for m in one] == [m["id"] for m in each], (route, query, limit)
+            assert one == each
+            compared += len(one)
+    assert compared > 100  # the searches found something to compare
+
+
+async def test_never_a_deleted_sessions_or_another_workspaces_message(
+    client: httpx.AsyncClient, seeded: str
+) -> None:
+    for query in ["Lisbon hiking secret deleted", "ORD-7731", "deleted session"]:
+        found = await _search(client, seeded, "", query, 40)
+        assert found, query
+        assert {m["workspace_id"] for m in found} == {seeded}
+        assert "gone" not in {m["session_id"] for m in found}
+        assert not any("deleted" in m["content"] for m in found)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_one_statement_reads_each_sources_evidence(
+    app: FastAPI, model: LocalEmbedder, seeded: str, route: str
+) -> None:
+    """Below the ranking: the same candidates with the same evidence from every source (the
+    named peers, the words' counts, which source found each message, its rarest word)."""
+    _, kind, name = [*route.split("/"), "", ""][:3]
+    target = search.Target(
+        seeded,
+        session=name if kind == "sessions" else None,
+        peer=name if kind == "peers" else None,
+    )
+    rare = 0
+    for query in QUERIES:
+        parsed = SearchQuery.parse(query)
+        if not parsed.text:
+            continue
+        (vector,) = await model.embed([query])
+        options = MessageSearchOptions(query=query)
+        factory = app.state.session_factory
+        reads = {READ_POOL: app.state.read_pool}
+        async with factory(bind=app.state.read_engine, info=reads) as db:
+            one = await search_hybrid.search(
+                db, *search._one_statement(target, parsed, options, vector)
+            )
+            repo = SearchRepository(db, search._scope(target, options))
+        async with unit_of_work(factory) as db:
+            repo.db = db
+            each = await search._sources(
+                repo, parsed, options.limit, vector, named=target.peer is None
+            )
+        assert one.named == each.named, query
+        assert (one.all_words, one.substring) == (each.all_words, each.substring), query
+        assert _evidence(one) == _evidence(each), query
+        rare += sum(c.rare_df is not None for c in one.candidates)
+    assert rare > 0  # some query had rare words to compare
+
+
+def _evidence(found: search_hybrid.Found) -> dict[int, tuple[Any, ...]]:
+    return {
+        c.row.id: (
+            c.row,
+            None if c.similarity is None else round(c.similarity, 5),
+            c.in_all_words,
+            c.in_substring,
+            c.rare_df,
+        )
+        for c in found.candidates
+    }
+
+
+async def test_one_round_trip(client: httpx.AsyncClient, app: FastAPI, seeded: str) -> None:
+    # a peer's search first checks that the peer exists (a 404 otherwise), as its other routes
+    for route, trips in [("", 1), ("/sessions/s1", 1), ("/peers/alice", 2)]:
+        with counting(app.state.engine) as counted:
+            await _search(client, seeded, route, "where does alice live now", 10)
+        assert counted.round_trips == trips, counted
+    with counting(app.state.engine) as counted:  # another limit: its HNSW list, set once
+        await _search(client, seeded, "", "where does alice live now", 40)
+        await _search(client, seeded, "", "where does alice live now", 40)
+    assert counted.round_trips <= 3, counted
+
+
+async def test_search_settings_stay_on_the_search_connections(
+    client: httpx.AsyncClient, app: FastAPI, seeded: str
+) -> None:
+    await asyncio.gather(*(_search(client, seeded, "", "hiking", 10) for _ in range(8)))
+    setting = await app.state.read_pool.fetch(
+        "SELECT current_setting('enable_seqscan'), current_setting('plan_cache_mode')"
+    )
+    assert tuple(setting[0]) == ("on", "auto")
