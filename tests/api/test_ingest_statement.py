@@ -32,6 +32,7 @@ from honcho_server.schemas.messages import MessageBatchCreate
 from honcho_server.services.ingest_jobs import plan
 from honcho_server.services.messages import store_batch
 from honcho_server.settings import Settings
+from statement_counter import Counted, counting
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ async def test_a_batch_is_split_into_embedding_jobs_in_order(
     body = MessageBatchCreate.model_validate(_batch(100, start=3))
     async with unit_of_work(app.state.session_factory) as db:
         repo = IngestRepository(db)
-        state = await repo.state(ws, "s", ["p0", "p1"], "{}")
+        state = (await repo.state(ws, "s", ["p0", "p1"], "{}")).state
         planned = plan(state, ws, "s", body.messages, Defaults())
         stored = await repo.write(
             ws,
@@ -206,3 +207,39 @@ async def test_a_refused_batch_writes_nothing(
     assert r.status_code == 404, r.text
     after = await _footprint(admin, ws)
     assert after == before
+
+
+async def test_a_kept_state_is_used_only_while_it_is_the_sessions(
+    busy: httpx.AsyncClient, admin: asyncpg.Connection
+) -> None:
+    """A session's next batch by the same authors is planned from the state kept from the
+    last one and written in one statement, no read first; if the state changed since (here
+    the session's configuration, changed through the API as another process would), the
+    write refuses the batch and it is planned again from the state it finds."""
+    ws = f"ingest-{uuid.uuid4().hex[:8]}"
+    url = f"/v3/workspaces/{ws}/sessions/s/messages"
+    app: FastAPI = busy._transport.app  # type: ignore[attr-defined]
+
+    async def post(content: str) -> Counted:
+        with counting(app.state.engine) as counted:
+            r = await busy.post(url, json={"messages": [{"peer_id": "p0", "content": content}]})
+        assert r.status_code == 201, r.text
+        return counted
+
+    assert (await post("m1")).round_trips == 2  # nothing kept yet: read, then write
+    assert (await post("m2")).round_trips == 1
+    r = await busy.put(
+        f"/v3/workspaces/{ws}/sessions/s",
+        json={"configuration": {"reasoning": {"enabled": False}}},
+    )
+    assert r.status_code == 200, r.text
+    assert (await post("m3")).round_trips == 3  # refused, read again, written
+    assert (await post("m4")).round_trips == 1
+    rows = await admin.fetch(
+        "SELECT content, internal_metadata::text AS internal FROM messages"
+        " WHERE workspace_name = $1 ORDER BY seq_in_session",
+        ws,
+    )
+    skipped = {r["content"]: json.loads(r["internal"]).get("skip_reasoning") for r in rows}
+    assert skipped == {"m1": None, "m2": None, "m3": True, "m4": True}
+    assert [r["content"] for r in rows] == ["m1", "m2", "m3", "m4"]  # each stored once

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import OrderedDict
 from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.repositories.ingest import Batch, IngestRepository
+from ..db.repositories.ingest import Batch, IngestRepository, Seen, Stored
 from ..db.repositories.messages import MessageRepository, MessageRow
 from ..db.repositories.paging import AnyRow
 from ..db.repositories.workspaces import WorkspaceDeleting
@@ -26,6 +27,37 @@ from .paging import PageRequest
 # Above this many characters, token counting moves off the event loop.
 _INLINE_TOKENIZE_CHARS = 20_000
 _DEFAULT_MEMBER_CONFIG = to_json(SessionPeerConfig().model_dump()).decode()  # JSON text
+_KEPT_STATES = 4096  # sessions (with one set of authors each) whose state a process keeps
+
+StateKey = tuple[str, str, tuple[str, ...]]
+
+
+class KeptStates:
+    """The state each session's last batch was planned from, per (workspace, session,
+    authors), least recently used dropped first. A batch planned from a kept state is written
+    only if the session's state still has its fingerprint (the write checks it in the same
+    statement), so a kept state is never trusted: it saves the read before the write, one of
+    the two round trips of an ingest, whenever nothing changed. Per process; any number of
+    processes, each with its own, stay correct."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._seen: OrderedDict[StateKey, Seen] = OrderedDict()
+
+    def get(self, key: StateKey) -> Seen | None:
+        seen = self._seen.get(key)
+        if seen is not None:
+            self._seen.move_to_end(key)
+        return seen
+
+    def put(self, key: StateKey, seen: Seen) -> None:
+        self._seen[key] = seen
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+
+_SEEN = KeptStates(_KEPT_STATES)
 
 
 def message_of(row: AnyRow | MessageRow) -> Message:
@@ -126,30 +158,42 @@ async def store_batch(
     counts = await _token_counts([m.content for m in body.messages])  # before touching the DB
 
     repo = IngestRepository(db)
-    state = await repo.state(workspace, session, authors, _DEFAULT_MEMBER_CONFIG)
-    planned = ingest_jobs.plan(state, workspace, session, body.messages, defaults)
-    batch = Batch(
-        public_ids=[new_id() for _ in body.messages],
-        senders=[m.peer_id for m in body.messages],
-        contents=[m.content for m in body.messages],
-        token_counts=counts,
-        metadata=[_json(m.metadata or {}) for m in body.messages],
-        internal=[
-            _json({**internal_metadata[i], **flags} if internal_metadata else flags)
-            for i, flags in enumerate(planned.flags)
-        ],
-        created_at=[m.created_at for m in body.messages],
-    )
-    stored = await repo.write(
-        workspace,
-        session,
-        authors,
-        _DEFAULT_MEMBER_CONFIG,
-        batch,
-        planned.derive,
-        embed_per_job=MAX_IDS_PER_JOB if embed else None,
-        summary=planned.summary,
-    )
+    key = (workspace, session, tuple(authors))
+    cached = _SEEN.get(key)
+    seen = cached or await repo.state(workspace, session, authors, _DEFAULT_MEMBER_CONFIG)
+    public_ids = [new_id() for _ in body.messages]
+
+    async def write(seen: Seen, *, check: bool) -> Stored:
+        planned = ingest_jobs.plan(seen.state, workspace, session, body.messages, defaults)
+        batch = Batch(
+            public_ids=public_ids,
+            senders=[m.peer_id for m in body.messages],
+            contents=[m.content for m in body.messages],
+            token_counts=counts,
+            metadata=[_json(m.metadata or {}) for m in body.messages],
+            internal=[
+                _json({**internal_metadata[i], **flags} if internal_metadata else flags)
+                for i, flags in enumerate(planned.flags)
+            ],
+            created_at=[m.created_at for m in body.messages],
+        )
+        return await repo.write(
+            workspace,
+            session,
+            authors,
+            _DEFAULT_MEMBER_CONFIG,
+            batch,
+            planned.derive,
+            embed_per_job=MAX_IDS_PER_JOB if embed else None,
+            summary=planned.summary,
+            seen=seen.fingerprint if check else None,
+        )
+
+    stored = await write(seen, check=cached is not None)
+    if stored.stale:  # the session changed since its state was kept: read it again
+        seen = await repo.state(workspace, session, authors, _DEFAULT_MEMBER_CONFIG)
+        stored = await write(seen, check=False)
+    _SEEN.put(key, seen)
     if stored.workspace_deleting:
         raise WorkspaceDeleting(workspace)
     if stored.last is None:

@@ -42,13 +42,14 @@ from .raw import READ_POOL
 # What the batch's plan needs, as it will stand once the authors joined: the configurations,
 # the session's members, and the authors as the active members they are about to be (a left
 # member rejoins with ``$4``, the default member configuration; an active one keeps its own).
-_STATE = """
-    SELECT (SELECT configuration FROM workspaces WHERE name = $1) AS workspace_config,
-           (SELECT configuration FROM sessions
-             WHERE workspace_name = $1 AND name = $2) AS session_config,
+_STATE_COLUMNS = """
+    SELECT coalesce((SELECT configuration FROM workspaces WHERE name = $1), '{}')
+               AS workspace_config,
+           coalesce((SELECT configuration FROM sessions
+                      WHERE workspace_name = $1 AND name = $2), '{}') AS session_config,
            (SELECT coalesce(jsonb_agg(jsonb_build_object(
                        'peer', m.peer, 'config', m.config, 'active', m.active,
-                       'peer_config', m.peer_config)), '[]')
+                       'peer_config', m.peer_config) ORDER BY m.peer), '[]')
               FROM (
                   SELECT sp.peer_name AS peer, sp.configuration AS config,
                          sp.left_at IS NULL AS active, p.configuration AS peer_config
@@ -68,6 +69,9 @@ _STATE = """
                     LEFT JOIN peers p ON p.workspace_name = $1 AND p.name = a.peer
               ) m) AS members
 """
+
+# The state and its fingerprint: what a plan made from it is valid for (:data:`_WRITE`'s ``$30``).
+_STATE = f"SELECT s.*, md5(CAST(s AS text)) FROM ({_STATE_COLUMNS}) s"
 
 # The batch in one statement. Parameters: $1 workspace, $2 session, $3 the authors (sorted, so
 # concurrent writers take index locks in one order), $4 the default member configuration (JSON
@@ -91,8 +95,11 @@ _STATE = """
 # existing session needs no workspace lock: it is advanced only while active, under its own row
 # lock, and a workspace with an active session cannot be deleted; nor is it advanced while the
 # statement's snapshot sees a tombstone (``deleting``), so such a statement writes nothing.
-_WRITE = """
-    WITH ws AS (
+_WRITE = f"""
+    WITH seen AS (
+        SELECT CAST($30 AS text) IS NULL
+            OR (SELECT md5(CAST(s AS text)) FROM ({_STATE_COLUMNS}) s) = $30 AS current
+    ), ws AS (
         INSERT INTO workspaces (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id
     ), tomb AS (
         SELECT 1 FROM workspaces WHERE name = $1 AND deleted_at IS NOT NULL
@@ -105,13 +112,13 @@ _WRITE = """
         SELECT id FROM ws UNION ALL SELECT id FROM held
     ), new_session AS (
         INSERT INTO sessions (workspace_name, name, last_seq)
-        SELECT $1, $2, $5 WHERE EXISTS (SELECT 1 FROM open)
+        SELECT $1, $2, $5 WHERE EXISTS (SELECT 1 FROM open) AND (SELECT current FROM seen)
         ON CONFLICT DO NOTHING
         RETURNING last_seq
     ), advanced AS (
         UPDATE sessions SET last_seq = last_seq + $5
         WHERE workspace_name = $1 AND name = $2 AND is_active
-          AND NOT EXISTS (SELECT 1 FROM tomb)
+          AND NOT EXISTS (SELECT 1 FROM tomb) AND (SELECT current FROM seen)
         RETURNING last_seq
     ), reserved AS (
         SELECT last_seq, last_seq - $5 + 1 AS first
@@ -162,7 +169,7 @@ _WRITE = """
          WHERE EXISTS (SELECT 1 FROM reserved)
         UNION ALL
         SELECT 'summarize',
-               jsonb_set(CAST(CAST($23 AS text) AS jsonb), '{seq}', to_jsonb(r.last_seq)),
+               jsonb_set(CAST(CAST($23 AS text) AS jsonb), '{{seq}}', to_jsonb(r.last_seq)),
                $1, $2, $24, $24, CAST($29 AS smallint), CAST($25 AS integer)
           FROM reserved r
          WHERE CAST($23 AS text) IS NOT NULL
@@ -172,6 +179,7 @@ _WRITE = """
     )
     SELECT (SELECT max(last_seq) FROM reserved) AS last,
            EXISTS (SELECT 1 FROM tomb) AS deleting,
+           (SELECT current FROM seen) AS current,
            s.id, s.public_id, s.workspace_name, s.session_name, s.peer_name, s.content,
            s.token_count, s.metadata, s.created_at
       FROM (SELECT 1) AS one LEFT JOIN stored s ON true
@@ -211,11 +219,22 @@ class Summary:
 class Stored:
     """``rows``: the messages stored, in order (``MessageRow`` columns; empty when nothing
     was). ``last`` is None when the session is inactive or the workspace is being deleted
-    (``workspace_deleting``): then nothing was written."""
+    (``workspace_deleting``), or the state the batch was planned from is no longer the
+    session's (``stale``): then nothing was written."""
 
     last: int | None
     workspace_deleting: bool
     rows: list[MessageRow]
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A session's state as a batch's plan reads it, and its fingerprint (an md5 of the row
+    the state was read from): a plan made from a state with the same fingerprint is valid."""
+
+    state: SessionState
+    fingerprint: str
 
 
 class IngestRepository:
@@ -237,21 +256,12 @@ class IngestRepository:
 
     async def state(
         self, workspace: str, session: str, authors: Sequence[str], member_config: str
-    ) -> SessionState:
+    ) -> Seen:
         """The session's configurations and members once ``authors`` joined (``last_seq`` 0:
-        the numbers are reserved by :meth:`write`). ``member_config`` is JSON text."""
+        the numbers are reserved by :meth:`write`), with its fingerprint. ``member_config`` is
+        JSON text."""
         row = (await self._fetch(_STATE, (workspace, session, list(authors), member_config)))[0]
-        return SessionState(
-            workspace_config=row[0] or {},
-            session_config=row[1] or {},
-            internal={},
-            active=True,
-            last_seq=0,
-            members=[
-                MemberRow(m["peer"], m["config"] or {}, bool(m["active"]), m["peer_config"] or {})
-                for m in row[2]
-            ],
-        )
+        return Seen(_state(row), str(row[3]))
 
     async def write(
         self,
@@ -264,9 +274,14 @@ class IngestRepository:
         *,
         embed_per_job: int | None,
         summary: Summary | None,
+        seen: str | None = None,
     ) -> Stored:
         """Store ``batch`` (see :data:`_WRITE`) with ``jobs`` and, with ``embed_per_job``,
         its embedding jobs of at most that many messages each.
+
+        ``seen``: the fingerprint of the state the batch was planned from (:meth:`state`),
+        when that state was not just read: the batch is then stored only if the session's
+        state is still that one, and otherwise nothing is written (``Stored.stale``).
 
         When another transaction created (or purged) the session or the workspace while the
         statement ran, their rows are not in its snapshot and nothing is written; the
@@ -295,6 +310,7 @@ class IngestRepository:
             summary.long_every if summary else 0,
             BULK_PRIORITY,
             summary.payload.priority if summary else 0,
+            seen,
         )
         direct = self._pool() is not None
         for run in range(1, _RUNS + 1):
@@ -305,12 +321,28 @@ class IngestRepository:
                     raise
                 continue
             head = rows[0]
+            if not head[2]:
+                return Stored(None, workspace_deleting=False, rows=[], stale=True)
             if head[1]:
                 return Stored(None, workspace_deleting=True, rows=[])
             if head[0] is not None:
                 return Stored(
                     int(head[0]),
                     workspace_deleting=False,
-                    rows=[MessageRow(*tuple(r)[2:]) for r in rows if r[2] is not None],
+                    rows=[MessageRow(*tuple(r)[3:]) for r in rows if r[3] is not None],
                 )
         return Stored(None, workspace_deleting=False, rows=[])
+
+
+def _state(row: Any) -> SessionState:
+    return SessionState(
+        workspace_config=row[0] or {},
+        session_config=row[1] or {},
+        internal={},
+        active=True,
+        last_seq=0,
+        members=[
+            MemberRow(m["peer"], m["config"] or {}, bool(m["active"]), m["peer_config"] or {})
+            for m in row[2]
+        ],
+    )
