@@ -191,28 +191,110 @@ async def test_one_statement_reads_each_sources_evidence(
     )
     rare = 0
     for query in QUERIES:
-        parsed = SearchQuery.parse(query)
-        if not parsed.text:
+        if not SearchQuery.parse(query).text:
             continue
-        (vector,) = await model.embed([query])
-        options = MessageSearchOptions(query=query)
-        factory = app.state.session_factory
-        reads = {READ_POOL: app.state.read_pool}
-        async with factory(bind=app.state.read_engine, info=reads) as db:
-            one = await search_hybrid.search(
-                db, *search._one_statement(target, parsed, options, vector)
-            )
-            repo = SearchRepository(db, search._scope(target, options))
-        async with unit_of_work(factory) as db:
-            repo.db = db
-            each = await search._sources(
-                repo, parsed, options.limit, vector, named=target.peer is None
-            )
+        one, each = await _both_paths(app, model, target, query)
         assert one.named == each.named, query
         assert (one.all_words, one.substring) == (each.all_words, each.substring), query
         assert _evidence(one) == _evidence(each), query
         rare += sum(c.rare_df is not None for c in one.candidates)
     assert rare > 0  # some query had rare words to compare
+
+
+async def test_all_the_words_in_too_many_messages_bring_no_candidate(
+    settings: Settings, app: FastAPI, model: LocalEmbedder, client: httpx.AsyncClient
+) -> None:
+    """The newest 50 of the messages matching every word are candidates while at most 1,000
+    messages match; beyond that the words together are as common as a common word: no
+    candidate, no evidence (and no more than 1,001 matches read). Messages not embedded, so
+    the keyword sources are all there is."""
+    ws = f"common-{uuid.uuid4().hex[:8]}"
+    plain = create_app(settings.model_copy(update={"embed_messages": False}))
+    transport = httpx.ASGITransport(app=plain)
+    async with (
+        plain.router.lifespan_context(plain),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as writer,
+    ):
+
+        async def add(start: int, n: int) -> None:
+            body = {
+                "messages": [
+                    {"peer_id": "p", "content": f"standup notes for week {i}"}
+                    for i in range(start, start + n)
+                ]
+            }
+            r = await writer.post(f"/v3/workspaces/{ws}/sessions/s/messages", json=body)
+            assert r.status_code == 201, r.text
+
+        for start in range(0, 1000, 100):
+            await add(start, 100)
+        target = search.Target(ws)
+        one, each = await _both_paths(app, model, target, "standup notes")
+        assert one.all_words == each.all_words == search.SCORED_WINDOW
+        newest = sorted((c.row for c in one.candidates), key=lambda r: r.created_at)
+        assert [r.content for r in newest][-1] == "standup notes for week 999"
+        assert _evidence(one) == _evidence(each)
+        await add(1000, 1)
+        one, each = await _both_paths(app, model, target, "standup notes")
+        assert one.all_words == each.all_words == 0
+        assert one.candidates == each.candidates == []
+        # a word of its own still finds its message: the cap is on all the words together
+        one, _ = await _both_paths(app, model, target, "week 1000")
+        assert [c.row.content for c in one.candidates if c.in_all_words] == [
+            "standup notes for week 1000"
+        ]
+
+        # what a search found common, the next ones in that scope do not scan for again
+        url = f"/v3/workspaces/{ws}/search"
+        body = {"query": "standup notes week", "limit": 5}
+        found = []
+        for _ in range(2):
+            with counting(app.state.engine) as counted:
+                r = await client.post(url, json=body)
+            assert r.status_code == 200, r.text
+            found.append(r.json())
+            (sql,) = counted.statements
+        assert found[0] == found[1]
+        assert "AND false" in sql  # all the words: not looked for
+        assert " w0 AS (" not in sql  # no word: each is common in the workspace
+        session = await client.post(f"/v3/workspaces/{ws}/sessions/s/search", json=body)
+        assert session.status_code == 200  # another scope learns for itself
+
+
+def test_common_words_are_forgotten_after_a_while_and_bounded() -> None:
+    common = search.CommonWords(size=2, seconds=0.2)
+    target, other = search.Target("w"), search.Target("w", session="s")
+
+    def found(*words: str) -> search_hybrid.Found:
+        return search_hybrid.Found([], set(), 0, 0, list(words), False)
+
+    common.learn(target, found("coffee", "tea"), "coffee tea")
+    assert common.unknown(target, ["coffee", "tea", "rare"]) == ["rare"]
+    assert common.unknown(other, ["coffee"]) == ["coffee"]  # per scope
+    common.learn(target, found("milk"), "milk")
+    assert common.unknown(target, ["coffee", "tea", "milk"]) == ["coffee"]  # 2 kept
+    time.sleep(0.25)
+    assert common.unknown(target, ["tea", "milk"]) == ["tea", "milk"]
+
+
+async def _both_paths(
+    app: FastAPI, model: LocalEmbedder, target: search.Target, query: str
+) -> tuple[search_hybrid.Found, search_hybrid.Found]:
+    """What the one statement reads, and what the sources read one at a time."""
+    parsed = SearchQuery.parse(query)
+    (vector,) = await model.embed([query])
+    options = MessageSearchOptions(query=query)
+    factory = app.state.session_factory
+    reads = {READ_POOL: app.state.read_pool}
+    async with factory(bind=app.state.read_engine, info=reads) as db:
+        one = await search_hybrid.search(
+            db, *search._one_statement(target, parsed, options, vector)
+        )
+        repo = SearchRepository(db, search._scope(target, options))
+    async with unit_of_work(factory) as db:
+        repo.db = db
+        each = await search._sources(repo, parsed, options.limit, vector, named=target.peer is None)
+    return one, each
 
 
 def _evidence(found: search_hybrid.Found) -> dict[int, tuple[Any, ...]]:

@@ -18,6 +18,12 @@ with a 503 (:mod:`api.errors`) like the engine's. A connection whose statement f
 reason but the statement's own (I/O, a server going away, a cancelled request) is closed, so
 it is never handed out mid-failure. Every statement is announced to the
 engine's ``before_cursor_execute`` listeners, so statement counts and tracing see it.
+
+Beside it, a search pool (half as many connections, at least 2, also opened on demand) runs
+message searches' single statements (``repositories.search_hybrid``): its connections carry
+the planner settings a search needs for the whole session (index scans only, custom plans,
+iterative HNSW scans), so a search needs no transaction to set them; no other statement runs
+there.
 """
 
 from __future__ import annotations
@@ -54,6 +60,12 @@ _SEARCH_SETTINGS = (
     " SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {ef}"
 )
 SEARCH_EF_SEARCH = 60  # a default search's (limit 10: 30 messages, 2 chunk rows each)
+
+
+def search_pool_size(settings: Settings) -> int:
+    """Connections of the search pool: half the read pool's (a search is a few ms of Postgres
+    CPU, so a few connections keep the cores busy), at least 2."""
+    return max(2, settings.db_read_pool_size // 2)
 
 
 class SearchConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyped
@@ -93,6 +105,7 @@ class ReadPool:
             "reset": _nothing_to_reset,
         }
         pool = await asyncpg.create_pool(*args, **kwargs, **common, init=_codecs)
+        common["max_size"] = search_pool_size(settings)
         searches = await asyncpg.create_pool(
             *args, **kwargs, **common, init=_search_settings, connection_class=SearchConnection
         )

@@ -35,6 +35,8 @@ search is keywords only: ranked lists from each keyword source merged by
 from __future__ import annotations
 
 import re
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +62,7 @@ ANY_WORD_MATCHES = 200  # keywords only: the some-of-the-words list reads this m
 SEMANTIC_PER_LIMIT, MIN_SEMANTIC = 3, 30  # hybrid: the nearest max(3 x limit, 30) messages
 RARE_MATCHES = 8  # hybrid: a word with at most this many matches in the scope is rare
 RARE_FACTOR = 0.5  # ... and a rare word counts half as much as all the words
+COMMON_MATCHES = 1000  # hybrid: all the words matching more messages than this are common
 _WORDS = re.compile(r"\w+")
 
 RankedList = list[int]
@@ -138,19 +141,21 @@ async def search(
         found = await _sources(repo, query, options.limit, vector, named=named)
     else:  # the routes' own scope only: one statement (repositories.search_hybrid)
         found = await search_hybrid.search(db, *_one_statement(target, query, options, vector))
+        COMMON.learn(target, found, query.text)
     return _rank(found, query, options.limit)
 
 
 def _one_statement(
     target: Target, query: SearchQuery, options: MessageSearchOptions, vector: list[float]
 ) -> tuple[search_hybrid.Shape, search_hybrid.Query]:
-    words = query.words if len(query.words) > 1 else ()
+    words = COMMON.unknown(target, query.words) if len(query.words) > 1 else []
     shape = search_hybrid.Shape(
         session=target.session is not None,
         peer=target.peer is not None,
         named=target.peer is None,
         substring=_one_token(query.phrase),
         words=len(words),
+        all_words=not COMMON.known(target, _ALL + query.text),
     )
     values = search_hybrid.Query(
         workspace=target.workspace,
@@ -160,11 +165,60 @@ def _one_statement(
         text=query.text,
         pattern=like_pattern(query.phrase),
         words=query.words,
+        branch_words=words,
         wide=_wide(options.limit),
         window=SCORED_WINDOW,
         cap=RARE_MATCHES,
+        all_words_cap=COMMON_MATCHES,
     )
     return shape, values
+
+
+class CommonWords:
+    """Words (and whole queries' word sets) a search found common in a scope: more matches
+    than make evidence, so their next searches in that scope skip them (``COMMON_SECONDS``
+    at most, least recently learned dropped first). Finding a word common costs its whole
+    index scan (a bitmap of every match: 5 ms for a word in 60,000 messages), which reading
+    at most ``cap`` + 1 of them does not avoid. Messages are added far more often than
+    deleted, so a common word stays common; after a deletion a word may be skipped as common
+    for ``COMMON_SECONDS``, which loses it as evidence, never a message. Per process."""
+
+    def __init__(self, size: int, seconds: float) -> None:
+        self.size = size
+        self.seconds = seconds
+        self._until: OrderedDict[tuple[str, str, str, str], float] = OrderedDict()
+
+    @staticmethod
+    def _key(target: Target, word: str) -> tuple[str, str, str, str]:
+        return (target.workspace, target.session or "", target.peer or "", word)
+
+    def known(self, target: Target, word: str) -> bool:
+        key = self._key(target, word)
+        until = self._until.get(key)
+        if until is None:
+            return False
+        if until < time.monotonic():
+            del self._until[key]
+            return False
+        return True
+
+    def unknown(self, target: Target, words: Sequence[str]) -> list[str]:
+        return [w for w in words if not self.known(target, w)]
+
+    def learn(self, target: Target, found: Found, text: str) -> None:
+        common = [*found.common_words, *([_ALL + text] if found.all_words_common else [])]
+        until = time.monotonic() + self.seconds
+        for word in common:
+            key = self._key(target, word)
+            self._until[key] = until
+            self._until.move_to_end(key)
+        while len(self._until) > self.size:
+            self._until.popitem(last=False)
+
+
+_ALL = "\x00all:"  # a whole query's words together (never a word: words are \w+)
+COMMON_SECONDS = 300
+COMMON = CommonWords(8192, COMMON_SECONDS)
 
 
 def _wide(limit: int) -> int:
@@ -187,7 +241,7 @@ async def _sources(
         # many other people's (and the assistant's) messages are nearer — otherwise the
         # current fact of a changed one may not be in the pool at all (unscoped search)
         nearest += await repo.nearest(vector, wide, authors=authors)
-    everything = await repo.all_words(query.text, SCORED_WINDOW, window=SCORED_WINDOW)
+    everything = await repo.newest_all_words(query.text, SCORED_WINDOW, cap=COMMON_MATCHES)
     phrase: list[int] = []
     if _one_token(query.phrase):
         # one token (an identifier, part of a word): a sentence as a literal substring
@@ -213,6 +267,8 @@ async def _sources(
         named=authors,
         all_words=len(everything),
         substring=len(phrase),
+        common_words=[],
+        all_words_common=False,
     )
 
 

@@ -199,6 +199,26 @@ class SearchRepository:
         score = func.ts_rank_cd(func.to_tsvector(_CONFIG, start), tsquery)
         return await self._best(newest, (score.desc(),), n)
 
+    async def newest_all_words(self, query: str, window: int, cap: int) -> list[int]:
+        """The newest ``window`` messages matching every word of ``query``, or none when more
+        than ``cap`` do (the words together are common: no evidence). At most ``cap`` + 1
+        matches are read, in no order, whatever their number."""
+        tsquery = func.websearch_to_tsquery(_CONFIG, query)
+        read = (
+            select(T.c.id, T.c.created_at)
+            .where(self._words_where, _TSVECTOR.op("@@")(tsquery))
+            .limit(cap + 1)
+            .cte("read")
+        )
+        few = select(func.count()).select_from(read).scalar_subquery() <= cap
+        stmt = (
+            select(read.c.id)
+            .where(few)
+            .order_by(read.c.created_at.desc(), read.c.id.desc())
+            .limit(window)
+        )
+        return list((await self.db.scalars(stmt)).all())
+
     async def any_word(
         self, words: Sequence[str], n: int, exclude: Sequence[int], cap: int
     ) -> list[int]:

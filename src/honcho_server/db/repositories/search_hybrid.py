@@ -14,7 +14,9 @@ The sources are those of :mod:`.search`, with the same conditions, collations an
 * ``named`` and ``near_named``: peers of the workspace whose lowercased name is a query word,
   and the nearest chunks among their messages (skipped when no peer is named: a one-time
   filter, so no index is scanned for nothing);
-* ``aw``: the newest ``window`` messages matching every word (full text);
+* ``aw``: the newest ``window`` messages matching every word (full text), unless more than
+  ``all_words_cap`` do: then the words together are as common as a common word (no evidence,
+  no candidate), and at most that many + 1 matches are read, whatever their number;
 * ``sub``: the newest ``window`` messages containing the query (one token only);
 * ``w0`` .. ``wN`` and ``rare``: per word (the query's words, less the named peers' names;
   stems a word before it had, stop words and the whole list when one word is left are
@@ -56,12 +58,14 @@ class Shape:
     peer: bool  # the author is forced (peer search)
     named: bool  # peers named in the query bring their own nearest messages
     substring: bool  # the query is one token: look for it as a substring too
-    words: int  # rare-word branches: the query's words (0 when it has fewer than 2)
+    words: int  # rare-word branches (none when the query has fewer than 2 words)
+    all_words: bool = True  # look for the messages with all the words (not known common)
 
 
 @dataclass(frozen=True)
 class Query:
-    """The values: ``words`` lowercase and distinct (``Shape.words`` of them, or more)."""
+    """The values: ``words`` lowercase and distinct; ``branch_words`` those read one by one
+    (``Shape.words`` of them: the query's words not known to be common)."""
 
     workspace: str
     session: str | None
@@ -70,9 +74,11 @@ class Query:
     text: str  # websearch syntax, for all the words
     pattern: str  # ILIKE pattern of the phrase (used when Shape.substring)
     words: Sequence[str]
+    branch_words: Sequence[str]
     wide: int  # nearest messages wanted
     window: int  # newest matches read per keyword source
     cap: int  # a word with at most this many matches is rare
+    all_words_cap: int  # all the words matching more messages than this bring no candidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +96,16 @@ class Found:
     named: set[str]  # peers named in the query (their names as stored)
     all_words: int  # messages matching every word (at most the window)
     substring: int  # messages containing the phrase (at most the window)
+    common_words: list[str]  # branch words with more than ``cap`` matches
+    all_words_common: bool  # more than ``all_words_cap`` messages match all the words
 
 
 _WIDTH = len(COLUMNS)  # the statement's first columns are COLUMNS, in order
 
 # Parameters: $1 workspace, $2 vector (real[]), $3 chunk rows per nearest scan, $4 nearest
 # messages wanted, $5 query text, $6 window, $7 cap, $8 words (text[]), $9 session, $10 peer,
-# $11 substring pattern, then $12.. one per word branch.
-_FIXED = 11
+# $11 substring pattern, $12 all-words cap, then $13.. one per word branch.
+_FIXED = 12
 
 
 def _scope(shape: Shape, collation: str | None) -> str:
@@ -162,7 +170,7 @@ def statement(shape: Shape) -> str:
     ctes = [
         # every parameter typed, whether or not this shape reads it (never executed)
         "typed AS (SELECT CAST($7 AS bigint), CAST($8 AS text[]), CAST($9 AS text),"
-        " CAST($10 AS text), CAST($11 AS text)),",
+        " CAST($10 AS text), CAST($11 AS text), CAST($12 AS bigint)),",
         "\n    live AS (SELECT 1 FROM workspaces WHERE name = $1 AND deleted_at IS NULL),",
     ]
     sources = ["SELECT message_id FROM near_ids", "SELECT id FROM aw"]
@@ -195,11 +203,15 @@ def statement(shape: Shape) -> str:
         sources.append("SELECT message_id FROM near_named_ids")
     ctes.append(
         f"""
-    aw AS (
-      SELECT m.id FROM messages m
+    aw_read AS (
+      SELECT m.id, m.created_at FROM messages m
        WHERE {_scope(shape, WORDS_COLLATION)}
          AND to_tsvector('english', m.content) @@ websearch_to_tsquery('english', $5)
-       ORDER BY m.created_at DESC, m.id DESC LIMIT $6),"""
+         AND {"true" if shape.all_words else "false"}
+       LIMIT $12 + 1),
+    aw AS (
+      SELECT id FROM aw_read WHERE (SELECT count(*) FROM aw_read) <= $12
+       ORDER BY created_at DESC, id DESC LIMIT $6),"""
     )
     if shape.substring:
         ctes.append(
@@ -228,6 +240,7 @@ def statement(shape: Shape) -> str:
     substring = "(SELECT count(*) FROM sub)" if shape.substring else "0"
     in_substring = "m.id IN (SELECT id FROM sub)" if shape.substring else "false"
     rare_df = "(SELECT df FROM rare WHERE rare.id = m.id)" if shape.words else "NULL::bigint"
+    per_word = ", ".join(f"(SELECT count(*) FROM w{i})" for i in range(shape.words))
     return f"""
     WITH {"".join(ctes)}
     SELECT m.id, m.public_id, m.workspace_name, m.session_name, m.peer_name, m.content,
@@ -239,15 +252,18 @@ def statement(shape: Shape) -> str:
            {rare_df} AS rare_df,
            {named} AS named,
            (SELECT count(*) FROM aw) AS all_words,
-           {substring} AS substring
-      FROM messages m
-     WHERE m.id IN (SELECT id FROM candidates)
+           {substring} AS substring,
+           CAST(ARRAY[{per_word}] AS bigint[]) AS word_matches,
+           (SELECT count(*) FROM aw_read) AS all_words_read
+      FROM (SELECT 1) AS one  -- a row even with no candidate: the counts are in it
+      LEFT JOIN messages m ON m.id IN (SELECT id FROM candidates)
      ORDER BY m.id"""
 
 
 def arguments(shape: Shape, q: Query) -> list[Any]:
     k = q.wide * CHUNKS_PER_MESSAGE
     words = list(q.words)
+    assert len(q.branch_words) == shape.words
     return [
         q.workspace,
         q.vector,
@@ -260,7 +276,8 @@ def arguments(shape: Shape, q: Query) -> list[Any]:
         q.session or "",
         q.peer or "",
         q.pattern,
-        *words[: shape.words],
+        q.all_words_cap,
+        *q.branch_words,
     ]
 
 
@@ -274,9 +291,8 @@ async def search(db: AsyncSession, shape: Shape, q: Query) -> Found:
     else:  # in the caller's transaction: its settings first, for this transaction
         await fetch(db, _SETTINGS, str(ef))
         rows = await fetch(db, sql, *args)
-    if not rows:
-        return Found([], set(), 0, 0)
     first = rows[0]
+    matches = first["word_matches"]
     return Found(
         candidates=[
             Candidate(
@@ -287,10 +303,13 @@ async def search(db: AsyncSession, shape: Shape, q: Query) -> Found:
                 rare_df=r["rare_df"],
             )
             for r in rows
+            if r[0] is not None
         ],
         named=set(first["named"]),
         all_words=first["all_words"],
         substring=first["substring"],
+        common_words=[w for w, n in zip(q.branch_words, matches, strict=True) if n > q.cap],
+        all_words_common=first["all_words_read"] > q.all_words_cap,
     )
 
 
