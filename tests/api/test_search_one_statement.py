@@ -23,7 +23,6 @@ from sqlalchemy import text
 
 from honcho_server.app import create_app
 from honcho_server.db.repositories import search_hybrid
-from honcho_server.db.repositories.raw import READ_POOL
 from honcho_server.db.repositories.search import SearchRepository
 from honcho_server.db.session import unit_of_work
 from honcho_server.embeddings.local import LocalEmbedder
@@ -285,14 +284,12 @@ async def _both_paths(
     (vector,) = await model.embed([query])
     options = MessageSearchOptions(query=query)
     factory = app.state.session_factory
-    reads = {READ_POOL: app.state.read_pool}
-    async with factory(bind=app.state.read_engine, info=reads) as db:
-        one = await search_hybrid.search(
-            db, *search._one_statement(target, parsed, options, vector)
-        )
-        repo = SearchRepository(db, search._scope(target, options))
     async with unit_of_work(factory) as db:
-        repo.db = db
+        shape, values = search._one_statement(target, parsed, options, vector)
+        one = await search_hybrid.search(db, shape, values, reads=app.state.read_pool)
+        assert not db.in_transaction()  # the search pool ran it
+    async with unit_of_work(factory) as db:
+        repo = SearchRepository(db, search._scope(target, options))
         each = await search._sources(repo, parsed, options.limit, vector, named=target.peer is None)
     return one, each
 
@@ -320,6 +317,34 @@ async def test_one_round_trip(client: httpx.AsyncClient, app: FastAPI, seeded: s
         await _search(client, seeded, "", "where does alice live now", 40)
         await _search(client, seeded, "", "where does alice live now", 40)
     assert counted.round_trips <= 3, counted
+
+
+async def test_searches_read_one_source_at_a_time_set_their_planner_settings_first(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, seeded: str
+) -> None:
+    """A search with filters of its own reads its sources one statement at a time: in one
+    transaction whose first statement sets what the search pool's connections carry (no
+    sequential scans, custom plans, iterative HNSW scans). So does a keyword-only search.
+    Set outside a transaction, those settings would last one statement: plans walking every
+    message, HNSW scans stopping short of filtered-out rows."""
+    plain = create_app(settings.model_copy(update={"embed_messages": False}))
+    transport = httpx.ASGITransport(app=plain)
+    async with (
+        plain.router.lifespan_context(plain),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as keywords,
+    ):
+        for http, which, body in [
+            (client, app, {"query": "hiking alps", "filters": {"peer_id": "alice"}}),
+            (keywords, plain, {"query": "hiking alps"}),
+        ]:
+            with counting(which.state.engine) as counted:
+                r = await http.post(f"/v3/workspaces/{seeded}/search", json=body)
+            assert r.status_code == 200, r.text
+            assert r.json(), body
+            assert (counted.begins, counted.commits) == (1, 1), counted
+            first = counted.statements[0]
+            assert first.lstrip().startswith("SELECT set_config("), counted
+            assert len(counted.statements) >= 3, counted
 
 
 async def test_search_settings_stay_on_the_search_connections(

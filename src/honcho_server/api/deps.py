@@ -50,6 +50,11 @@ async def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]
     return factory
 
 
+async def _read_pool(request: Request) -> ReadPool:
+    reads: ReadPool = request.app.state.read_pool
+    return reads
+
+
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent."""
     async with unit_of_work(request.app.state.session_factory) as session:
@@ -140,6 +145,7 @@ LLMDep = Annotated[LLMRegistry, Depends(_llm)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
 DbSession = Annotated[AsyncSession, Depends(_db, scope="function")]
 ReadDb = Annotated[AsyncSession, Depends(_read_db, scope="function")]
+ReadPoolDep = Annotated[ReadPool, Depends(_read_pool)]
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work)]
 Paging = Annotated[PageRequest, Depends(_paging)]
 Listing = Annotated[PageRequest, Depends(_listing)]

@@ -43,6 +43,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db.read_pool import ReadPool
 from ..db.repositories import search_hybrid
 from ..db.repositories.messages import MessageRow
 from ..db.repositories.search import SearchRepository, SearchScope, like_pattern
@@ -126,10 +127,14 @@ async def search(
     options: MessageSearchOptions,
     *,
     embedder: Embedder | None = None,
+    reads: ReadPool | None = None,
 ) -> list[MessageRow]:
     """Hybrid search when ``embedder`` is given (and the query is not blank), else keywords.
 
     A query longer than the embedder accepts is refused (422) rather than half-searched.
+    ``db`` must be able to hold a transaction (the settings of the statements read one at a
+    time are set for it); ``reads``, if given, runs the one-statement search while ``db``
+    has none open.
     """
     repo = SearchRepository(db, _scope(target, options))  # compiles the filters: no I/O
     vector = await semantic.embed_optional(embedder, options.query, too_long="reject")
@@ -140,7 +145,8 @@ async def search(
     if options.filters or options.scope is not None:
         found = await _sources(repo, query, options.limit, vector, named=named)
     else:  # the routes' own scope only: one statement (repositories.search_hybrid)
-        found = await search_hybrid.search(db, *_one_statement(target, query, options, vector))
+        shape, values = _one_statement(target, query, options, vector)
+        found = await search_hybrid.search(db, shape, values, reads=reads)
         COMMON.learn(target, found, query.text)
     return _rank(found, query, options.limit)
 

@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..read_pool import ReadPool
 from .messages import COLUMNS, MessageRow
-from .raw import READ_POOL, fetch
+from .raw import fetch
 from .vectors import CHUNKS_PER_MESSAGE, ef_search
 
 WORDS_COLLATION = '"C"'  # as .search.WORDS_COLLATION
@@ -281,11 +281,14 @@ def arguments(shape: Shape, q: Query) -> list[Any]:
     ]
 
 
-async def search(db: AsyncSession, shape: Shape, q: Query) -> Found:
-    """Every candidate of one hybrid search, in one statement (see the module docstring)."""
+async def search(
+    db: AsyncSession, shape: Shape, q: Query, *, reads: ReadPool | None = None
+) -> Found:
+    """Every candidate of one hybrid search, in one statement (see the module docstring): on
+    ``reads``' search pool when given and ``db`` has no transaction open, else in ``db``'s
+    transaction with the settings set for it first."""
     sql, args = statement(shape), arguments(shape, q)
     ef = ef_search(q.wide * CHUNKS_PER_MESSAGE)
-    reads: ReadPool | None = db.info.get(READ_POOL)
     if reads is not None and not db.in_transaction():
         rows = await reads.search(sql, args, ef=ef)
     else:  # in the caller's transaction: its settings first, for this transaction
