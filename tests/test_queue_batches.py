@@ -49,11 +49,14 @@ def _settings(url: str, embedder: FakeOpenAIServer) -> Settings:
     )
 
 
-async def _ingest_one_by_one(client: httpx.AsyncClient, n: int, poison_at: int = -1) -> None:
+async def _ingest_one_by_one(
+    client: httpx.AsyncClient, n: int, poison_at: int = -1, workspace: str = "w"
+) -> None:
     for i in range(n):
         content = f"message {i} about hiking" + (" POISON" if i == poison_at else "")
         body = {"messages": [{"peer_id": f"u{i % 3}", "content": content}]}
-        r = await client.post(f"/v3/workspaces/w/sessions/s{i % 4}/messages", json=body)
+        url = f"/v3/workspaces/{workspace}/sessions/s{i % 4}/messages"
+        r = await client.post(url, json=body)
         assert r.status_code == 201, r.text
 
 
@@ -184,17 +187,27 @@ async def test_statements_per_ingested_message_are_pinned(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             with counting(app.state.engine) as requests:
-                await _ingest_one_by_one(client, 2 * EMBED_BATCH_JOBS)
+                # a workspace no earlier test wrote: this process kept no state for it
+                await _ingest_one_by_one(client, 2 * EMBED_BATCH_JOBS, workspace="pinned")
         services = _services(app, settings)
         with counting(app.state.engine) as worker:
             while await run_once(app.state.session_factory, "w1", services):
                 pass
         embedded = "SELECT count(DISTINCT message_id) FROM message_embeddings"
         assert (await _rows(app, embedded))[0][0] == 2 * EMBED_BATCH_JOBS
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            with counting(app.state.engine) as again:
+                await _ingest_one_by_one(client, 2 * EMBED_BATCH_JOBS, workspace="pinned")
     n = 2 * EMBED_BATCH_JOBS
-    # the request: read the session's state, then one statement writes the message and its
-    # jobs (no BEGIN or COMMIT: it is atomic on its own)
-    assert requests.round_trips == 2 * n, requests
+    # the request: one statement writes the message and its jobs (no BEGIN or COMMIT: it is
+    # atomic on its own), after a read of the session's state unless the state its last batch
+    # by the same author was planned from is kept and still the session's. Each of the 4
+    # sessions gets 8 messages by u0, u1, u2, u0, u1, u2, u0, u1: 3 first reads (2 round trips
+    # each), 2 kept states gone stale as the others joined (a refused write, a read, a write),
+    # 3 writes alone: 15 round trips a session.
+    assert requests.round_trips == 4 * 15, requests
+    assert (requests.begins, requests.commits) == (0, 0), requests
+    assert again.round_trips == n, again  # the members settled: one statement a message
     assert len(worker.statements) == 2 * 5 + 1, worker
     claims = [s for s in worker.statements if "SET status = 'doing'" in s]
     completions = [s for s in worker.statements if "SET status = 'succeeded'" in s]
