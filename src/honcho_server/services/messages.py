@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections import OrderedDict
 from typing import Any
 
 from pydantic_core import to_json
@@ -17,6 +16,7 @@ from ..db.repositories.workspaces import WorkspaceDeleting
 from ..deriver.config import Defaults
 from ..errors import NotFound
 from ..ids import new_id, require_valid_name
+from ..lru import Lru
 from ..queue.payloads import MAX_IDS_PER_JOB
 from ..schemas.configuration import SessionPeerConfig
 from ..schemas.messages import Message, MessageBatchCreate, MessageUpdate
@@ -31,33 +31,12 @@ _KEPT_STATES = 4096  # sessions (with one set of authors each) whose state a pro
 
 StateKey = tuple[str, str, tuple[str, ...]]
 
-
-class KeptStates:
-    """The state each session's last batch was planned from, per (workspace, session,
-    authors), least recently used dropped first. A batch planned from a kept state is written
-    only if the session's state still has its fingerprint (the write checks it in the same
-    statement), so a kept state is never trusted: it saves the read before the write, one of
-    the two round trips of an ingest, whenever nothing changed. Per process; any number of
-    processes, each with its own, stay correct."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._seen: OrderedDict[StateKey, Seen] = OrderedDict()
-
-    def get(self, key: StateKey) -> Seen | None:
-        seen = self._seen.get(key)
-        if seen is not None:
-            self._seen.move_to_end(key)
-        return seen
-
-    def put(self, key: StateKey, seen: Seen) -> None:
-        self._seen[key] = seen
-        self._seen.move_to_end(key)
-        while len(self._seen) > self.size:
-            self._seen.popitem(last=False)
-
-
-_SEEN = KeptStates(_KEPT_STATES)
+# The state each session's last batch was planned from, per (workspace, session, authors). A
+# batch planned from a kept state is written only if the session's state still has its
+# fingerprint (the write checks it in the same statement), so a kept state is never trusted:
+# it saves the read before the write, one of the two round trips of an ingest, whenever
+# nothing changed. Per process; any number of processes, each with its own, stay correct.
+_SEEN: Lru[StateKey, Seen] = Lru(_KEPT_STATES)
 
 
 def message_of(row: AnyRow | MessageRow) -> Message:

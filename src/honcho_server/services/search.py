@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +49,7 @@ from ..db.repositories.search import SearchRepository, SearchScope, like_pattern
 from ..db.repositories.search_hybrid import Candidate, Found
 from ..embeddings import Embedder
 from ..errors import Invalid
+from ..lru import Lru
 from ..schemas.messages import MAX_MESSAGE_CHARS
 from ..schemas.search import MessageSearchOptions
 from . import semantic
@@ -190,9 +190,8 @@ class CommonWords:
     for ``COMMON_SECONDS``, which loses it as evidence, never a message. Per process."""
 
     def __init__(self, size: int, seconds: float) -> None:
-        self.size = size
         self.seconds = seconds
-        self._until: OrderedDict[tuple[str, str, str, str], float] = OrderedDict()
+        self._until: Lru[tuple[str, str, str, str], float] = Lru(size)
 
     @staticmethod
     def _key(target: Target, word: str) -> tuple[str, str, str, str]:
@@ -204,7 +203,7 @@ class CommonWords:
         if until is None:
             return False
         if until < time.monotonic():
-            del self._until[key]
+            self._until.pop(key)
             return False
         return True
 
@@ -215,11 +214,7 @@ class CommonWords:
         common = [*found.common_words, *([_ALL + text] if found.all_words_common else [])]
         until = time.monotonic() + self.seconds
         for word in common:
-            key = self._key(target, word)
-            self._until[key] = until
-            self._until.move_to_end(key)
-        while len(self._until) > self.size:
-            self._until.popitem(last=False)
+            self._until.put(self._key(target, word), until)
 
 
 _ALL = "\x00all:"  # a whole query's words together (never a word: words are \w+)

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from typing import Literal
 
 from ..embeddings import Embedder
 from ..errors import HonchoError, Invalid
+from ..lru import Lru
 
 log = logging.getLogger("honcho_server.semantic")
 
@@ -44,8 +44,15 @@ class QueryCache:
     one model (a test's failing probe embedder must not be answered from another's cache)."""
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._vectors: OrderedDict[CacheKey, Vector] = OrderedDict()
+        self._vectors: Lru[CacheKey, Vector] = Lru(size)
+
+    @property
+    def size(self) -> int:
+        return self._vectors.size
+
+    @size.setter
+    def size(self, size: int) -> None:
+        self._vectors.size = size
 
     @staticmethod
     def key(embedder: Embedder, text: str) -> CacheKey | None:
@@ -54,18 +61,12 @@ class QueryCache:
         return (id(embedder), embedder.name, embedder.dimensions, text)
 
     def get(self, key: CacheKey | None) -> Vector | None:
-        if key is None or key not in self._vectors:
-            return None
-        self._vectors.move_to_end(key)
-        return list(self._vectors[key])
+        vector = None if key is None else self._vectors.get(key)
+        return None if vector is None else list(vector)
 
     def put(self, key: CacheKey | None, vector: Vector) -> None:
-        if key is None or self.size <= 0:
-            return
-        self._vectors[key] = list(vector)
-        self._vectors.move_to_end(key)
-        while len(self._vectors) > self.size:
-            self._vectors.popitem(last=False)
+        if key is not None:
+            self._vectors.put(key, list(vector))
 
     def clear(self) -> None:
         self._vectors.clear()
