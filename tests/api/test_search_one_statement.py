@@ -288,6 +288,10 @@ async def _both_paths(
         shape, values = search._one_statement(target, parsed, options, vector)
         one = await search_hybrid.search(db, shape, values, reads=app.state.read_pool)
         assert not db.in_transaction()  # the search pool ran it
+    async with unit_of_work(factory) as db:  # in a caller's transaction: its settings first
+        inside = await search_hybrid.search(db, shape, values)
+        assert db.in_transaction()
+    assert _evidence(inside) == _evidence(one)
     async with unit_of_work(factory) as db:
         repo = SearchRepository(db, search._scope(target, options))
         each = await search._sources(repo, parsed, options.limit, vector, named=target.peer is None)

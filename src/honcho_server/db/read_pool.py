@@ -53,13 +53,15 @@ class Statement(Protocol):
     def names(self) -> tuple[str, ...]: ...
 
 
-# Message search's planner settings (``repositories.search_hybrid``): what ``repositories.search``
-# sets per transaction, set once per connection of the search pool instead.
-_SEARCH_SETTINGS = (
-    "SET enable_seqscan = off; SET plan_cache_mode = force_custom_plan;"
-    " SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {ef}"
+# Message search's planner settings (``repositories.search_hybrid``), with ``hnsw.ef_search``
+# per search: set once per connection of the search pool, or for a transaction.
+SEARCH_SETTINGS = (
+    ("enable_seqscan", "off"),
+    ("plan_cache_mode", "force_custom_plan"),
+    ("hnsw.iterative_scan", "relaxed_order"),
 )
 SEARCH_EF_SEARCH = 60  # a default search's (limit 10: 30 messages, 2 chunk rows each)
+_SEARCH_SETTINGS = "".join(f"SET {name} = {value}; " for name, value in SEARCH_SETTINGS)
 
 
 def search_pool_size(settings: Settings) -> int:
@@ -161,7 +163,7 @@ async def _fetch(connection: Any, sql: str, args: tuple[Any, ...]) -> Sequence[a
 
 async def _search_settings(connection: asyncpg.Connection) -> None:
     await _codecs(connection)
-    await connection.execute(_SEARCH_SETTINGS.format(ef=SEARCH_EF_SEARCH))
+    await connection.execute(f"{_SEARCH_SETTINGS}SET hnsw.ef_search = {SEARCH_EF_SEARCH}")
 
 
 async def _nothing_to_reset(connection: asyncpg.Connection) -> None:

@@ -41,7 +41,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..read_pool import ReadPool
+from ..read_pool import SEARCH_SETTINGS, ReadPool
 from .messages import COLUMNS, MessageRow
 from .raw import fetch
 from .vectors import CHUNKS_PER_MESSAGE, ef_search
@@ -316,8 +316,7 @@ async def search(
     )
 
 
-_SETTINGS = """
-    SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
-           set_config('hnsw.ef_search', $1, true),
-           set_config('plan_cache_mode', 'force_custom_plan', true),
-           set_config('enable_seqscan', 'off', true)"""
+# the search pool's settings, for the transaction (``hnsw.ef_search`` is ``$1``)
+_SETTINGS = "SELECT set_config('hnsw.ef_search', $1, true), " + ", ".join(
+    f"set_config('{name}', '{value}', true)" for name, value in SEARCH_SETTINGS
+)
