@@ -39,6 +39,7 @@ from .auth.guard import authorize
 from .db.engine import create_engine, create_session_factory
 from .db.read_pool import ReadPool
 from .db.session import unit_of_work
+from .db.warm_up import warm_up
 from .embeddings import Embedder, build_embedder
 from .heap import freeze_startup_objects
 from .llm import LLMRegistry
@@ -71,6 +72,7 @@ def create_app(
         app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         # the hot routes' single-statement reads: asyncpg itself, no session (db.read_pool)
         app.state.read_pool = reads = await ReadPool.open(engine, settings)
+        await warm_up(reads, settings)
         app.state.embedder = vectors = embedder or build_embedder(settings)
         async with unit_of_work(factory) as db:  # refuse to mix incomparable vectors
             await embedding_space.verify(db, vectors.name, vectors.dimensions)

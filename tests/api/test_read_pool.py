@@ -8,12 +8,14 @@ connections, or a read seeing something other than what the session path sees.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import make_url
 
 from honcho_server.app import create_app
 from honcho_server.settings import Settings
@@ -117,3 +119,86 @@ async def test_a_value_postgres_refuses_on_the_read_pool_is_a_422(
         r = await client.request(method, path, json={} if method == "POST" else None)
         assert r.status_code == 422, (path, r.status_code, r.text)
         assert isinstance(r.json()["detail"], str)
+
+
+def _settings(database_url: str, read_pool_size: int) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        embed_messages=False,
+        deriver_enabled=False,
+        summary_enabled=False,
+        embedded_worker=False,
+        db_read_pool_size=read_pool_size,
+    )
+
+
+_HELD = (
+    "SELECT pg_backend_pid() AS pid, array(SELECT statement FROM pg_prepared_statements) AS s,"
+    " pg_sleep(0.2)"
+)
+
+
+async def test_startup_opens_and_warms_every_read_connection_and_writes_nothing(
+    database_url: str,
+) -> None:
+    """The first burst of traffic after a start meets connected backends that have run the
+    ingest's statements: each of the pool's connections, held at once, already has them
+    prepared; and the rehearsal left no workspace, message or job behind."""
+    admin = await asyncpg.connect(_asyncpg_url(database_url))
+    try:
+        app: FastAPI = create_app(_settings(database_url, 4))
+        async with app.router.lifespan_context(app):
+            reads = app.state.read_pool
+            held = await asyncio.gather(*(reads.fetch(_HELD) for _ in range(4)))
+            assert len({row["pid"] for rows in held for row in rows}) == 4
+            for rows in held:
+                prepared = " ".join(rows[0]["s"])
+                assert "INSERT INTO messages" in prepared  # the ingest's write
+                assert "md5(CAST(s AS text))" in prepared  # the ingest's state read
+        left = await admin.fetchval(
+            "SELECT (SELECT count(*) FROM workspaces WHERE name LIKE 'warm-up %')"
+            " + (SELECT count(*) FROM messages WHERE workspace_name LIKE 'warm-up %')"
+            " + (SELECT count(*) FROM jobs WHERE workspace_name LIKE 'warm-up %')"
+        )
+        assert left == 0
+    finally:
+        await admin.close()
+
+
+async def test_a_database_short_of_connections_starts_anyway_and_says_which_setting(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A role allowed fewer connections than the pools want: warming fails, the warning
+    names DB_READ_POOL_SIZE, the connections it opened are closed again, and requests are
+    served with connections opened on demand."""
+    admin = await asyncpg.connect(_asyncpg_url(database_url))
+    try:
+        await admin.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'honcho_few')"
+            " THEN CREATE ROLE honcho_few LOGIN PASSWORD 'few' CONNECTION LIMIT 3; END IF; END $$;"
+            " GRANT ALL ON ALL TABLES IN SCHEMA public TO honcho_few;"
+            " GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO honcho_few;"
+        )
+        url = make_url(database_url).set(username="honcho_few", password="few")
+        settings = _settings(url.render_as_string(hide_password=False), 4)
+        app: FastAPI = create_app(settings)
+        with caplog.at_level(logging.WARNING, logger="honcho_server.db.warm_up"):
+            async with app.router.lifespan_context(app):
+                opened = await admin.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = 'honcho_few'"
+                )
+                assert opened <= 1  # the engine's, from startup; the pools' were closed
+                transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+                async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                    made = await c.post(
+                        "/v3/workspaces/few/sessions/s/messages",
+                        json={"messages": [{"peer_id": "p", "content": "still served"}]},
+                    )
+                    assert made.status_code == 201, made.text
+                    listed = await c.post("/v3/workspaces/few/sessions/s/messages/list")
+                    assert [m["content"] for m in listed.json()["items"]] == ["still served"]
+        assert "DB_READ_POOL_SIZE=4" in caplog.text
+        assert "max_connections" in caplog.text
+    finally:
+        await admin.close()

@@ -10,16 +10,17 @@ asyncpg ``Record`` (index or key access). So does an ingest's write, one stateme
 atomic on its own (``repositories.ingest``). Everything else that writes, or reads what it is
 about to write, stays on the engine's session in a unit of work.
 
-The pool holds at most ``DB_READ_POOL_SIZE`` connections (opened on demand, none at startup)
-beside the engine's ``DB_POOL_SIZE + DB_MAX_OVERFLOW``, with the same statement timeout,
-connect timeout and JSON decoding. A connection the server closed is replaced by asyncpg on
-the next acquire; a database that is down raises asyncpg's own errors, which the app answers
-with a 503 (:mod:`api.errors`) like the engine's. A connection whose statement failed for any
-reason but the statement's own (I/O, a server going away, a cancelled request) is closed, so
-it is never handed out mid-failure. Every statement is announced to the
+The pool holds at most ``DB_READ_POOL_SIZE`` connections beside the engine's ``DB_POOL_SIZE +
+DB_MAX_OVERFLOW``: all opened and warmed at startup (``db.warm_up``) and kept from then on, or
+opened on demand if that failed. They have the same statement timeout, connect timeout and
+JSON decoding. A connection the server closed is replaced by asyncpg on the next acquire; a
+database that is down raises asyncpg's own errors, which the app answers with a 503
+(:mod:`api.errors`) like the engine's. A connection whose statement failed for any reason but
+the statement's own (I/O, a server going away, a cancelled request) is closed, so it is never
+handed out mid-failure. Every statement is announced to the
 engine's ``before_cursor_execute`` listeners, so statement counts and tracing see it.
 
-Beside it, a search pool (half as many connections, at least 2, also opened on demand) runs
+Beside it, a search pool (half as many connections, at least 2, opened the same way) runs
 message searches' single statements (``repositories.search_hybrid``): its connections carry
 the planner settings a search needs for the whole session (index scans only, custom plans,
 iterative HNSW scans), so a search needs no transaction to set them; no other statement runs
@@ -28,7 +29,8 @@ there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -83,6 +85,9 @@ class SearchConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is 
             self.ef_search = ef
 
 
+Rehearsal = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
 class ReadPool:
     def __init__(self, engine: AsyncEngine, pool: asyncpg.Pool, searches: asyncpg.Pool) -> None:
         self._engine = engine.sync_engine
@@ -92,7 +97,7 @@ class ReadPool:
     @classmethod
     async def open(cls, engine: AsyncEngine, settings: Settings) -> ReadPool:
         """Built from the engine's URL (so the same host, socket, TLS and credentials); no
-        connection is made until the first read."""
+        connection is made until :meth:`warm` or the first read."""
         args, kwargs = engine.dialect.create_connect_args(engine.url)
         for name in _ENGINE_ONLY:
             kwargs.pop(name, None)
@@ -105,6 +110,9 @@ class ReadPool:
                 "application_name": "honcho-server",
             },
             "reset": _nothing_to_reset,
+            # kept once opened, as the engine keeps DB_POOL_SIZE: warmed at startup
+            # (db.warm_up), and a burst after a quiet spell meets warm backends too
+            "max_inactive_connection_lifetime": 0,
         }
         pool = await asyncpg.create_pool(*args, **kwargs, **common, init=_codecs)
         common["max_size"] = search_pool_size(settings)
@@ -112,6 +120,11 @@ class ReadPool:
             *args, **kwargs, **common, init=_search_settings, connection_class=SearchConnection
         )
         return cls(engine, pool, searches)
+
+    async def warm(self, reads: Rehearsal, searches: Rehearsal) -> None:
+        """Open every connection of both pools at once and run a rehearsal on each
+        (``db.warm_up``); the first error is raised once all are handed back."""
+        await asyncio.gather(_warm(self._pool, reads), _warm(self._searches, searches))
 
     async def fetch(self, sql: str, *args: Any) -> Sequence[asyncpg.Record]:
         """The rows of ``sql`` (``$n`` parameters), outside any transaction."""
@@ -124,7 +137,7 @@ class ReadPool:
     async def search(self, sql: str, args: Sequence[Any], *, ef: int) -> Sequence[asyncpg.Record]:
         """The rows of a message search's statement, on a connection with search's planner
         settings (index scans only, custom plans, iterative HNSW scans of ``ef``
-        candidates): the pool's own connections, opened on demand like the read pool's."""
+        candidates): the pool's own connections."""
         self._announce(sql, tuple(args))
         async with self._searches.acquire() as connection:
             try:
@@ -146,6 +159,27 @@ class ReadPool:
     def _announce(self, sql: str, args: tuple[Any, ...]) -> None:
         if self._engine._has_events:
             self._engine.dispatch.before_cursor_execute(None, None, sql, args, None, False)
+
+
+async def _warm(pool: asyncpg.Pool, rehearsal: Rehearsal) -> None:
+    """Every connection of ``pool`` opened and rehearsed, then handed back to be kept; if
+    any failed, all are closed (a database short of connections gets its slots back)."""
+    held = await asyncio.gather(
+        *(pool.acquire() for _ in range(pool.get_max_size())), return_exceptions=True
+    )
+    connections = [c for c in held if not isinstance(c, BaseException)]
+    done: list[Any] = []
+    try:
+        if len(connections) == len(held):
+            done = await asyncio.gather(*map(rehearsal, connections), return_exceptions=True)
+        failure = next((r for r in (*held, *done) if isinstance(r, BaseException)), None)
+        if failure is not None:
+            for connection in connections:
+                connection.terminate()
+            raise failure
+    finally:
+        for connection in connections:
+            await pool.release(connection)
 
 
 async def _fetch(connection: Any, sql: str, args: tuple[Any, ...]) -> Sequence[asyncpg.Record]:

@@ -137,6 +137,9 @@ _RENDERED = f"""
     ORDER BY id NULLS FIRST
 """
 
+# Run once on each new read-pool connection at startup (``db.warm_up``).
+HOT_READS = (_RENDERED,)
+
 
 @dataclass(frozen=True, slots=True)
 class StoredSummary:

@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ...ids import new_id
 from ...queue.payloads import BULK_PRIORITY, MAX_IDS_PER_JOB, EmbedMessages, JobPayload
 from ...queue.repository import job_arrays
 from ..errors import sqlstate
@@ -287,30 +289,8 @@ class IngestRepository:
         statement ran, their rows are not in its snapshot and nothing is written; the
         statement runs again with a fresh snapshot.
         """
-        args = (
-            workspace,
-            session,
-            list(authors),
-            member_config,
-            len(batch.contents),
-            batch.public_ids,
-            batch.senders,
-            batch.contents,
-            batch.token_counts,
-            batch.metadata,
-            batch.internal,
-            batch.created_at,
-            *job_arrays(jobs).values(),
-            EmbedMessages.max_attempts if embed_per_job else None,
-            embed_per_job or MAX_IDS_PER_JOB,
-            summary.payload.model_dump_json() if summary else None,
-            summary.payload.unit().lock_key if summary else None,
-            summary.payload.max_attempts if summary else 0,
-            summary.short_every if summary else 0,
-            summary.long_every if summary else 0,
-            BULK_PRIORITY,
-            summary.payload.priority if summary else 0,
-            seen,
+        args = _arguments(
+            workspace, session, authors, member_config, batch, jobs, embed_per_job, summary, seen
         )
         direct = self._pool() is not None
         for run in range(1, _RUNS + 1):
@@ -332,6 +312,65 @@ class IngestRepository:
                     rows=[MessageRow(*tuple(r)[3:]) for r in rows if r[3] is not None],
                 )
         return Stored(None, workspace_deleting=False, rows=[])
+
+
+def _arguments(
+    workspace: str,
+    session: str,
+    authors: Sequence[str],
+    member_config: str,
+    batch: Batch,
+    jobs: Sequence[JobPayload],
+    embed_per_job: int | None,
+    summary: Summary | None,
+    seen: str | None,
+) -> tuple[Any, ...]:
+    """:data:`_WRITE`'s parameters, in order."""
+    return (
+        workspace,
+        session,
+        list(authors),
+        member_config,
+        len(batch.contents),
+        batch.public_ids,
+        batch.senders,
+        batch.contents,
+        batch.token_counts,
+        batch.metadata,
+        batch.internal,
+        batch.created_at,
+        *job_arrays(jobs).values(),
+        EmbedMessages.max_attempts if embed_per_job else None,
+        embed_per_job or MAX_IDS_PER_JOB,
+        summary.payload.model_dump_json() if summary else None,
+        summary.payload.unit().lock_key if summary else None,
+        summary.payload.max_attempts if summary else 0,
+        summary.short_every if summary else 0,
+        summary.long_every if summary else 0,
+        BULK_PRIORITY,
+        summary.payload.priority if summary else 0,
+        seen,
+    )
+
+
+async def rehearse(connection: asyncpg.Connection) -> None:
+    """Run both statements once on ``connection`` (a read pool's, at startup) and keep
+    nothing: the state of a session that does not exist, then a one-message batch to a
+    workspace no API name can spell, in a transaction rolled back. The backend has then read
+    every catalog entry, index and trigger the hot path touches, and asyncpg has both
+    statements prepared: a new backend's first ingest costs about 12 ms of Postgres CPU
+    more than the next, and 16 of them at once held up the first second of traffic
+    (``db.read_pool``)."""
+    workspace = f"warm-up {new_id()}"  # a space: never a workspace of the API's
+    await connection.fetch(_STATE, workspace, "s", ["p"], "{}")
+    batch = Batch([new_id()], ["p"], ["warm-up"], [1], ["{}"], ["{}"], [None])
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        args = _arguments(workspace, "s", ["p"], "{}", batch, [], 1, None, None)
+        await connection.fetch(_WRITE, *args)
+    finally:
+        await transaction.rollback()
 
 
 def _state(row: Any) -> SessionState:

@@ -86,6 +86,8 @@ _PAGES = {
     False: PreparedPage.of(_UNFILTERED, (T.c.id,)),
     True: PreparedPage.of(_UNFILTERED, (T.c.id.desc(),)),
 }
+# Run once on each new read-pool connection at startup (``db.warm_up``).
+HOT_READS = (_GET.sql, *(s for p in _PAGES.values() for s in (p.paged.sql, p.count.sql)))
 
 
 class MessageRepository:

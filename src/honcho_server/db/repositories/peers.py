@@ -30,6 +30,7 @@ _GET_LIVE = select(*COLUMNS).where(
     select(W.c.id).where(W.c.name == bindparam("ws"), W.c.deleted_at.is_(None)).exists(),
 )
 _FIND_LIVE = Compiled.of(_GET_LIVE)
+HOT_READS = (_FIND_LIVE.sql,)  # run once on each new read-pool connection (db.warm_up)
 
 
 @dataclass(frozen=True, slots=True)
