@@ -17,7 +17,7 @@ from fakes.openai_server import FakeOpenAIServer
 from honcho_server.app import create_app
 from honcho_server.db.engine import create_engine, create_session_factory
 from honcho_server.db.session import unit_of_work
-from honcho_server.embeddings import build_embedder
+from honcho_server.embeddings import build_embedder, chunk_text
 from honcho_server.services.embedding_space import EmbeddingSpaceMismatch
 from honcho_server.services.reembed import reembed
 from honcho_server.settings import Settings
@@ -100,6 +100,51 @@ async def test_messages_and_conclusions_get_embedded_by_jobs(db_url: str) -> Non
             " ORDER BY e.embedding <=> (SELECT embedding FROM conclusions LIMIT 1) LIMIT 1",
         )
         assert nearest == "I adopted a golden retriever"
+
+
+async def test_each_chunk_gets_its_own_vector_and_a_rerun_replaces_them(db_url: str) -> None:
+    """The chunks of a batch are written in one statement from one flat array of floats: each
+    stored vector is its own chunk's (no shift between rows), and a job run again (a lease
+    that expired under a slow worker) replaces its chunks rather than failing or adding."""
+    settings = _settings(db_url, embed_messages=True)
+    app = create_app(settings)
+    long_text = " ".join(f"line {i} on sailing knots and tides." for i in range(150))
+    contents = {"a": "my sister lives in Lisbon", "b": long_text, "c": "tea, not coffee"}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            messages = [{"peer_id": p, "content": t} for p, t in contents.items()]
+            r = await c.post("/v3/workspaces/w/sessions/s/messages", json={"messages": messages})
+            assert r.status_code == 201
+        stored = (
+            "SELECT m.peer_name, e.chunk_index, e.embedding::text FROM message_embeddings e"
+            " JOIN messages m ON m.id = e.message_id ORDER BY 1, 2"
+        )
+
+        async def rows() -> list[tuple[str, int, list[float]]]:
+            async with app.state.engine.connect() as conn:
+                found = (await conn.execute(text(stored))).all()
+            return [(p, k, [float(x) for x in v.strip("[]").split(",")]) for p, k, v in found]
+
+        await _drain(app, settings)
+        first = await rows()
+        embedder = app.state.embedder
+        chunks = {
+            p: chunk_text(embedder, t, embedder.max_input_tokens) for p, t in contents.items()
+        }
+        assert [(p, k) for p, k, _ in first] == [
+            (p, k) for p in sorted(chunks) for k in range(len(chunks[p]))
+        ]
+        assert len(chunks["b"]) > 2
+        expected = await embedder.embed([chunks[p][k] for p, k, _ in first])
+        for (p, k, vector), want in zip(first, expected, strict=True):
+            assert max(abs(x - y) for x, y in zip(vector, want, strict=True)) < 1e-4, (p, k)
+        async with app.state.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE jobs SET status = 'todo' WHERE kind = 'embed_messages'")
+            )
+        assert await _drain(app, settings) >= 1
+        assert await rows() == first
 
 
 async def test_switching_embedder_refuses_to_start_then_reembed_fixes_it(

@@ -178,8 +178,8 @@ async def test_statements_per_ingested_message_are_pinned(
     fake_openai: FakeOpenAIServer,  # noqa: F811
 ) -> None:
     """32 one-message ingest requests, then the worker: two batches of 16, each one claim,
-    one read of the messages, the chunks replaced (DELETE, INSERT), one completion; then the
-    claim that finds nothing. Before batching it was five statements per message plus a
+    one read of the messages, the chunks replaced (one statement: the DELETE and the INSERT of
+    every chunk), one completion; then the claim that finds nothing. Before batching it was five statements per message plus a
     claim that found nothing after each job."""
     settings = _settings(db_url, fake_openai)
     app = create_app(settings)
@@ -208,8 +208,8 @@ async def test_statements_per_ingested_message_are_pinned(
     assert requests.round_trips == 4 * 15, requests
     assert (requests.begins, requests.commits) == (0, 0), requests
     assert again.round_trips == n, again  # the members settled: one statement a message
-    assert len(worker.statements) == 2 * 5 + 1, worker
+    assert len(worker.statements) == 2 * 4 + 1, worker
     claims = [s for s in worker.statements if "SET status = 'doing'" in s]
     completions = [s for s in worker.statements if "SET status = 'succeeded'" in s]
     assert (len(claims), len(completions)) == (3, 2), worker
-    assert worker.round_trips <= 2 * (5 + 6) + 3, worker  # each transaction's BEGIN/COMMIT
+    assert worker.round_trips <= 2 * (4 + 6) + 3, worker  # each transaction's BEGIN/COMMIT

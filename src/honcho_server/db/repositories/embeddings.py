@@ -18,14 +18,23 @@ E = table(EmbeddingSpace)
 
 T = TypeVar("T")
 
-# Vectors go as ``real[]`` (asyncpg encodes a list of floats in binary, in C) and are cast to
-# ``vector`` by Postgres: formatting 384 floats as a vector literal took ~80 us of the event
-# loop per chunk.
-_INSERT_CHUNK = text(
-    "INSERT INTO message_embeddings (message_id, chunk_index, workspace_name, session_name,"
-    " peer_name, embedding) VALUES (:message_id, :chunk_index, :workspace, :session, :peer,"
-    " CAST(CAST(:embedding AS real[]) AS vector))"
-)
+# One statement per job: the earlier run's chunks deleted (a re-run replaces them) and the new
+# ones inserted from arrays, their vectors one flat ``real[]`` ($7, $8 floats each) that
+# Postgres slices and casts to ``vector``. asyncpg encodes a list of floats in binary, in C:
+# formatting 384 floats as a vector literal took ~80 us of the event loop per chunk, and a
+# statement per chunk (executemany) cost the worker a round of binding per row.
+_REPLACE_CHUNKS = """
+    WITH gone AS (
+        DELETE FROM message_embeddings WHERE message_id = ANY(CAST($1 AS bigint[]))
+    )
+    INSERT INTO message_embeddings (message_id, chunk_index, workspace_name, session_name,
+                                    peer_name, embedding)
+    SELECT c.message_id, c.chunk_index, c.workspace, c.session, c.peer,
+           CAST((CAST($7 AS real[]))[(c.n - 1) * $8 + 1 : c.n * $8] AS vector)
+      FROM unnest(CAST($2 AS bigint[]), CAST($3 AS integer[]), CAST($4 AS text[]),
+                  CAST($5 AS text[]), CAST($6 AS text[])) WITH ORDINALITY
+           AS c(message_id, chunk_index, workspace, session, peer, n)
+"""
 _SET_CONCLUSION = text(
     "UPDATE conclusions SET embedding = CAST(CAST(:embedding AS real[]) AS vector) WHERE id = :id"
 )
@@ -59,25 +68,20 @@ class EmbeddingRepository:
         self, message_ids: Sequence[int], chunks: list[ChunkVector]
     ) -> None:
         """Idempotent: a re-run of the same job replaces what an earlier run wrote."""
-        await self.db.execute(
-            text("DELETE FROM message_embeddings WHERE message_id = ANY(:ids)"),
-            {"ids": list(message_ids)},
+        connection = await self.db.connection()
+        await connection.exec_driver_sql(
+            _REPLACE_CHUNKS,
+            (
+                list(message_ids),
+                [c.message_id for c in chunks],
+                [c.chunk_index for c in chunks],
+                [c.workspace for c in chunks],
+                [c.session for c in chunks],
+                [c.peer for c in chunks],
+                [x for c in chunks for x in c.vector],
+                len(chunks[0].vector) if chunks else 0,
+            ),
         )
-        if chunks:
-            await self.db.execute(
-                _INSERT_CHUNK,
-                [
-                    {
-                        "message_id": c.message_id,
-                        "chunk_index": c.chunk_index,
-                        "workspace": c.workspace,
-                        "session": c.session,
-                        "peer": c.peer,
-                        "embedding": c.vector,
-                    }
-                    for c in chunks
-                ],
-            )
 
     async def conclusions(self, ids: Sequence[str]) -> list[AnyRow]:
         stmt = select(C.c.id, C.c.content).where(C.c.id.in_(list(ids)), C.c.deleted_at.is_(None))
