@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from importlib import resources
@@ -16,7 +18,12 @@ import pytest
 from pydantic import ValidationError
 
 from honcho_server.embeddings import build_embedder, truncate_text
-from honcho_server.embeddings.local import LocalEmbedder, load_tokenizer
+from honcho_server.embeddings.local import (
+    BACKGROUND_NICE,
+    InferenceThreads,
+    LocalEmbedder,
+    load_tokenizer,
+)
 from honcho_server.embeddings.model_file import (
     MODEL_SHA256,
     ModelFileError,
@@ -223,3 +230,26 @@ def test_the_default_settings_build_the_local_embedder() -> None:
 def test_the_local_provider_only_accepts_384_dimensions() -> None:
     with pytest.raises(ValidationError, match="EMBEDDING_DIMENSIONS=384"):
         Settings(_env_file=None, embedding_dimensions=1536)
+
+
+def test_background_threads_take_only_idle_cpu_and_foreground_ones_normal() -> None:
+    """The worker's embeddings run under SCHED_IDLE (a woken request thread or Postgres
+    backend preempts them at once) and show as niced; a query's embedding runs at normal
+    priority. Linux only (elsewhere both are best effort)."""
+
+    def where(texts: list[str]) -> list[list[float]]:
+        thread = threading.get_native_id()
+        policy = os.sched_getscheduler(thread)
+        return [[float(policy), float(os.getpriority(os.PRIO_PROCESS, thread))]]
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)  # this process's nice value (0 unless run niced)
+    background = InferenceThreads("test-bulk", 1, nice=BACKGROUND_NICE)
+    foreground = InferenceThreads("test-query", 1)
+    try:
+        assert background.submit(where, ["x"]).result(10) == [
+            [float(os.SCHED_IDLE), float(max(base, BACKGROUND_NICE))]
+        ]
+        assert foreground.submit(where, ["x"]).result(10) == [[float(os.SCHED_OTHER), base]]
+    finally:
+        background.stop()
+        foreground.stop()

@@ -179,8 +179,8 @@ async def test_statements_per_ingested_message_are_pinned(
 ) -> None:
     """32 one-message ingest requests, then the worker: two batches of 16, each one claim,
     one read of the messages, the chunks replaced (one statement: the DELETE and the INSERT of
-    every chunk), one completion; then the claim that finds nothing. Before batching it was five statements per message plus a
-    claim that found nothing after each job."""
+    every chunk), one completion; then the claim that finds nothing. Before batching it was
+    five statements per message plus a claim that found nothing after each job."""
     settings = _settings(db_url, fake_openai)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
