@@ -360,7 +360,7 @@ async def rehearse(connection: asyncpg.Connection) -> None:
     every catalog entry, index and trigger the hot path touches, and asyncpg has both
     statements prepared: a new backend's first ingest costs about 12 ms of Postgres CPU
     more than the next, and 16 of them at once held up the first second of traffic
-    (``db.read_pool``)."""
+    (``db.warm_up``)."""
     workspace = f"warm-up {new_id()}"  # a space: never a workspace of the API's
     await connection.fetch(_STATE, workspace, "s", ["p"], "{}")
     batch = Batch([new_id()], ["p"], ["warm-up"], [1], ["{}"], ["{}"], [None])
