@@ -25,19 +25,22 @@ def _asyncpg_url(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-@pytest.fixture
-async def small_pool(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An app whose read pool has one connection."""
-    settings = Settings(
+def _settings(database_url: str, read_pool_size: int) -> Settings:
+    return Settings(
         _env_file=None,
         database_url=database_url,
         embed_messages=False,
         deriver_enabled=False,
         summary_enabled=False,
         embedded_worker=False,
-        db_read_pool_size=1,
+        db_read_pool_size=read_pool_size,
     )
-    app: FastAPI = create_app(settings)
+
+
+@pytest.fixture
+async def small_pool(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An app whose read pool has one connection."""
+    app: FastAPI = create_app(_settings(database_url, 1))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -119,18 +122,6 @@ async def test_a_value_postgres_refuses_on_the_read_pool_is_a_422(
         r = await client.request(method, path, json={} if method == "POST" else None)
         assert r.status_code == 422, (path, r.status_code, r.text)
         assert isinstance(r.json()["detail"], str)
-
-
-def _settings(database_url: str, read_pool_size: int) -> Settings:
-    return Settings(
-        _env_file=None,
-        database_url=database_url,
-        embed_messages=False,
-        deriver_enabled=False,
-        summary_enabled=False,
-        embedded_worker=False,
-        db_read_pool_size=read_pool_size,
-    )
 
 
 _HELD = (

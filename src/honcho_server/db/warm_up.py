@@ -53,9 +53,9 @@ async def warm_up(reads: ReadPool, settings: Settings) -> None:
         await reads.warm(_reads, _searches)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log.warning(
-            "could not open the read pools' %d connections at startup (DB_READ_POOL_SIZE=%d, "
-            "and half as many for searches): %s; they are opened on demand instead. Lower "
-            "DB_READ_POOL_SIZE or raise the database's max_connections.",
+            "could not open and warm the read pools' %d connections at startup "
+            "(DB_READ_POOL_SIZE=%d, and half as many for searches): %s; they are opened on "
+            "demand instead. Lower DB_READ_POOL_SIZE or raise the database's max_connections.",
             settings.db_read_pool_size + search_pool_size(settings),
             settings.db_read_pool_size,
             exc,
