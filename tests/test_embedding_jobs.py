@@ -160,7 +160,22 @@ async def test_switching_embedder_refuses_to_start_then_reembed_fixes_it(
                 "/v3/workspaces/w/sessions/s/messages",
                 json={"messages": [{"peer_id": "a", "content": "hello there"}]},
             )
+            items = [
+                {"content": text, "observer_id": "a", "observed_id": "a"}
+                for text in ("likes tea", "was deleted")
+            ]
+            r = await c.post("/v3/workspaces/w/conclusions", json={"conclusions": items})
+            assert r.status_code == 201, r.text
+            kept, gone = (row["id"] for row in r.json())
+            r = await c.delete(f"/v3/workspaces/w/conclusions/{gone}")
+            assert r.is_success, r.text
         await _drain(app, local)
+        assert (
+            await _scalar(
+                app, "SELECT vector_dims(embedding) FROM conclusions WHERE id = :i", i=kept
+            )
+            == 384
+        )
 
     remote = _settings(
         db_url,
@@ -179,12 +194,16 @@ async def test_switching_embedder_refuses_to_start_then_reembed_fixes_it(
     engine = create_engine(remote, db_url)
     try:
         async with unit_of_work(create_session_factory(engine)) as db:
-            assert await reembed(db, embedder.name, embedder.dimensions) == (1, 0)
+            # one job for the message, one for the live conclusion (not the deleted one)
+            assert await reembed(db, embedder.name, embedder.dimensions) == (1, 1)
     finally:
         await engine.dispose()
         await embedder.aclose()
     async with other.router.lifespan_context(other):  # starts now
-        assert await _drain(other, remote) == 1
+        assert await _drain(other, remote) == 2
         dims = await _scalar(other, "SELECT vector_dims(embedding) FROM message_embeddings")
         assert dims == 64
+        vectors = "SELECT vector_dims(embedding) FROM conclusions WHERE id = :i"
+        assert await _scalar(other, vectors, i=kept) == 64
+        assert await _scalar(other, vectors, i=gone) is None
     assert fake_openai.state.requests_to("/v1/embeddings")

@@ -93,6 +93,14 @@ class NewConclusionRow:
 
 
 @dataclass(frozen=True)
+class ToEmbed:
+    """A live conclusion's text, for the embedding job (:meth:`ConclusionRepository.to_embed`)."""
+
+    id: str
+    content: str
+
+
+@dataclass(frozen=True)
 class StoredText:
     """A live conclusion found by its text (:meth:`ConclusionRepository.with_contents`)."""
 

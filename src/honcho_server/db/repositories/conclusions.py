@@ -1,8 +1,9 @@
 """The ``conclusions`` table's owner: every statement that writes it, and the live filter.
 
 Every insert (the API, the deriver, dreams, import), reinforcement, soft delete, supersede,
-source rewrite and hard delete of conclusions is a method of :class:`ConclusionRepository`
-(only the embedding job's ``UPDATE … SET embedding`` lives in ``embeddings.py``). A row is
+source rewrite, vector and hard delete of conclusions is a method of
+:class:`ConclusionRepository` (``embeddings.EmbeddingRepository.resize`` only retypes the
+vector column, for ``reembed``). A row is
 *live* until soft-deleted (``deleted_at``): :func:`live` / :data:`LIVE_SQL`. It is *current*
 while also not replaced by a newer one (``superseded_by``): :func:`current` /
 :data:`CURRENT_SQL`. Soft-deleted rows are never read; superseded rows are left out of lists
@@ -43,6 +44,7 @@ from .conclusion_rows import (
     PremiseMatch,
     Recent,
     StoredText,
+    ToEmbed,
 )
 from .paging import fetch_page
 from .transfer_rows import ConclusionRow
@@ -105,6 +107,9 @@ def premise_key(column: ColumnElement[str]) -> ColumnElement[str]:
     return func.rtrim(func.btrim(collapsed), ".!?;:, ")
 
 
+_SET_VECTOR = text(
+    "UPDATE conclusions SET embedding = CAST(CAST(:embedding AS real[]) AS vector) WHERE id = :id"
+)
 _REPOINT = text(
     "UPDATE conclusions SET source_ids = ARRAY("
     " SELECT s FROM (SELECT CASE WHEN x = ANY(:old) THEN :new ELSE x END AS s,"
@@ -434,6 +439,23 @@ class ConclusionRepository:
             .order_by(T.c.created_at, T.c.id)
         )
         return [PremiseMatch(*r) for r in (await self.db.execute(stmt)).all()]
+
+    async def to_embed(self, ids: Sequence[str]) -> list[ToEmbed]:
+        """The live ones of ``ids`` with their text (the embedding job's read)."""
+        stmt = select(T.c.id, T.c.content).where(T.c.id.in_(list(ids)), live())
+        return [ToEmbed(*r) for r in (await self.db.execute(stmt)).all()]
+
+    async def set_vectors(self, vectors: Mapping[str, list[float]]) -> None:
+        """Store each conclusion's embedding (one statement, a parameter set per row)."""
+        if vectors:
+            params = [{"id": cid, "embedding": v} for cid, v in vectors.items()]
+            await self.db.execute(_SET_VECTOR, params)
+
+    async def live_ids(self) -> list[tuple[str, str]]:
+        """Every live conclusion as (workspace, id), ordered by workspace then id (reembed)."""
+        stmt = select(T.c.workspace_name, T.c.id).where(live())
+        stmt = stmt.order_by(T.c.workspace_name, T.c.id)
+        return [(r[0], str(r[1])) for r in (await self.db.execute(stmt)).all()]
 
     async def has_embedded(self, workspace: str, observer: str, observed: str) -> bool:
         """Whether the collection holds at least one live embedded conclusion."""

@@ -1,22 +1,20 @@
-"""SQL for stored vectors: message chunks, conclusions, and the embedding space."""
+"""SQL for stored vectors: message chunks and the embedding space.
+
+A conclusion's vector is a column of its row, written by its owner
+(:meth:`.conclusions.ConclusionRepository.set_vectors`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Conclusion, EmbeddingSpace, Message, table
-from .paging import AnyRow
+from ..models import EmbeddingSpace, Message, table
 
 M = table(Message)
-C = table(Conclusion)
 E = table(EmbeddingSpace)
-
-T = TypeVar("T")
 
 # One statement per job: the earlier run's chunks deleted (a re-run replaces them) and the new
 # ones inserted from arrays, their vectors one flat ``real[]`` ($7, $8 floats each) that
@@ -35,13 +33,29 @@ _REPLACE_CHUNKS = """
                   CAST($5 AS text[]), CAST($6 AS text[])) WITH ORDINALITY
            AS c(message_id, chunk_index, workspace, session, peer, n)
 """
-_SET_CONCLUSION = text(
-    "UPDATE conclusions SET embedding = CAST(CAST(:embedding AS real[]) AS vector) WHERE id = :id"
-)
 _COLUMN_TYPE = text(
     "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
     "WHERE attrelid = 'conclusions'::regclass AND attname = 'embedding'"
 )
+
+
+@dataclass(frozen=True)
+class MessageText:
+    """A message as the embedding job reads it: its text and where its chunks belong."""
+
+    id: int
+    content: str
+    workspace_name: str
+    session_name: str
+    peer_name: str
+
+
+@dataclass(frozen=True)
+class Space:
+    """The embedder the stored vectors came from (``embedding_space``)."""
+
+    model: str
+    dimensions: int
 
 
 @dataclass(frozen=True)
@@ -58,11 +72,11 @@ class EmbeddingRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
-    async def messages(self, ids: Sequence[int]) -> list[AnyRow]:
+    async def messages(self, ids: Sequence[int]) -> list[MessageText]:
         stmt = select(
             M.c.id, M.c.content, M.c.workspace_name, M.c.session_name, M.c.peer_name
         ).where(M.c.id.in_(list(ids)))
-        return list((await self.db.execute(stmt.order_by(M.c.id))).all())
+        return [MessageText(*r) for r in (await self.db.execute(stmt.order_by(M.c.id))).all()]
 
     async def replace_message_chunks(
         self, message_ids: Sequence[int], chunks: list[ChunkVector]
@@ -83,25 +97,15 @@ class EmbeddingRepository:
             ),
         )
 
-    async def conclusions(self, ids: Sequence[str]) -> list[AnyRow]:
-        stmt = select(C.c.id, C.c.content).where(C.c.id.in_(list(ids)), C.c.deleted_at.is_(None))
-        return list((await self.db.execute(stmt)).all())
-
-    async def set_conclusion_vectors(self, vectors: dict[str, list[float]]) -> None:
-        if vectors:
-            await self.db.execute(
-                _SET_CONCLUSION,
-                [{"id": cid, "embedding": v} for cid, v in vectors.items()],
-            )
-
     async def column_dimensions(self) -> int | None:
         spec = (await self.db.execute(_COLUMN_TYPE)).scalar_one_or_none()
         if spec is None or "(" not in spec:
             return None
         return int(spec.split("(")[1].rstrip(")"))
 
-    async def space(self) -> AnyRow | None:
-        return (await self.db.execute(select(E.c.model, E.c.dimensions))).first()
+    async def space(self) -> Space | None:
+        row = (await self.db.execute(select(E.c.model, E.c.dimensions))).first()
+        return None if row is None else Space(row.model, row.dimensions)
 
     async def set_space(self, model: str, dimensions: int) -> None:
         await self.db.execute(
@@ -129,25 +133,7 @@ class EmbeddingRepository:
         ):
             await self.db.execute(text(stmt))
 
-    async def message_ids_by_workspace(self, batch: int) -> list[tuple[str, list[int]]]:
-        """Every message id as (workspace, ids) groups of at most ``batch`` (for reembed)."""
+    async def message_ids(self) -> list[tuple[str, int]]:
+        """Every message as (workspace, id), ordered by workspace then id (for reembed)."""
         stmt = select(M.c.workspace_name, M.c.id).order_by(M.c.workspace_name, M.c.id)
-        return _groups([(r[0], int(r[1])) for r in (await self.db.execute(stmt)).all()], batch)
-
-    async def conclusion_ids_by_workspace(self, batch: int) -> list[tuple[str, list[str]]]:
-        stmt = (
-            select(C.c.workspace_name, C.c.id)
-            .where(C.c.deleted_at.is_(None))
-            .order_by(C.c.workspace_name, C.c.id)
-        )
-        return _groups([(r[0], str(r[1])) for r in (await self.db.execute(stmt)).all()], batch)
-
-
-def _groups(pairs: list[tuple[str, T]], batch: int) -> list[tuple[str, list[T]]]:
-    """(workspace, ids) groups of at most ``batch`` ids, from pairs ordered by workspace."""
-    groups: list[tuple[str, list[T]]] = []
-    for workspace, item in pairs:
-        if not groups or groups[-1][0] != workspace or len(groups[-1][1]) >= batch:
-            groups.append((workspace, []))
-        groups[-1][1].append(item)
-    return groups
+        return [(r[0], int(r[1])) for r in (await self.db.execute(stmt)).all()]

@@ -6,6 +6,7 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ...db.repositories.conclusions import ConclusionRepository
 from ...db.repositories.embeddings import ChunkVector, EmbeddingRepository
 from ...embeddings import Embedder, chunk_text
 from ...queue import (
@@ -80,11 +81,11 @@ async def embed_conclusions(ctx: JobContext, job: EmbedConclusions) -> None:
     async with ctx.transaction() as db:
         rows = [
             r
-            for r in await EmbeddingRepository(db).conclusions(job.conclusion_ids)
+            for r in await ConclusionRepository(db).to_embed(job.conclusion_ids)
             if r.content.strip()
         ]
     vectors = await embedder.embed([r.content for r in rows], background=True) if rows else []
     async with ctx.completing() as db:
-        await EmbeddingRepository(db).set_conclusion_vectors(
+        await ConclusionRepository(db).set_vectors(
             {r.id: v for r, v in zip(rows, vectors, strict=True)}
         )
