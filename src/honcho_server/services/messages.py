@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.ingest import Batch, IngestRepository, Seen, Stored
 from ..db.repositories.messages import MessageRepository, MessageRow
-from ..db.repositories.paging import AnyRow
 from ..db.repositories.workspaces import WorkspaceDeleting
 from ..deriver.config import Defaults
 from ..errors import NotFound
@@ -39,9 +38,8 @@ StateKey = tuple[str, str, tuple[str, ...]]
 _SEEN: Lru[StateKey, Seen] = Lru(_KEPT_STATES)
 
 
-def message_of(row: AnyRow | MessageRow) -> Message:
-    """The wire model of a message row (``views.message``), read by attribute: a Row's
-    ``_mapping`` costs more than the model's (Rust) validation."""
+def message_of(row: MessageRow) -> Message:
+    """The wire model of a message row."""
     return Message(
         id=row.public_id,
         content=row.content,

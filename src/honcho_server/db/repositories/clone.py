@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .paging import AnyRow
+from .sessions import SessionRow
 
 _SESSION = text(
     """
@@ -68,7 +68,7 @@ class CloneRepository:
 
     async def clone(
         self, workspace: str, source: str, target: str, upto: int | None
-    ) -> AnyRow | None:
+    ) -> SessionRow | None:
         """The new session's row, or ``None`` when the source is missing or inactive."""
         params = {"workspace": workspace, "source": source, "target": target, "upto": upto}
         row = (await self.db.execute(_SESSION, params)).first()
@@ -76,4 +76,4 @@ class CloneRepository:
             return None
         await self.db.execute(_MEMBERS, params)
         await self.db.execute(_MESSAGES, params)
-        return row
+        return SessionRow(*row)

@@ -10,8 +10,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Peer, Session, SessionPeer, table
-from .paging import AnyRow, fetch_page
+from .paging import fetch_page_into
 from .peers import COLUMNS as PEER_COLUMNS
+from .peers import PeerRow
 
 M = table(SessionPeer)
 P = table(Peer)
@@ -96,7 +97,7 @@ class MemberRepository:
 
     async def list_active_peers(
         self, workspace: str, session: str, *, page: int, size: int
-    ) -> tuple[list[AnyRow], int]:
+    ) -> tuple[list[PeerRow], int]:
         stmt = (
             select(*PEER_COLUMNS)
             .join(M, (M.c.workspace_name == P.c.workspace_name) & (M.c.peer_name == P.c.name))
@@ -108,4 +109,5 @@ class MemberRepository:
                 S.c.is_active,
             )
         )
-        return await fetch_page(self.db, stmt, (M.c.joined_at, P.c.id), page=page, size=size)
+        order = (M.c.joined_at, P.c.id)
+        return await fetch_page_into(PeerRow, self.db, stmt, order, page=page, size=size)

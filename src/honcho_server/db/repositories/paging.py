@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from . import raw
 _TOTAL = "_page_total"
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+R = TypeVar("R")
 
 
 async def fetch_page(
@@ -45,6 +46,21 @@ async def fetch_page(
         return [], 0
     total = await db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     return [], int(total or 0)
+
+
+async def fetch_page_into(
+    into: Callable[..., R],
+    db: AsyncSession,
+    stmt: Select[Any],
+    order_by: Sequence[Any],
+    *,
+    page: int,
+    size: int,
+) -> tuple[list[R], int]:
+    """:func:`fetch_page` with each row built into a read model: ``into`` takes the
+    statement's columns, in order."""
+    rows, total = await fetch_page(db, stmt, order_by, page=page, size=size)
+    return [into(*r[:-1]) for r in rows], total
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Text, bindparam, cast, literal, literal_column, select, union_all
+from sqlalchemy import Text, bindparam, cast, literal, literal_column, null, select, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import PEER_FILTERS, build_filter, peer_filters
 from ..models import Peer, Scope, Workspace, table
 from ..read_pool import ReadPool
-from .paging import AnyRow, fetch_page
+from .paging import AnyRow, fetch_page_into
 from .raw import Compiled
 
 T = table(Peer)
@@ -35,7 +35,8 @@ HOT_READS = (_FIND_LIVE.sql,)  # run once on each new read-pool connection (db.w
 
 @dataclass(frozen=True, slots=True)
 class PeerRow:
-    """A peer as :func:`find_live` reads it (the columns of ``COLUMNS``, in order)."""
+    """A peer as read (the columns of ``COLUMNS``, in order). ``uid`` is set only for a
+    scope's peer (``"s"`` + its scope row's id), which has no peer row of its own."""
 
     id: int
     workspace_name: str
@@ -43,6 +44,24 @@ class PeerRow:
     metadata: dict[str, Any]
     configuration: dict[str, Any]
     created_at: datetime
+    uid: str | None = None
+
+
+def _row(row: AnyRow | None) -> PeerRow | None:
+    return None if row is None else PeerRow(*row)
+
+
+def _listed(
+    id: int,
+    uid: str | None,
+    workspace_name: str,
+    name: str,
+    metadata: dict[str, Any],
+    configuration: dict[str, Any],
+    created_at: datetime,
+) -> PeerRow:
+    """A row of :meth:`PeerRepository._list_with_scopes` (its ``uid`` second)."""
+    return PeerRow(id, workspace_name, name, metadata, configuration, created_at, uid)
 
 
 async def find_live(reads: ReadPool, workspace: str, name: str) -> PeerRow | None:
@@ -71,19 +90,19 @@ class PeerRepository:
         if rows:
             await self.db.execute(insert(T).values(rows).on_conflict_do_nothing())
 
-    async def get(self, workspace: str, name: str) -> AnyRow | None:
+    async def get(self, workspace: str, name: str) -> PeerRow | None:
         stmt = select(*COLUMNS).where(
             T.c.workspace_name == workspace, T.c.name == name, T.c.deleted_at.is_(None)
         )
-        return (await self.db.execute(stmt)).first()
+        return _row((await self.db.execute(stmt)).first())
 
-    async def get_live(self, workspace: str, name: str) -> AnyRow | None:
+    async def get_live(self, workspace: str, name: str) -> PeerRow | None:
         """The peer, if both it and its workspace are live (not being erased or deleted)."""
-        return (await self.db.execute(_GET_LIVE, {"ws": workspace, "name": name})).first()
+        return _row((await self.db.execute(_GET_LIVE, {"ws": workspace, "name": name})).first())
 
     async def create_if_missing(
         self, workspace: str, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
-    ) -> AnyRow | None:
+    ) -> PeerRow | None:
         stmt = (
             insert(T)
             .values(
@@ -95,7 +114,7 @@ class PeerRepository:
             .on_conflict_do_nothing()
             .returning(*COLUMNS)
         )
-        return (await self.db.execute(stmt)).first()
+        return _row((await self.db.execute(stmt)).first())
 
     async def upsert(
         self,
@@ -103,7 +122,7 @@ class PeerRepository:
         name: str,
         metadata: dict[str, Any] | None,
         configuration: dict[str, Any] | None,
-    ) -> AnyRow:
+    ) -> PeerRow:
         """Create if missing; non-null metadata / configuration replace the stored ones."""
         stmt = insert(T).values(
             workspace_name=workspace,
@@ -119,7 +138,7 @@ class PeerRepository:
         stmt = stmt.on_conflict_do_update(
             index_elements=[T.c.workspace_name, T.c.name], set_=updates
         )
-        return (await self.db.execute(stmt.returning(*COLUMNS))).one()
+        return PeerRow(*(await self.db.execute(stmt.returning(*COLUMNS))).one())
 
     async def list_page(
         self,
@@ -130,7 +149,7 @@ class PeerRepository:
         size: int,
         reverse: bool,
         kind: Literal["scope", "all"] | None = None,
-    ) -> tuple[list[AnyRow], int]:
+    ) -> tuple[list[PeerRow], int]:
         if kind is not None:
             return await self._list_with_scopes(
                 workspace, filters, kind, page=page, size=size, reverse=reverse
@@ -140,7 +159,7 @@ class PeerRepository:
         if where is not None:
             stmt = stmt.where(where)
         order = (T.c.created_at.desc(), T.c.id.desc()) if reverse else (T.c.created_at, T.c.id)
-        return await fetch_page(self.db, stmt, order, page=page, size=size)
+        return await fetch_page_into(PeerRow, self.db, stmt, order, page=page, size=size)
 
     async def _list_with_scopes(
         self,
@@ -151,7 +170,7 @@ class PeerRepository:
         page: int,
         size: int,
         reverse: bool,
-    ) -> tuple[list[AnyRow], int]:
+    ) -> tuple[list[PeerRow], int]:
         """Scope peers only, or every peer (regular ones first on a created_at tie)."""
         scopes = select(
             SC.c.id,
@@ -167,7 +186,7 @@ class PeerRepository:
         if kind == "all":
             regular = select(
                 T.c.id,
-                cast(T.c.id, Text).label("uid"),
+                null().cast(Text).label("uid"),
                 T.c.workspace_name,
                 T.c.name,
                 T.c.metadata,
@@ -193,4 +212,4 @@ class PeerRepository:
             stmt = stmt.where(where)
         key = (u.c.created_at, u.c.rank, u.c.id)
         order = tuple(c.desc() for c in key) if reverse else key
-        return await fetch_page(self.db, stmt, order, page=page, size=size)
+        return await fetch_page_into(_listed, self.db, stmt, order, page=page, size=size)

@@ -10,8 +10,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Message, Scope, ScopeSession, Session, table
-from .paging import AnyRow, fetch_page
+from .paging import AnyRow, fetch_page, fetch_page_into
 from .sessions import COLUMNS as SESSION_COLUMNS
+from .sessions import SessionRow
 
 T = table(Scope)
 M = table(ScopeSession)
@@ -129,7 +130,7 @@ class ScopeRepository:
 
     async def list_members(
         self, workspace: str, scope: str, *, page: int, size: int, reverse: bool
-    ) -> tuple[list[AnyRow], int]:
+    ) -> tuple[list[SessionRow], int]:
         """Active member sessions, longest-standing member first."""
         stmt = (
             select(*SESSION_COLUMNS)
@@ -138,7 +139,7 @@ class ScopeRepository:
         )
         keys = (M.c.joined_at, S.c.created_at, S.c.id)
         order = tuple(k.desc() for k in keys) if reverse else keys
-        return await fetch_page(self.db, stmt, order, page=page, size=size)
+        return await fetch_page_into(SessionRow, self.db, stmt, order, page=page, size=size)
 
     async def backfills(self, workspace: str, scope: str) -> list[AnyRow]:
         """Members that had a backfill enqueued, with its state."""

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..filters import SESSION_FILTERS, build_filter
 from ..models import Session, SessionPeer, Workspace, table
 from ..read_pool import ReadPool
-from .paging import AnyRow, fetch_page
+from .paging import AnyRow, fetch_page_into
 from .raw import Compiled
 
 T = table(Session)
@@ -43,7 +43,7 @@ HOT_READS = (_FIND_LIVE.sql,)  # run once on each new read-pool connection (db.w
 
 @dataclass(frozen=True, slots=True)
 class SessionRow:
-    """A session as :func:`find_live` reads it (the columns of ``COLUMNS``, in order)."""
+    """A session as read (the columns of ``COLUMNS``, in order)."""
 
     id: int
     workspace_name: str
@@ -60,21 +60,26 @@ async def find_live(reads: ReadPool, workspace: str, name: str) -> SessionRow | 
     return None if row is None else SessionRow(*row)
 
 
+def _row(row: AnyRow | None) -> SessionRow | None:
+    return None if row is None else SessionRow(*row)
+
+
 class SessionRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
-    async def get(self, workspace: str, name: str) -> AnyRow | None:
+    async def get(self, workspace: str, name: str) -> SessionRow | None:
+        """The session, active or not."""
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.name == name)
-        return (await self.db.execute(stmt)).first()
+        return _row((await self.db.execute(stmt)).first())
 
-    async def get_live(self, workspace: str, name: str) -> AnyRow | None:
+    async def get_live(self, workspace: str, name: str) -> SessionRow | None:
         """The session, if it is active and its workspace live (not being deleted)."""
-        return (await self.db.execute(_GET_LIVE, {"ws": workspace, "name": name})).first()
+        return _row((await self.db.execute(_GET_LIVE, {"ws": workspace, "name": name})).first())
 
     async def create_if_missing(
         self, workspace: str, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
-    ) -> AnyRow | None:
+    ) -> SessionRow | None:
         """Insert and return the new session, or ``None`` when one with that name exists."""
         stmt = (
             insert(T)
@@ -87,7 +92,7 @@ class SessionRepository:
             .on_conflict_do_nothing()
             .returning(*COLUMNS)
         )
-        return (await self.db.execute(stmt)).first()
+        return _row((await self.db.execute(stmt)).first())
 
     async def update_active(
         self,
@@ -95,7 +100,7 @@ class SessionRepository:
         name: str,
         metadata: dict[str, Any] | None,
         configuration: dict[str, Any] | None,
-    ) -> AnyRow | None:
+    ) -> SessionRow | None:
         """Replace metadata / shallow-merge configuration of an active session.
 
         ``None`` when the session is missing or inactive. With nothing to change the row is
@@ -110,9 +115,9 @@ class SessionRepository:
             return await self.hold_active(workspace, name)
         where = (T.c.workspace_name == workspace, T.c.name == name, T.c.is_active)
         stmt = update(T).where(*where).values(values).returning(*COLUMNS)
-        return (await self.db.execute(stmt)).first()
+        return _row((await self.db.execute(stmt)).first())
 
-    async def hold_active(self, workspace: str, name: str) -> AnyRow | None:
+    async def hold_active(self, workspace: str, name: str) -> SessionRow | None:
         """The active session, locked ``FOR SHARE`` until commit; ``None`` if missing/inactive.
 
         A concurrent DELETE (an UPDATE of the row) waits for this transaction, and a call that
@@ -124,7 +129,7 @@ class SessionRepository:
             .where(T.c.workspace_name == workspace, T.c.name == name, T.c.is_active)
             .with_for_update(read=True)
         )
-        return (await self.db.execute(stmt)).first()
+        return _row((await self.db.execute(stmt)).first())
 
     async def list_page(
         self,
@@ -134,12 +139,14 @@ class SessionRepository:
         page: int,
         size: int,
         reverse: bool,
-    ) -> tuple[list[AnyRow], int]:
+    ) -> tuple[list[SessionRow], int]:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.is_active)
         where = build_filter(filters, SESSION_FILTERS)
         if where is not None:
             stmt = stmt.where(where)
-        return await fetch_page(self.db, stmt, _order(reverse), page=page, size=size)
+        return await fetch_page_into(
+            SessionRow, self.db, stmt, _order(reverse), page=page, size=size
+        )
 
     async def list_for_peer(
         self,
@@ -150,7 +157,7 @@ class SessionRepository:
         page: int,
         size: int,
         reverse: bool,
-    ) -> tuple[list[AnyRow], int]:
+    ) -> tuple[list[SessionRow], int]:
         """Active sessions the peer has ever been a member of (including ones it left)."""
         member = (
             select(M.c.session_name)
@@ -165,7 +172,9 @@ class SessionRepository:
         where = build_filter(filters, SESSION_FILTERS)
         if where is not None:
             stmt = stmt.where(where)
-        return await fetch_page(self.db, stmt, _order(reverse), page=page, size=size)
+        return await fetch_page_into(
+            SessionRow, self.db, stmt, _order(reverse), page=page, size=size
+        )
 
 
 def _order(reverse: bool) -> tuple[Any, ...]:

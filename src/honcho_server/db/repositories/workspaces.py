@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, or_, select
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...errors import Conflict
 from ..filters import WORKSPACE_FILTERS, build_filter
 from ..models import Workspace, table
-from .paging import AnyRow, fetch_page
+from .paging import AnyRow, fetch_page_into
 
 T = table(Workspace)
 COLUMNS = (T.c.id, T.c.name, T.c.metadata, T.c.configuration, T.c.created_at)
@@ -22,6 +24,23 @@ COLUMNS = (T.c.id, T.c.name, T.c.metadata, T.c.configuration, T.c.created_at)
 _ENSURE_RUNS = 3
 
 _GET = select(*COLUMNS, T.c.deleted_at).where(T.c.name == bindparam("name"))  # built once
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRow:
+    """A workspace as read (the columns of ``COLUMNS``, in order); ``deleted_at`` is set while
+    its deletion is pending (read by :meth:`WorkspaceRepository.get` and ``upsert``)."""
+
+    id: int
+    name: str
+    metadata: dict[str, Any]
+    configuration: dict[str, Any]
+    created_at: datetime
+    deleted_at: datetime | None = None
+
+
+def _row(row: AnyRow | None) -> WorkspaceRow | None:
+    return None if row is None else WorkspaceRow(*row)
 
 
 class WorkspaceDeleting(Conflict):
@@ -69,13 +88,13 @@ class WorkspaceRepository:
     def _live(name: str) -> Select[tuple[int]]:
         return select(T.c.id).where(T.c.name == name, T.c.deleted_at.is_(None))
 
-    async def get(self, name: str) -> AnyRow | None:
+    async def get(self, name: str) -> WorkspaceRow | None:
         """The workspace row (with ``deleted_at``: set while a deletion is pending)."""
-        return (await self.db.execute(_GET, {"name": name})).first()
+        return _row((await self.db.execute(_GET, {"name": name})).first())
 
     async def create_if_missing(
         self, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
-    ) -> AnyRow | None:
+    ) -> WorkspaceRow | None:
         """Insert and return the new row, or ``None`` when it already existed."""
         stmt = (
             insert(T)
@@ -83,11 +102,11 @@ class WorkspaceRepository:
             .on_conflict_do_nothing()
             .returning(*COLUMNS)
         )
-        return (await self.db.execute(stmt)).first()
+        return _row((await self.db.execute(stmt)).first())
 
     async def upsert(
         self, name: str, metadata: dict[str, Any] | None, configuration: dict[str, Any] | None
-    ) -> AnyRow:
+    ) -> WorkspaceRow:
         """Create if missing; otherwise replace metadata and shallow-merge configuration.
 
         :class:`WorkspaceDeleting` for a workspace whose deletion is pending (checked on the
@@ -107,14 +126,14 @@ class WorkspaceRepository:
         row = (await self.db.execute(stmt.returning(*COLUMNS, T.c.deleted_at))).first()
         if row is None:
             raise WorkspaceDeleting(name)
-        return row
+        return WorkspaceRow(*row)
 
     async def list_page(
         self, filters: Mapping[str, Any] | None, *, page: int, size: int, reverse: bool
-    ) -> tuple[list[AnyRow], int]:
+    ) -> tuple[list[WorkspaceRow], int]:
         stmt = select(*COLUMNS).where(T.c.deleted_at.is_(None))
         where = build_filter(filters, WORKSPACE_FILTERS)
         if where is not None:
             stmt = stmt.where(where)
         order = (T.c.created_at.desc(), T.c.id.desc()) if reverse else (T.c.created_at, T.c.id)
-        return await fetch_page(self.db, stmt, order, page=page, size=size)
+        return await fetch_page_into(WorkspaceRow, self.db, stmt, order, page=page, size=size)

@@ -89,8 +89,8 @@ async def gather(
         session_config: dict[str, Any] | None = None
         if req.session is not None:
             row = await SessionRepository(db).get(req.workspace, req.session)
-            session_config = row._mapping["configuration"] if row is not None else None
-        ws_config: dict[str, Any] = workspace._mapping["configuration"] if workspace else {}
+            session_config = row.configuration if row is not None else None
+        ws_config: dict[str, Any] = workspace.configuration if workspace else {}
         resolved = resolve(defaults_from(settings), ws_config, session_config, None)
         memory.custom_instructions = _custom_instructions(ws_config)
         if resolved.peer_card_use and memory.observer is not None:
@@ -112,7 +112,7 @@ async def _resolve(db: AsyncSession, req: ChatRequest) -> ChatMemory:
         raise NotFound(f"Peer {req.target} not found in workspace {req.workspace}")
     if req.session is not None:
         row = await SessionRepository(db).get(req.workspace, req.session)
-        if row is None or not row._mapping["is_active"]:
+        if row is None or not row.is_active:
             raise NotFound(f"Session {req.session} not found in workspace {req.workspace}")
     reps = RepresentationRepository(db)
     allowlist = req.allowlist
