@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.repositories.paging import AnyRow
-from ..db.repositories.scopes import ScopeRepository
+from ..db.repositories.scopes import BackfillRow, ScopeRepository, ScopeRow
 from ..db.repositories.workspaces import WorkspaceRepository
 from ..errors import Invalid, NotFound
 from ..ids import require_valid_name
@@ -33,18 +32,16 @@ def require_valid_scope(name: str) -> str:
     return name
 
 
-def scope(row: AnyRow) -> Scope:
-    m = row._mapping
-    return Scope(id=m["name"], metadata=m["metadata"], created_at=m["created_at"])
+def scope(row: ScopeRow) -> Scope:
+    return Scope(id=row.name, metadata=row.metadata, created_at=row.created_at)
 
 
-def _backfill(row: AnyRow) -> ScopeBackfillJob:
-    m = row._mapping
+def _backfill(row: BackfillRow) -> ScopeBackfillJob:
     return ScopeBackfillJob.model_validate(
         {
-            "state": m["backfill_state"],
-            "updated_at": m["backfill_updated_at"],
-            "docs_copied": m["docs_copied"],
+            "state": row.backfill_state,
+            "updated_at": row.backfill_updated_at,
+            "docs_copied": row.docs_copied,
         }
     )
 
@@ -132,7 +129,7 @@ class ScopeService:
             docs_copied=BACKFILL_DOCS_COPIED,
         )
 
-    async def _existing(self, workspace: str, name: str) -> AnyRow:
+    async def _existing(self, workspace: str, name: str) -> ScopeRow:
         require_valid_name(workspace, "workspace")
         row = await self.scopes.get(workspace, require_valid_scope(name))
         if row is None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..db.repositories.paging import AnyRow
 from ..db.repositories.peers import PeerRow
 from ..db.repositories.sessions import SessionRow
+from ..db.repositories.summaries import SummaryRow
 from ..db.repositories.workspaces import WorkspaceRow
 from ..schemas.peers import Peer
 from ..schemas.sessions import Session
@@ -45,12 +45,11 @@ def session(row: SessionRow) -> Session:
     )
 
 
-def summary(row: AnyRow) -> Summary:
-    m = row._mapping
+def summary(row: SummaryRow) -> Summary:
     return Summary(
-        content=m["content"],
-        message_id=m["message_public_id"],
-        summary_type=SUMMARY_TYPES[m["kind"]],
-        created_at=m["created_at"].isoformat().replace("+00:00", "Z"),
-        token_count=m["token_count"],
+        content=row.content,
+        message_id=row.message_public_id,
+        summary_type=SUMMARY_TYPES[row.kind],
+        created_at=row.created_at.isoformat().replace("+00:00", "Z"),
+        token_count=row.token_count,
     )

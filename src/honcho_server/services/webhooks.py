@@ -6,8 +6,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.repositories.paging import AnyRow
-from ..db.repositories.webhooks import WebhookRepository
+from ..db.repositories.webhooks import EndpointRow, WebhookRepository
 from ..errors import Conflict, NotFound
 from ..ids import new_id
 from ..queue import QueueRepository, enqueue_test_event
@@ -23,10 +22,9 @@ NO_SECRET_WARNING = (
 )
 
 
-def endpoint(row: AnyRow) -> WebhookEndpoint:
-    m = row._mapping
+def endpoint(row: EndpointRow) -> WebhookEndpoint:
     return WebhookEndpoint(
-        id=m["id"], workspace_id=m["workspace_name"], url=m["url"], created_at=m["created_at"]
+        id=row.id, workspace_id=row.workspace_name, url=row.url, created_at=row.created_at
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, delete, literal, select, true, update
@@ -10,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Message, Scope, ScopeSession, Session, table
-from .paging import AnyRow, fetch_page, fetch_page_into
+from .paging import AnyRow, fetch_page_into
 from .sessions import COLUMNS as SESSION_COLUMNS
 from .sessions import SessionRow
 
@@ -25,17 +27,42 @@ NO_BACKFILL = "none"
 so no backfill was ever enqueued and the status route leaves it out."""
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeRow:
+    """A scope as read (the columns of ``COLUMNS``, in order)."""
+
+    id: int
+    workspace_name: str
+    name: str
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillRow:
+    """A member session's backfill, as :meth:`ScopeRepository.backfills` reads it."""
+
+    session_name: str
+    backfill_state: str
+    backfill_updated_at: datetime | None
+    docs_copied: int
+
+
+def _row(row: AnyRow | None) -> ScopeRow | None:
+    return None if row is None else ScopeRow(*row)
+
+
 class ScopeRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
-    async def get(self, workspace: str, name: str) -> AnyRow | None:
+    async def get(self, workspace: str, name: str) -> ScopeRow | None:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.name == name)
-        return (await self.db.execute(stmt)).first()
+        return _row((await self.db.execute(stmt)).first())
 
     async def create_if_missing(
         self, workspace: str, name: str, metadata: dict[str, Any]
-    ) -> AnyRow | None:
+    ) -> ScopeRow | None:
         """Insert and return the new scope, or ``None`` when one with that name exists."""
         stmt = (
             insert(T)
@@ -43,7 +70,7 @@ class ScopeRepository:
             .on_conflict_do_nothing()
             .returning(*COLUMNS)
         )
-        return (await self.db.execute(stmt)).first()
+        return _row((await self.db.execute(stmt)).first())
 
     async def ensure_many(self, workspace: str, names: Iterable[str]) -> None:
         rows = [{"workspace_name": workspace, "name": n} for n in names]
@@ -52,21 +79,21 @@ class ScopeRepository:
 
     async def set_metadata(
         self, workspace: str, name: str, metadata: dict[str, Any]
-    ) -> AnyRow | None:
+    ) -> ScopeRow | None:
         stmt = (
             update(T)
             .where(T.c.workspace_name == workspace, T.c.name == name)
             .values(metadata=metadata)
             .returning(*COLUMNS)
         )
-        return (await self.db.execute(stmt)).first()
+        return _row((await self.db.execute(stmt)).first())
 
     async def list_page(
         self, workspace: str, *, page: int, size: int, reverse: bool
-    ) -> tuple[list[AnyRow], int]:
+    ) -> tuple[list[ScopeRow], int]:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace)
         order = (T.c.created_at.desc(), T.c.id.desc()) if reverse else (T.c.created_at, T.c.id)
-        return await fetch_page(self.db, stmt, order, page=page, size=size)
+        return await fetch_page_into(ScopeRow, self.db, stmt, order, page=page, size=size)
 
     async def active_sessions(self, workspace: str, names: list[str]) -> set[str]:
         """Which of ``names`` are active sessions of the workspace, locked ``FOR SHARE`` until
@@ -141,7 +168,7 @@ class ScopeRepository:
         order = tuple(k.desc() for k in keys) if reverse else keys
         return await fetch_page_into(SessionRow, self.db, stmt, order, page=page, size=size)
 
-    async def backfills(self, workspace: str, scope: str) -> list[AnyRow]:
+    async def backfills(self, workspace: str, scope: str) -> list[BackfillRow]:
         """Members that had a backfill enqueued, with its state."""
         stmt = (
             select(M.c.session_name, M.c.backfill_state, M.c.backfill_updated_at, M.c.docs_copied)
@@ -152,4 +179,4 @@ class ScopeRepository:
             )
             .order_by(M.c.joined_at, M.c.session_name)
         )
-        return list((await self.db.execute(stmt)).all())
+        return [BackfillRow(*r) for r in (await self.db.execute(stmt)).all()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -9,7 +10,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Session, Summary, table
-from .paging import AnyRow
 
 T = table(Summary)
 S = table(Session)
@@ -23,18 +23,30 @@ COLUMNS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class SummaryRow:
+    """A stored summary (the columns of ``COLUMNS``, in order)."""
+
+    kind: str
+    content: str
+    message_id: int
+    message_public_id: str
+    token_count: int
+    created_at: datetime
+
+
 class SummaryRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
-    async def for_session(self, workspace: str, session: str) -> dict[str, AnyRow]:
+    async def for_session(self, workspace: str, session: str) -> dict[str, SummaryRow]:
         """The stored summaries of an active session, keyed by kind ("short", "long")."""
         stmt = (
             select(*COLUMNS)
             .join(S, (S.c.workspace_name == T.c.workspace_name) & (S.c.name == T.c.session_name))
             .where(T.c.workspace_name == workspace, T.c.session_name == session, S.c.is_active)
         )
-        return {row.kind: row for row in (await self.db.execute(stmt)).all()}
+        return {row.kind: SummaryRow(*row) for row in (await self.db.execute(stmt)).all()}
 
     async def save(
         self,

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import WebhookEndpoint, Workspace, table
-from .paging import AnyRow, fetch_page
+from .paging import fetch_page_into
 
 T = table(WebhookEndpoint)
 W = table(Workspace)
 COLUMNS = (T.c.id, T.c.workspace_name, T.c.url, T.c.created_at)
 ORDER = (T.c.created_at, T.c.id)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRow:
+    """A registered endpoint (the columns of ``COLUMNS``, in order)."""
+
+    id: str
+    workspace_name: str
+    url: str
+    created_at: datetime
 
 
 class WebhookRepository:
@@ -32,28 +45,26 @@ class WebhookRepository:
         )
         return (await self.db.execute(stmt)).first() is not None
 
-    async def get_by_url(self, workspace: str, url: str) -> AnyRow | None:
+    async def get_by_url(self, workspace: str, url: str) -> EndpointRow | None:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.url == url)
-        return (await self.db.execute(stmt)).first()
+        row = (await self.db.execute(stmt)).first()
+        return None if row is None else EndpointRow(*row)
 
     async def count(self, workspace: str) -> int:
         stmt = select(func.count()).where(T.c.workspace_name == workspace)
         return int(await self.db.scalar(stmt) or 0)
 
-    async def create(self, endpoint_id: str, workspace: str, url: str) -> AnyRow:
+    async def create(self, endpoint_id: str, workspace: str, url: str) -> EndpointRow:
         stmt = (
             insert(T).values(id=endpoint_id, workspace_name=workspace, url=url).returning(*COLUMNS)
         )
-        return (await self.db.execute(stmt)).one()
+        return EndpointRow(*(await self.db.execute(stmt)).one())
 
-    async def list_page(self, workspace: str, *, page: int, size: int) -> tuple[list[AnyRow], int]:
+    async def list_page(
+        self, workspace: str, *, page: int, size: int
+    ) -> tuple[list[EndpointRow], int]:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace)
-        return await fetch_page(self.db, stmt, ORDER, page=page, size=size)
-
-    async def all_for_workspace(self, workspace: str) -> list[AnyRow]:
-        """Every endpoint of the workspace (at most the per-workspace limit)."""
-        stmt = select(*COLUMNS).where(T.c.workspace_name == workspace).order_by(*ORDER)
-        return list((await self.db.execute(stmt)).all())
+        return await fetch_page_into(EndpointRow, self.db, stmt, ORDER, page=page, size=size)
 
     async def delete(self, workspace: str, endpoint_id: str) -> bool:
         stmt = (
