@@ -104,6 +104,8 @@ async def test_list_kind_scope_and_all_include_the_scopes_peers(
     }
     assert r.json()["total"] == 1
     assert peer["uid"] not in (alice["uid"], bob["uid"])
+    listed = (await client.post(url, json={"kind": "all"})).json()["items"]
+    assert [p["uid"] for p in listed] == [alice["uid"], peer["uid"], bob["uid"]]
     assert await ids({"kind": "all", "filters": {"id": "scope.sc1"}}) == ["scope.sc1"]
     assert await ids({"kind": "all", "filters": {"metadata": {"k": 1}}}) == ["scope.sc1"]
     assert await ids({"kind": "scope", "filters": {"id": "alice"}}) == []

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import MESSAGE_FILTERS, build_filter
 from ..models import Message, Session, table
-from .paging import PreparedPage, fetch_page
+from .paging import PreparedPage, fetch_page, row_into
 from .raw import Compiled
 
 T = table(Message)
@@ -102,8 +102,7 @@ class MessageRepository:
             .values(metadata=metadata)
             .returning(*COLUMNS)
         )
-        row = (await self.db.execute(stmt)).first()
-        return None if row is None else MessageRow(*row)
+        return row_into(MessageRow, (await self.db.execute(stmt)).first())
 
     async def list_page(
         self,

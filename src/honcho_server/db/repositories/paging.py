@@ -48,6 +48,11 @@ async def fetch_page(
     return [], int(total or 0)
 
 
+def row_into(into: Callable[..., R], row: Sequence[Any] | None) -> R | None:
+    """A read model from one row (``into`` takes its columns, in order), or ``None``."""
+    return None if row is None else into(*row)
+
+
 async def fetch_page_into(
     into: Callable[..., R],
     db: AsyncSession,

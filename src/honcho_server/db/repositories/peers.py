@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..filters import PEER_FILTERS, build_filter, peer_filters
 from ..models import Peer, Scope, Workspace, table
 from ..read_pool import ReadPool
-from .paging import AnyRow, fetch_page_into
+from .paging import fetch_page_into, row_into
 from .raw import Compiled
 
 T = table(Peer)
@@ -47,27 +47,10 @@ class PeerRow:
     uid: str | None = None
 
 
-def _row(row: AnyRow | None) -> PeerRow | None:
-    return None if row is None else PeerRow(*row)
-
-
-def _listed(
-    id: int,
-    uid: str | None,
-    workspace_name: str,
-    name: str,
-    metadata: dict[str, Any],
-    configuration: dict[str, Any],
-    created_at: datetime,
-) -> PeerRow:
-    """A row of :meth:`PeerRepository._list_with_scopes` (its ``uid`` second)."""
-    return PeerRow(id, workspace_name, name, metadata, configuration, created_at, uid)
-
-
 async def find_live(reads: ReadPool, workspace: str, name: str) -> PeerRow | None:
     """:meth:`PeerRepository.get_live` on the read pool: one statement, no session."""
     row = await reads.first(_FIND_LIVE, ws=workspace, name=name)
-    return None if row is None else PeerRow(*row)
+    return row_into(PeerRow, row)
 
 
 SCOPE_PEER_PREFIX = "scope."
@@ -94,11 +77,13 @@ class PeerRepository:
         stmt = select(*COLUMNS).where(
             T.c.workspace_name == workspace, T.c.name == name, T.c.deleted_at.is_(None)
         )
-        return _row((await self.db.execute(stmt)).first())
+        return row_into(PeerRow, (await self.db.execute(stmt)).first())
 
     async def get_live(self, workspace: str, name: str) -> PeerRow | None:
         """The peer, if both it and its workspace are live (not being erased or deleted)."""
-        return _row((await self.db.execute(_GET_LIVE, {"ws": workspace, "name": name})).first())
+        return row_into(
+            PeerRow, (await self.db.execute(_GET_LIVE, {"ws": workspace, "name": name})).first()
+        )
 
     async def create_if_missing(
         self, workspace: str, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
@@ -114,7 +99,7 @@ class PeerRepository:
             .on_conflict_do_nothing()
             .returning(*COLUMNS)
         )
-        return _row((await self.db.execute(stmt)).first())
+        return row_into(PeerRow, (await self.db.execute(stmt)).first())
 
     async def upsert(
         self,
@@ -196,14 +181,14 @@ class PeerRepository:
             ).where(T.c.workspace_name == workspace, T.c.deleted_at.is_(None))
             parts.insert(0, regular)
         u = union_all(*parts).subquery()
-        stmt = select(
+        stmt = select(  # PeerRow's fields, in order
             u.c.id,
-            u.c.uid,
             u.c.workspace_name,
             u.c.name,
             u.c.metadata,
             u.c.configuration,
             u.c.created_at,
+            u.c.uid,
         )
         where = build_filter(
             filters, peer_filters(u.c.name, u.c.created_at, u.c.workspace_name, u.c.metadata)
@@ -212,4 +197,4 @@ class PeerRepository:
             stmt = stmt.where(where)
         key = (u.c.created_at, u.c.rank, u.c.id)
         order = tuple(c.desc() for c in key) if reverse else key
-        return await fetch_page_into(_listed, self.db, stmt, order, page=page, size=size)
+        return await fetch_page_into(PeerRow, self.db, stmt, order, page=page, size=size)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Message, Scope, ScopeSession, Session, table
-from .paging import AnyRow, fetch_page_into
+from .paging import fetch_page_into, row_into
 from .sessions import COLUMNS as SESSION_COLUMNS
 from .sessions import SessionRow
 
@@ -48,17 +48,13 @@ class BackfillRow:
     docs_copied: int
 
 
-def _row(row: AnyRow | None) -> ScopeRow | None:
-    return None if row is None else ScopeRow(*row)
-
-
 class ScopeRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
     async def get(self, workspace: str, name: str) -> ScopeRow | None:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.name == name)
-        return _row((await self.db.execute(stmt)).first())
+        return row_into(ScopeRow, (await self.db.execute(stmt)).first())
 
     async def create_if_missing(
         self, workspace: str, name: str, metadata: dict[str, Any]
@@ -70,7 +66,7 @@ class ScopeRepository:
             .on_conflict_do_nothing()
             .returning(*COLUMNS)
         )
-        return _row((await self.db.execute(stmt)).first())
+        return row_into(ScopeRow, (await self.db.execute(stmt)).first())
 
     async def ensure_many(self, workspace: str, names: Iterable[str]) -> None:
         rows = [{"workspace_name": workspace, "name": n} for n in names]
@@ -86,7 +82,7 @@ class ScopeRepository:
             .values(metadata=metadata)
             .returning(*COLUMNS)
         )
-        return _row((await self.db.execute(stmt)).first())
+        return row_into(ScopeRow, (await self.db.execute(stmt)).first())
 
     async def list_page(
         self, workspace: str, *, page: int, size: int, reverse: bool

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..filters import SESSION_FILTERS, build_filter
 from ..models import Session, SessionPeer, Workspace, table
 from ..read_pool import ReadPool
-from .paging import AnyRow, fetch_page_into
+from .paging import fetch_page_into, row_into
 from .raw import Compiled
 
 T = table(Session)
@@ -57,11 +57,7 @@ class SessionRow:
 async def find_live(reads: ReadPool, workspace: str, name: str) -> SessionRow | None:
     """:meth:`SessionRepository.get_live` on the read pool: one statement, no session."""
     row = await reads.first(_FIND_LIVE, ws=workspace, name=name)
-    return None if row is None else SessionRow(*row)
-
-
-def _row(row: AnyRow | None) -> SessionRow | None:
-    return None if row is None else SessionRow(*row)
+    return row_into(SessionRow, row)
 
 
 class SessionRepository:
@@ -71,11 +67,13 @@ class SessionRepository:
     async def get(self, workspace: str, name: str) -> SessionRow | None:
         """The session, active or not."""
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.name == name)
-        return _row((await self.db.execute(stmt)).first())
+        return row_into(SessionRow, (await self.db.execute(stmt)).first())
 
     async def get_live(self, workspace: str, name: str) -> SessionRow | None:
         """The session, if it is active and its workspace live (not being deleted)."""
-        return _row((await self.db.execute(_GET_LIVE, {"ws": workspace, "name": name})).first())
+        return row_into(
+            SessionRow, (await self.db.execute(_GET_LIVE, {"ws": workspace, "name": name})).first()
+        )
 
     async def create_if_missing(
         self, workspace: str, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
@@ -92,7 +90,7 @@ class SessionRepository:
             .on_conflict_do_nothing()
             .returning(*COLUMNS)
         )
-        return _row((await self.db.execute(stmt)).first())
+        return row_into(SessionRow, (await self.db.execute(stmt)).first())
 
     async def update_active(
         self,
@@ -115,7 +113,7 @@ class SessionRepository:
             return await self.hold_active(workspace, name)
         where = (T.c.workspace_name == workspace, T.c.name == name, T.c.is_active)
         stmt = update(T).where(*where).values(values).returning(*COLUMNS)
-        return _row((await self.db.execute(stmt)).first())
+        return row_into(SessionRow, (await self.db.execute(stmt)).first())
 
     async def hold_active(self, workspace: str, name: str) -> SessionRow | None:
         """The active session, locked ``FOR SHARE`` until commit; ``None`` if missing/inactive.
@@ -129,7 +127,7 @@ class SessionRepository:
             .where(T.c.workspace_name == workspace, T.c.name == name, T.c.is_active)
             .with_for_update(read=True)
         )
-        return _row((await self.db.execute(stmt)).first())
+        return row_into(SessionRow, (await self.db.execute(stmt)).first())
 
     async def list_page(
         self,

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import WebhookEndpoint, Workspace, table
-from .paging import fetch_page_into
+from .paging import fetch_page_into, row_into
 
 T = table(WebhookEndpoint)
 W = table(Workspace)
@@ -47,8 +47,7 @@ class WebhookRepository:
 
     async def get_by_url(self, workspace: str, url: str) -> EndpointRow | None:
         stmt = select(*COLUMNS).where(T.c.workspace_name == workspace, T.c.url == url)
-        row = (await self.db.execute(stmt)).first()
-        return None if row is None else EndpointRow(*row)
+        return row_into(EndpointRow, (await self.db.execute(stmt)).first())
 
     async def count(self, workspace: str) -> int:
         stmt = select(func.count()).where(T.c.workspace_name == workspace)

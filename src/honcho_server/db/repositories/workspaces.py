@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...errors import Conflict
 from ..filters import WORKSPACE_FILTERS, build_filter
 from ..models import Workspace, table
-from .paging import AnyRow, fetch_page_into
+from .paging import fetch_page_into, row_into
 
 T = table(Workspace)
 COLUMNS = (T.c.id, T.c.name, T.c.metadata, T.c.configuration, T.c.created_at)
@@ -37,10 +37,6 @@ class WorkspaceRow:
     configuration: dict[str, Any]
     created_at: datetime
     deleted_at: datetime | None = None
-
-
-def _row(row: AnyRow | None) -> WorkspaceRow | None:
-    return None if row is None else WorkspaceRow(*row)
 
 
 class WorkspaceDeleting(Conflict):
@@ -90,7 +86,7 @@ class WorkspaceRepository:
 
     async def get(self, name: str) -> WorkspaceRow | None:
         """The workspace row (with ``deleted_at``: set while a deletion is pending)."""
-        return _row((await self.db.execute(_GET, {"name": name})).first())
+        return row_into(WorkspaceRow, (await self.db.execute(_GET, {"name": name})).first())
 
     async def create_if_missing(
         self, name: str, metadata: dict[str, Any], configuration: dict[str, Any]
@@ -102,7 +98,7 @@ class WorkspaceRepository:
             .on_conflict_do_nothing()
             .returning(*COLUMNS)
         )
-        return _row((await self.db.execute(stmt)).first())
+        return row_into(WorkspaceRow, (await self.db.execute(stmt)).first())
 
     async def upsert(
         self, name: str, metadata: dict[str, Any] | None, configuration: dict[str, Any] | None
