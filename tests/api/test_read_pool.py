@@ -16,8 +16,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from honcho_server.app import create_app
+from honcho_server.db.read_pool import ReadPool
 from honcho_server.settings import Settings
 
 
@@ -199,3 +201,38 @@ async def test_a_database_short_of_connections_starts_anyway_and_says_which_sett
         assert "max_connections" in caplog.text
     finally:
         await admin.close()
+
+
+async def test_a_failed_warm_up_closes_every_connection_of_both_pools(database_url: str) -> None:
+    """One read connection's rehearsal fails while every search connection's succeeds: the
+    search pool must not keep its connections either (a database short of connections gets
+    all its slots back, whichever pool's connect or rehearsal lost the race)."""
+    engine = create_async_engine(database_url)
+    reads = await ReadPool.open(engine, _settings(database_url, 4))
+    pids: list[int] = []
+
+    async def failing(connection: asyncpg.Connection) -> None:
+        pids.append(connection.get_server_pid())
+        if len(pids) == 1:
+            raise asyncpg.TooManyConnectionsError("no slot for this one")
+
+    async def fine(connection: asyncpg.Connection) -> None:
+        pids.append(connection.get_server_pid())
+
+    admin = await asyncpg.connect(_asyncpg_url(database_url))
+    try:
+        with pytest.raises(asyncpg.TooManyConnectionsError):
+            await reads.warm(failing, fine)
+        assert len(set(pids)) == 4 + 2
+        for _ in range(50):  # a terminated backend leaves pg_stat_activity a moment later
+            left = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", pids
+            )
+            if left == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert left == 0
+    finally:
+        await admin.close()
+        await reads.close()
+        await engine.dispose()

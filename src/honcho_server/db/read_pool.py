@@ -123,8 +123,9 @@ class ReadPool:
 
     async def warm(self, reads: Rehearsal, searches: Rehearsal) -> None:
         """Open every connection of both pools at once and run a rehearsal on each
-        (``db.warm_up``); the first error is raised once all are handed back."""
-        await asyncio.gather(_warm(self._pool, reads), _warm(self._searches, searches))
+        (``db.warm_up``); if any failed, every connection of both is closed (a database short
+        of connections gets all its slots back) and the first error is raised."""
+        await _warm(((self._pool, reads), (self._searches, searches)))
 
     async def fetch(self, sql: str, *args: Any) -> Sequence[asyncpg.Record]:
         """The rows of ``sql`` (``$n`` parameters), outside any transaction."""
@@ -161,24 +162,30 @@ class ReadPool:
             self._engine.dispatch.before_cursor_execute(None, None, sql, args, None, False)
 
 
-async def _warm(pool: asyncpg.Pool, rehearsal: Rehearsal) -> None:
-    """Every connection of ``pool`` opened and rehearsed, then handed back to be kept; if
-    any failed, all are closed (a database short of connections gets its slots back)."""
-    held = await asyncio.gather(
-        *(pool.acquire() for _ in range(pool.get_max_size())), return_exceptions=True
-    )
-    connections = [c for c in held if not isinstance(c, BaseException)]
+async def _warm(pools: Sequence[tuple[asyncpg.Pool, Rehearsal]]) -> None:
+    """Every connection of each pool opened and rehearsed, then handed back to be kept; if
+    any failed, all of them, in every pool, are closed."""
+    wanted = [(pool, rehearsal) for pool, rehearsal in pools for _ in range(pool.get_max_size())]
+    held = await asyncio.gather(*(pool.acquire() for pool, _ in wanted), return_exceptions=True)
+    opened = [
+        (pool, rehearsal, connection)
+        for (pool, rehearsal), connection in zip(wanted, held, strict=True)
+        if not isinstance(connection, BaseException)
+    ]
     done: list[Any] = []
     try:
-        if len(connections) == len(held):
-            done = await asyncio.gather(*map(rehearsal, connections), return_exceptions=True)
+        if len(opened) == len(held):
+            done = await asyncio.gather(
+                *(rehearsal(connection) for _, rehearsal, connection in opened),
+                return_exceptions=True,
+            )
         failure = next((r for r in (*held, *done) if isinstance(r, BaseException)), None)
         if failure is not None:
-            for connection in connections:
+            for _, _, connection in opened:
                 connection.terminate()
             raise failure
     finally:
-        for connection in connections:
+        for pool, _, connection in opened:
             await pool.release(connection)
 
 
