@@ -44,6 +44,7 @@ from .embeddings import Embedder, build_embedder
 from .heap import freeze_startup_objects
 from .llm import LLMRegistry
 from .mcp import install as install_mcp
+from .observability.concurrency import Concurrency
 from .observability.logs import configure_logging
 from .observability.middleware import ObservedFastAPI
 from .observability.scrape import router as metrics_router
@@ -62,6 +63,7 @@ def create_app(
     url = database_url or settings.database_url
     if url is None:
         raise ValueError("create_app needs a database URL (start the embedded database first)")
+    concurrency = Concurrency()  # requests in flight: counted by the app, read by its worker
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,7 +82,9 @@ def create_app(
         worker = None
         app.state.llm = registry = LLMRegistry(settings)
         if settings.embedded_worker:  # the background worker, in this process
-            services = WorkerServices(settings=settings, embedder=vectors, llm=registry)
+            services = WorkerServices(
+                settings=settings, embedder=vectors, llm=registry, api=concurrency
+            )
             worker = asyncio.create_task(
                 run_forever(
                     factory,
@@ -118,6 +122,7 @@ def create_app(
     )
     app.state.settings = settings
     app.access_log = settings.access_log
+    app.concurrency = concurrency
     # Body size and lone-surrogate checks before any route reads the body (CORS wraps them,
     # so browsers can read a 413 too).
     app.add_middleware(RequestLimits, max_body=settings.max_request_body_bytes)

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     auth_use_auth: bool = False
     auth_jwt_secret: SecretStr | None = None
     worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # The share of wall time the in-process worker's embeddings may take while the API beside
+    # it is busy (worker.pacing); 1: never held back
+    embed_share_when_busy: float = Field(default=0.25, gt=0, le=1)
     # a running job whose worker sent no heartbeat for this long is taken for orphaned and
     # re-queued (workers heartbeat every third of it, at most every 10 s)
     job_stale_after_seconds: float = Field(default=60.0, ge=3, le=3600)

@@ -11,6 +11,8 @@ whatever is logged meanwhile (a 503 warning, a 500's traceback) carries the same
 * **Server version**: ``X-Honcho-Server-Version`` (this package's version) on every answer.
 * **Metrics**: by method, route *template* (``/v3/workspaces/{workspace_id}/peers``, never the
   raw path) and status; requests that match no route are counted under ``unmatched``.
+* **Requests in flight**: counted in :class:`~.concurrency.Concurrency` (the in-process
+  worker holds its bulk work back while the API is busy: ``worker.pacing``).
 * **Access log**: one INFO line per request on ``honcho_server.access`` (``ACCESS_LOG=false``
   turns it off): method, route template, status, duration, client (and the request id).
 """
@@ -30,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from . import metrics
+from .concurrency import Concurrency
 from .logs import request_id
 
 access_log = logging.getLogger("honcho_server.access")
@@ -104,10 +107,18 @@ def _flatten(routes: Sequence[BaseRoute]) -> Iterable[tuple[object, str, Iterabl
 class RequestObservability:
     """Pure ASGI middleware: request id (context and response header), metrics, access log."""
 
-    def __init__(self, app: ASGIApp, *, routes: Sequence[BaseRoute], access: bool = True) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Sequence[BaseRoute],
+        access: bool = True,
+        concurrency: Concurrency | None = None,
+    ) -> None:
         self.app = app
         self.routes = RouteTemplates(routes)
         self.access = access
+        self.concurrency = concurrency or Concurrency()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,6 +137,7 @@ class RequestObservability:
             await send(message)
 
         token = request_id.set(rid)
+        self.concurrency.entered()
         try:
             await self.app(scope, receive, send_with_id)
         except asyncio.CancelledError:
@@ -135,6 +147,7 @@ class RequestObservability:
             status = status or 500
             raise
         finally:
+            self.concurrency.left()
             self._done(scope, status or CLIENT_CLOSED, time.perf_counter() - started)
             request_id.reset(token)
 
@@ -167,11 +180,16 @@ class RequestObservability:
 
 class ObservedFastAPI(FastAPI):
     """FastAPI with :class:`RequestObservability` as its outermost layer (outside the error
-    middleware too). ``access_log``: whether to write the access log."""
+    middleware too). ``access_log``: whether to write the access log; ``concurrency``: where
+    requests in flight are counted (read by the in-process worker's pacing)."""
 
     access_log: bool = True
+    concurrency: Concurrency | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
         return RequestObservability(
-            super().build_middleware_stack(), routes=self.routes, access=self.access_log
+            super().build_middleware_stack(),
+            routes=self.routes,
+            access=self.access_log,
+            concurrency=self.concurrency,
         )

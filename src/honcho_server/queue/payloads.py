@@ -333,6 +333,11 @@ def batch_rules() -> dict[str, BatchRule]:
     }
 
 
+#: The kinds of bulk work (embeddings): claimed first by a worker's first lane, and held back
+#: by the in-process worker while the API beside it is busy (``worker.pacing``).
+BULK_KINDS = frozenset(kind for kind, cls in PAYLOADS.items() if cls.priority == BULK_PRIORITY)
+
+
 def kinds_needing(needs: set[Need]) -> list[str]:
     """The kinds that need any of ``needs``."""
     return sorted(kind for kind, cls in PAYLOADS.items() if cls.needs in needs)

@@ -121,7 +121,7 @@ _CLAIM = text(
     WITH first AS (
         SELECT j.id, j.kind, j.attempts, j.payload FROM jobs j
         WHERE j.status = 'todo' AND j.scheduled_at <= now()
-          AND j.priority >= :min_priority
+          AND j.priority BETWEEN :min_priority AND :max_priority
           AND NOT (j.kind = ANY(CAST(:blocked AS text[])))
           AND (j.lock_key IS NULL OR (
                 NOT EXISTS (
@@ -155,7 +155,7 @@ _CLAIM = text(
         SELECT EXISTS (
             SELECT 1 FROM jobs j
             WHERE j.status = 'todo' AND j.scheduled_at <= now()
-              AND j.priority >= :min_priority
+              AND j.priority BETWEEN :min_priority AND :max_priority
               AND NOT (j.kind = ANY(CAST(:blocked AS text[])))
               AND j.id NOT IN (SELECT id FROM picked)
               AND (j.lock_key IS NULL OR NOT EXISTS (
@@ -362,17 +362,20 @@ class QueueRepository:
         *,
         blocked: Sequence[str] = (),
         min_priority: int = -32768,
+        max_priority: int = 32767,
         prefer: int = -32768,
         batch: Mapping[str, BatchRule] | None = None,
     ) -> Claim | None:
-        """``claim``: jobs of priority ``min_priority`` or above only; those of ``prefer`` or
-        above before the rest. ``batch``: the kinds claimed in batches, and how (see
+        """``claim``: jobs of priority ``min_priority`` to ``max_priority`` only (a range of
+        the claim index: the bulk jobs a paced worker leaves are not even read); those of
+        ``prefer`` or above before the rest. ``batch``: the kinds claimed in batches, and how (see
         :data:`_CLAIM`); other kinds, one job a claim."""
         rules = {k: r for k, r in (batch or {}).items() if r.size > 1}
         params = {
             "worker": worker,
             "blocked": list(blocked),
             "min_priority": min_priority,
+            "max_priority": max_priority,
             "prefer": prefer,
             "rule_kinds": list(rules),
             "rule_items": [r.items for r in rules.values()],

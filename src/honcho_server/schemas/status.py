@@ -23,6 +23,9 @@ class WorkerStatus(BaseModel):
     endpoints: list[dict[str, Any]] = []
     #: its LLM per feature, as configured in that process
     llm: list[str] = []
+    #: since when the API beside it (an in-process worker's) has been busy, so its
+    #: embeddings run only EMBED_SHARE_WHEN_BUSY of the time (worker.pacing); None: not paced
+    bulk_paced_since: datetime | None = None
 
 
 class FailedJob(BaseModel):

@@ -55,6 +55,7 @@ async def status(
             missing=(w.report or {}).get("missing", []),
             endpoints=(w.report or {}).get("endpoints", []),
             llm=(w.report or {}).get("llm", []),
+            bulk_paced_since=(w.report or {}).get("bulk_paced_since"),
         )
         for w in await WorkerRepository(db).all()
     ]
@@ -118,7 +119,16 @@ def _problems(workers: list[WorkerStatus], queue: QueueSummary) -> list[str]:
         problems.append(f"{queue.failed} job(s) failed for good (see failed_jobs)")
     age = queue.oldest_pending_age_seconds
     if age is not None and age > BACKLOG_WARNING_SECONDS and queue.due:
-        problems.append(f"the oldest pending job has waited {int(age)} s")
+        paced = [w.id for w in alive if w.bulk_paced_since is not None]
+        problems.append(
+            f"the oldest pending job has waited {int(age)} s"
+            + (
+                f" (worker {', '.join(paced)} runs embeddings only EMBED_SHARE_WHEN_BUSY of the "
+                "time while its API is busy; a separate worker process takes the rest)"
+                if paced
+                else ""
+            )
+        )
     return problems
 
 

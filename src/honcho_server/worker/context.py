@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.session import unit_of_work
+from ..observability.concurrency import Concurrency
 from ..queue import QueueRepository
 from ..settings import Settings
 from .gates import FIRST_COOLDOWN_SECONDS, Gates, describe_embedder_endpoint, embedder_probe
+from .pacing import Pacing
 
 
 @dataclass
@@ -25,6 +27,9 @@ class WorkerServices:
     llm: Any = None  # an LLMRegistry
     #: the first cool-down of a dependency found down (doubling up to 30 s); tests use 0
     outage_cooldown: float = FIRST_COOLDOWN_SECONDS
+    #: the requests in flight of the API in this process (the in-process worker's), whose
+    #: load holds bulk work back (``worker.pacing``); None for a worker on its own
+    api: Concurrency | None = None
     _gates: Gates | None = field(default=None, repr=False)
 
     @property
@@ -37,6 +42,9 @@ class WorkerServices:
                 embedder_endpoint=describe_embedder_endpoint(self.embedder),
                 embedder_probe=embedder_probe(self.embedder, self.settings),
                 first_cooldown=self.outage_cooldown,
+                pacing=None
+                if self.api is None
+                else Pacing(self.api, self.settings.embed_share_when_busy),
             )
         return self._gates
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 import httpx
@@ -29,6 +30,7 @@ from ..llm import LLMNotConfigured
 from ..llm.config import NO_LLM, describe_llm, resolve_llm_config
 from ..queue.payloads import PAYLOADS, LLMNeed, Need, kinds_needing
 from ..settings import Settings
+from .pacing import Pacing
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,8 @@ class Gates:
     last_error: dict[str, str] = field(default_factory=dict)
     #: bumped on every change the worker should report
     version: int = 0
+    #: the in-process worker's: bulk work held back while the API beside it is busy
+    pacing: Pacing | None = None
 
     def __post_init__(self) -> None:
         for need in LLM_NEEDS:
@@ -110,6 +114,14 @@ class Gates:
             if outage is not None and (outage.probing or now < outage.retry_at):
                 blocked.add(need)
         return kinds_needing(blocked) if blocked else []
+
+    def bulk_held(self) -> bool:
+        """Whether bulk kinds (``BULK_KINDS``) must not be claimed now (``worker.pacing``)."""
+        return self.pacing is not None and self.pacing.holding()
+
+    def paced(self, kind: str) -> AbstractContextManager[None]:
+        """Around the work of a claimed job of ``kind`` (``worker.pacing``)."""
+        return nullcontext() if self.pacing is None else self.pacing.run(kind)
 
     def claimed(self, kind: str) -> None:
         """A job of ``kind`` was claimed: if its endpoint is down, it is the probe."""
@@ -196,7 +208,15 @@ class Gates:
             "missing": missing,
             "endpoints": self._endpoint_health(),
             "llm": describe_llm(self.settings) if self.has_llm else [NO_LLM],
+            "bulk_paced_since": self._bulk_paced_since(),
         }
+
+    def _bulk_paced_since(self) -> str | None:
+        """Since when this worker's bulk work has been paced for a busy API, if it is."""
+        since = self.pacing.paced_since if self.pacing is not None else None
+        if since is None:
+            return None
+        return (datetime.now(UTC) - timedelta(seconds=self.clock() - since)).isoformat()
 
     def _endpoint_health(self) -> list[dict[str, Any]]:
         """Every endpoint this worker calls: up or down, last answer, last error."""

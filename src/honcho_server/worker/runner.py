@@ -78,10 +78,12 @@ async def _claim(
     (in the same statement), so no amount of other work can starve it."""
     blocked = gates.blocked_kinds()
     prefer = BULK_PRIORITY if bulk_first else -32768
+    # bulk work held back (worker.pacing): the claim reads no bulk job at all
+    below_bulk = BULK_PRIORITY - 1 if gates.bulk_held() else 32767
     try:
         async with unit_of_work(factory) as db:
             claim = await QueueRepository(db).claim(
-                worker, blocked=blocked, prefer=prefer, batch=batch_rules()
+                worker, blocked=blocked, max_priority=below_bulk, prefer=prefer, batch=batch_rules()
             )
     except IntegrityError:
         # Another worker claimed a job of the same work unit at the same instant; the unique
@@ -320,28 +322,29 @@ async def _step(
     )
     every = heartbeat_seconds(services.settings.job_stale_after_seconds)
     beat = asyncio.create_task(_heartbeat(factory, [j.id for j in jobs], every))
-    try:
-        if stop is not None:
-            await _first_of(work, stop.wait())
-            if not work.done():
-                done, _ = await asyncio.wait({work}, timeout=grace)
-                if not done:
-                    work.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await work
-                    for job in jobs:  # those of a batch still running (a no-op for the rest)
-                        async with unit_of_work(factory) as db:
-                            state = await QueueRepository(db).wait(
-                                job.id, "released unfinished at shutdown"
-                            )
-                        if state is not None:
-                            log.warning(
-                                "released job %d (%s) unfinished at shutdown", job.id, job.kind
-                            )
-                    return True
-        outcomes = await work
-    finally:
-        beat.cancel()
+    with services.gates.paced(jobs[0].kind):  # bulk work counted (worker.pacing)
+        try:
+            if stop is not None:
+                await _first_of(work, stop.wait())
+                if not work.done():
+                    done, _ = await asyncio.wait({work}, timeout=grace)
+                    if not done:
+                        work.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await work
+                        for job in jobs:  # those of a batch still running (a no-op for the rest)
+                            async with unit_of_work(factory) as db:
+                                state = await QueueRepository(db).wait(
+                                    job.id, "released unfinished at shutdown"
+                                )
+                            if state is not None:
+                                log.warning(
+                                    "released job %d (%s) unfinished at shutdown", job.id, job.kind
+                                )
+                        return True
+            outcomes = await work
+        finally:
+            beat.cancel()
     return claim.ready or any(o in _BACK_IN_QUEUE for o in outcomes)
 
 
