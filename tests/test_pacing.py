@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -18,6 +19,8 @@ import pytest
 
 from databases import fresh_database
 from honcho_server.observability.concurrency import Concurrency
+from honcho_server.schemas.status import QueueSummary, WorkerStatus
+from honcho_server.services.status import _problems
 from honcho_server.worker.pacing import WINDOW_SECONDS, Pacing
 from servers import start_server, stop_server
 
@@ -137,7 +140,12 @@ async def test_a_real_server_holds_embeddings_during_a_burst_and_catches_up_afte
             }
             process, base_url = start_server(env, tmp_path / f"{label}.log")
             try:
-                stored = await _burst(base_url, label, seconds=4)
+                burst = asyncio.ensure_future(_burst(base_url, label, seconds=4))
+                await asyncio.sleep(2.5)
+                async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+                    mid = (await client.get("/status")).json()["workers"][0]["bulk_paced_since"]
+                assert (mid is not None) == (share != "1"), mid  # the operator sees it
+                stored = await burst
                 embedded = await _embedded(db, label)
                 during[label] = embedded / stored
                 print(f"\n{label}: {stored} stored, {embedded} embedded by the burst's end")
@@ -147,9 +155,35 @@ async def test_a_real_server_holds_embeddings_during_a_burst_and_catches_up_afte
                 caught_up = time.monotonic() - (deadline - 60)
                 print(f"{label}: all {stored} embedded {caught_up:.1f} s after the burst")
                 assert await _embedded(db, label) == stored
+                async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+                    after = (await client.get("/status")).json()["workers"][0]
+                assert after["bulk_paced_since"] is None
             finally:
                 assert stop_server(process) == 0
         assert during["paced"] < 0.5 * during["off"], during
         assert during["paced"] < 0.3, during
     finally:
         await db.close()
+
+
+def test_an_old_backlog_behind_a_paced_worker_says_why_and_what_to_do() -> None:
+    now = datetime.now(UTC)
+    worker = WorkerStatus(
+        id="h:1:ab", started_at=now, heartbeat_at=now, alive=True, bulk_paced_since=now
+    )
+    queue = QueueSummary(
+        pending=900,
+        due=900,
+        running=0,
+        failed=0,
+        succeeded=0,
+        superseded=0,
+        orphaned=0,
+        oldest_pending_age_seconds=400.0,
+        by_kind={"embed_messages": {"todo": 900}},
+    )
+    [line] = _problems([worker], queue)
+    assert line.startswith("the oldest pending job has waited 400 s (worker h:1:ab runs ")
+    assert "EMBED_SHARE_WHEN_BUSY" in line and "separate worker" in line
+    unpaced = worker.model_copy(update={"bulk_paced_since": None})
+    assert _problems([unpaced], queue) == ["the oldest pending job has waited 400 s"]

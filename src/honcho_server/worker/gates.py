@@ -117,7 +117,13 @@ class Gates:
 
     def bulk_held(self) -> bool:
         """Whether bulk kinds (``BULK_KINDS``) must not be claimed now (``worker.pacing``)."""
-        return self.pacing is not None and self.pacing.holding()
+        if self.pacing is None:
+            return False
+        was_paced = self.pacing.paced_since is not None
+        held = self.pacing.holding()
+        if (self.pacing.paced_since is not None) != was_paced:
+            self.version += 1  # reported at once: pacing began or ended
+        return held
 
     def paced(self, kind: str) -> AbstractContextManager[None]:
         """Around the work of a claimed job of ``kind`` (``worker.pacing``)."""
