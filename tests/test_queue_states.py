@@ -29,6 +29,7 @@ from honcho_server.queue import (
     enqueue,
     retry_jobs,
 )
+from honcho_server.queue.payloads import BULK_PRIORITY
 from honcho_server.queue.states import TRANSITIONS
 from honcho_server.settings import Settings
 from honcho_server.worker.context import WorkerServices
@@ -278,3 +279,18 @@ async def test_a_breaker_with_no_job_left_probes_the_endpoint_itself(
     assert error is not None and "Connect" in error
     gates.probed(endpoint, error)
     assert [o["endpoint"] for o in gates.report()["outages"]] == [endpoint]
+
+
+async def test_a_claim_below_bulk_priority_leaves_embeddings_waiting(qdb: Db) -> None:
+    """What a paced worker claims (``worker.pacing``): every job but the bulk ones, and it
+    reports nothing else ready while only bulk jobs wait."""
+    await _enqueue(qdb, EmbedMessages(workspace="w", message_ids=[1]), derive())
+    async with unit_of_work(qdb.factory) as db:
+        claim = await QueueRepository(db).claim("w1", max_priority=BULK_PRIORITY - 1)
+    assert claim is not None
+    assert [j.kind for j in claim.jobs] == ["derive"]
+    assert claim.ready is False  # the embedding job is there, but not for this claim
+    async with unit_of_work(qdb.factory) as db:
+        assert await QueueRepository(db).claim("w1", max_priority=BULK_PRIORITY - 1) is None
+        again = await QueueRepository(db).claim("w1")  # unpaced: the embedding job
+    assert again is not None and [j.kind for j in again.jobs] == ["embed_messages"]

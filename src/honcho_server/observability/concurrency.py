@@ -1,6 +1,7 @@
 """How busy this process's API is: requests in flight now, and on average lately.
 
-The request middleware (``observability.middleware``) counts each request in and out; the
+The request middleware (``observability.middleware``) counts each request in, and out when its
+answer starts (a streamed answer then mostly waits on an LLM, not on this process); the
 in-process worker reads the average to decide whether its bulk work may run now
 (``worker.pacing``). The average is exponentially weighted over time (about the last
 ``tau`` seconds), integrated exactly between changes, so it is Little's law's mean
@@ -13,6 +14,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
+
+#: Set while a request is being counted: a request the app makes to itself inside it (the v2
+#: API and MCP run v3 routes in-process, ``api.inprocess``) is not counted again.
+counting: ContextVar[bool] = ContextVar("honcho_counting_request", default=False)
 
 
 class Concurrency:

@@ -11,8 +11,9 @@ whatever is logged meanwhile (a 503 warning, a 500's traceback) carries the same
 * **Server version**: ``X-Honcho-Server-Version`` (this package's version) on every answer.
 * **Metrics**: by method, route *template* (``/v3/workspaces/{workspace_id}/peers``, never the
   raw path) and status; requests that match no route are counted under ``unmatched``.
-* **Requests in flight**: counted in :class:`~.concurrency.Concurrency` (the in-process
-  worker holds its bulk work back while the API is busy: ``worker.pacing``).
+* **Requests in flight**: counted in :class:`~.concurrency.Concurrency` from arrival until
+  the answer starts, once each (the in-process worker paces its bulk work while the API is
+  busy: ``worker.pacing``).
 * **Access log**: one INFO line per request on ``honcho_server.access`` (``ACCESS_LOG=false``
   turns it off): method, route template, status, duration, client (and the request id).
 """
@@ -32,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from . import metrics
-from .concurrency import Concurrency
+from .concurrency import Concurrency, counting
 from .logs import request_id
 
 access_log = logging.getLogger("honcho_server.access")
@@ -128,16 +129,24 @@ class RequestObservability:
         rid = incoming_request_id(scope["headers"]) or os.urandom(16).hex()  # 4x faster than uuid4
         header = (HEADER, rid.encode("ascii"))
         status = 0
+        # counted until its answer starts (a stream then mostly waits on others), and only
+        # once: a v2 or MCP call runs the v3 route through this app again, inside this one
+        counted = not counting.get()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, counted
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header, VERSION_HEADER]
+                if counted:
+                    counted = False
+                    self.concurrency.left()
             await send(message)
 
         token = request_id.set(rid)
-        self.concurrency.entered()
+        outer = counting.set(True) if counted else None
+        if counted:
+            self.concurrency.entered()
         try:
             await self.app(scope, receive, send_with_id)
         except asyncio.CancelledError:
@@ -147,7 +156,10 @@ class RequestObservability:
             status = status or 500
             raise
         finally:
-            self.concurrency.left()
+            if counted:
+                self.concurrency.left()
+            if outer is not None:
+                counting.reset(outer)
             self._done(scope, status or CLIENT_CLOSED, time.perf_counter() - started)
             request_id.reset(token)
 

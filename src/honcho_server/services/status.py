@@ -12,6 +12,7 @@ from ..db.repositories.status import StatusRepository
 from ..db.repositories.workers import WorkerRepository
 from ..llm.config import describe_llm as describe_llm
 from ..queue import STALE_AFTER
+from ..queue.payloads import BULK_KINDS
 from ..queue.reads import QueueReads
 from ..schemas.status import FailedJob, QueueSummary, Status, WorkerStatus
 from ..settings import Settings
@@ -120,12 +121,13 @@ def _problems(workers: list[WorkerStatus], queue: QueueSummary) -> list[str]:
     age = queue.oldest_pending_age_seconds
     if age is not None and age > BACKLOG_WARNING_SECONDS and queue.due:
         paced = [w.id for w in alive if w.bulk_paced_since is not None]
+        bulk = any(queue.by_kind.get(kind, {}).get("todo") for kind in BULK_KINDS)
         problems.append(
             f"the oldest pending job has waited {int(age)} s"
             + (
-                f" (worker {', '.join(paced)} runs embeddings only EMBED_SHARE_WHEN_BUSY of the "
-                "time while its API is busy; a separate worker process takes the rest)"
-                if paced
+                f" (worker {', '.join(paced)} embeds only EMBED_SHARE_WHEN_BUSY of the time "
+                "while its API is busy; run a separate `honcho-server worker` to keep up)"
+                if paced and bulk
                 else ""
             )
         )

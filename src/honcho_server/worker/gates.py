@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, get_args
 
 import httpx
@@ -115,15 +115,18 @@ class Gates:
                 blocked.add(need)
         return kinds_needing(blocked) if blocked else []
 
-    def bulk_held(self) -> bool:
-        """Whether bulk kinds (``BULK_KINDS``) must not be claimed now (``worker.pacing``)."""
+    @contextmanager
+    def claiming(self) -> Iterator[bool]:
+        """Around a claim: whether it may take bulk kinds (``BULK_KINDS``) now
+        (``worker.pacing``); a change of pacing is reported at once."""
         if self.pacing is None:
-            return False
+            yield True
+            return
         was_paced = self.pacing.paced_since is not None
-        held = self.pacing.holding()
-        if (self.pacing.paced_since is not None) != was_paced:
-            self.version += 1  # reported at once: pacing began or ended
-        return held
+        with self.pacing.claiming() as allowed:
+            if (self.pacing.paced_since is not None) != was_paced:
+                self.version += 1
+            yield allowed
 
     def paced(self, kind: str) -> AbstractContextManager[None]:
         """Around the work of a claimed job of ``kind`` (``worker.pacing``)."""
@@ -220,9 +223,7 @@ class Gates:
     def _bulk_paced_since(self) -> str | None:
         """Since when this worker's bulk work has been paced for a busy API, if it is."""
         since = self.pacing.paced_since if self.pacing is not None else None
-        if since is None:
-            return None
-        return (datetime.now(UTC) - timedelta(seconds=self.clock() - since)).isoformat()
+        return since.isoformat() if since is not None else None
 
     def _endpoint_health(self) -> list[dict[str, Any]]:
         """Every endpoint this worker calls: up or down, last answer, last error."""

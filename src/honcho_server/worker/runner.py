@@ -78,13 +78,16 @@ async def _claim(
     (in the same statement), so no amount of other work can starve it."""
     blocked = gates.blocked_kinds()
     prefer = BULK_PRIORITY if bulk_first else -32768
-    # bulk work held back (worker.pacing): the claim reads no bulk job at all
-    below_bulk = BULK_PRIORITY - 1 if gates.bulk_held() else 32767
     try:
-        async with unit_of_work(factory) as db:
-            claim = await QueueRepository(db).claim(
-                worker, blocked=blocked, max_priority=below_bulk, prefer=prefer, batch=batch_rules()
-            )
+        with gates.claiming() as bulk:  # bulk work held back (worker.pacing): not even read
+            async with unit_of_work(factory) as db:
+                claim = await QueueRepository(db).claim(
+                    worker,
+                    blocked=blocked,
+                    max_priority=32767 if bulk else BULK_PRIORITY - 1,
+                    prefer=prefer,
+                    batch=batch_rules(),
+                )
     except IntegrityError:
         # Another worker claimed a job of the same work unit at the same instant; the unique
         # index on running lock keys stopped us. Nothing was changed; try again next step.
@@ -378,6 +381,8 @@ async def run_forever(
         listener = asyncio.create_task(listen(database_url, wake, stop), name="job-listener")
     log.info("worker %s started (%d lanes)", worker, concurrency)
     services = services or WorkerServices()
+    if services.gates.pacing is not None:
+        services.gates.pacing.on_free = wake.set  # a hold's end wakes a lane
     lanes = [
         asyncio.create_task(
             _lane(factory, stop, wake, worker, services, bulk_first=n == 0), name=f"lane-{n}"
