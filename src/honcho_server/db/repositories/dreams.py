@@ -12,7 +12,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .conclusions import CURRENT_SQL
-from .paging import AnyRow
 
 _STATES = text(
     f"""
@@ -132,15 +131,3 @@ class DreamRepository:
         """A finished ``omni`` dream: now, and the live explicit count at this moment."""
         params = {"ws": workspace, "observer": observer, "observed": observed}
         await self.db.execute(_RECORD, params)
-
-    async def state(self, workspace: str, observer: str, observed: str) -> AnyRow | None:
-        return (
-            await self.db.execute(
-                text(
-                    "SELECT last_dream_at, last_dream_count FROM dream_state"
-                    " WHERE workspace_name = :ws AND observer = :observer"
-                    " AND observed = :observed"
-                ),
-                {"ws": workspace, "observer": observer, "observed": observed},
-            )
-        ).first()

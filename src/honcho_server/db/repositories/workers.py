@@ -3,7 +3,8 @@ they see of their dependencies (``report``: LLM endpoints or embedder down, mode
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -11,9 +12,20 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Worker, table
-from .paging import AnyRow
 
 W = table(Worker)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRow:
+    """A worker's registry row: its heartbeat and its last report (``worker.gates``)."""
+
+    id: str
+    started_at: datetime
+    heartbeat_at: datetime
+    embedder: str | None
+    version: str | None
+    report: dict[str, Any] | None
 
 
 class WorkerRepository:
@@ -43,8 +55,9 @@ class WorkerRepository:
         stmt = delete(W).where(W.c.heartbeat_at < func.now() - silent_for).returning(W.c.id)
         return len((await self.db.execute(stmt)).all())
 
-    async def all(self) -> list[AnyRow]:
+    async def all(self) -> list[WorkerRow]:
+        """Every registered worker, oldest first."""
         stmt = select(
             W.c.id, W.c.started_at, W.c.heartbeat_at, W.c.embedder, W.c.version, W.c.report
         ).order_by(W.c.started_at)
-        return list((await self.db.execute(stmt)).all())
+        return [WorkerRow(*r) for r in (await self.db.execute(stmt)).all()]
