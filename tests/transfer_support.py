@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -200,8 +201,8 @@ TABLE_ROWS = {
     " deleted_at FROM workspaces WHERE name = $1",
     "peers": "SELECT name, metadata, configuration, internal_metadata, created_at FROM peers"
     " WHERE workspace_name = $1 ORDER BY name",
-    "sessions": "SELECT name, is_active, last_seq, metadata, configuration, internal_metadata,"
-    " created_at FROM sessions WHERE workspace_name = $1 ORDER BY name",
+    "sessions": "SELECT name, is_active, last_seq, message_count, metadata, configuration,"
+    " internal_metadata, created_at FROM sessions WHERE workspace_name = $1 ORDER BY name",
     "session_peers": "SELECT session_name, peer_name, configuration, joined_at, left_at"
     " FROM session_peers WHERE workspace_name = $1 ORDER BY 1, 2",
     "messages": "SELECT public_id, session_name, peer_name, seq_in_session, content,"
@@ -242,9 +243,11 @@ async def live_only(rows: dict[str, Any]) -> dict[str, Any]:
     """The source's rows minus what is being forgotten (carol, the inactive session)."""
     out = dict(rows)
     out["peers"] = [r for r in rows["peers"] if r[0] != "carol"]
-    out["sessions"] = [r for r in rows["sessions"] if r[1]]
     out["session_peers"] = [r for r in rows["session_peers"] if r[1] != "carol"]
     out["messages"] = [r for r in rows["messages"] if r[2] != "carol"]
+    # (name, is_active, last_seq, message_count, ...): carol's messages no longer counted
+    kept = Counter(r[1] for r in out["messages"])
+    out["sessions"] = [(*r[:3], kept[r[0]], *r[4:]) for r in rows["sessions"] if r[1]]
     out["message_embeddings"] = [r for r in rows["message_embeddings"] if r[2] != "carol"]
     return out
 

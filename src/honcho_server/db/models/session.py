@@ -19,7 +19,9 @@ from .base import Base, JsonObject, created_at_column, json_column
 
 
 class Session(Base):
-    """A conversation. ``last_seq`` hands out gap-free ``seq_in_session`` numbers."""
+    """A conversation. ``last_seq`` hands out gap-free ``seq_in_session`` numbers;
+    ``message_count`` is how many of its messages exist (raised by the writers that add them,
+    lowered by a trigger on every DELETE: migration 0018)."""
 
     __tablename__ = "sessions"
     __table_args__ = (
@@ -34,6 +36,7 @@ class Session(Base):
     name: Mapped[str] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     last_seq: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    message_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     metadata_: Mapped[JsonObject] = json_column("metadata")
     internal_metadata: Mapped[JsonObject] = json_column()
     configuration: Mapped[JsonObject] = json_column()

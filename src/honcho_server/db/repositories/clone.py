@@ -13,12 +13,15 @@ from .sessions import SessionRow
 
 _SESSION = text(
     """
-    INSERT INTO sessions (workspace_name, name, is_active, last_seq, metadata,
+    INSERT INTO sessions (workspace_name, name, is_active, last_seq, message_count, metadata,
                           internal_metadata, configuration)
     SELECT workspace_name, :target, true,
            coalesce((SELECT max(seq_in_session) FROM messages
                      WHERE workspace_name = :workspace AND session_name = :source
                        AND (CAST(:upto AS bigint) IS NULL OR id <= :upto)), 0),
+           (SELECT count(*) FROM messages
+             WHERE workspace_name = :workspace AND session_name = :source
+               AND (CAST(:upto AS bigint) IS NULL OR id <= :upto)),
            metadata, internal_metadata, configuration
     FROM sessions WHERE workspace_name = :workspace AND name = :source AND is_active
     FOR SHARE

@@ -113,12 +113,12 @@ _WRITE = f"""
     ), open AS (
         SELECT id FROM ws UNION ALL SELECT id FROM held
     ), new_session AS (
-        INSERT INTO sessions (workspace_name, name, last_seq)
-        SELECT $1, $2, $5 WHERE EXISTS (SELECT 1 FROM open) AND (SELECT current FROM seen)
+        INSERT INTO sessions (workspace_name, name, last_seq, message_count)
+        SELECT $1, $2, $5, $5 WHERE EXISTS (SELECT 1 FROM open) AND (SELECT current FROM seen)
         ON CONFLICT DO NOTHING
         RETURNING last_seq
     ), advanced AS (
-        UPDATE sessions SET last_seq = last_seq + $5
+        UPDATE sessions SET last_seq = last_seq + $5, message_count = message_count + $5
         WHERE workspace_name = $1 AND name = $2 AND is_active
           AND NOT EXISTS (SELECT 1 FROM tomb) AND (SELECT current FROM seen)
         RETURNING last_seq

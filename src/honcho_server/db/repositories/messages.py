@@ -71,9 +71,15 @@ _UNFILTERED = select(*COLUMNS).where(
     T.c.session_name == bindparam("session", type_=Text),
     _session_active(bindparam("ws", type_=Text), bindparam("session", type_=Text)),
 )
+# Their total is the session's ``message_count`` (migration 0018), not a count of its rows.
+_TOTAL = select(S.c.message_count).where(
+    S.c.workspace_name == bindparam("ws", type_=Text),
+    S.c.name == bindparam("session", type_=Text),
+    S.c.is_active,
+)
 _PAGES = {
-    False: PreparedPage.of(_UNFILTERED, (T.c.id,)),
-    True: PreparedPage.of(_UNFILTERED, (T.c.id.desc(),)),
+    False: PreparedPage.of(_UNFILTERED, (T.c.id,), _TOTAL),
+    True: PreparedPage.of(_UNFILTERED, (T.c.id.desc(),), _TOTAL),
 }
 # Run once on each new read-pool connection at startup (``db.warm_up``).
 HOT_READS = (_GET.sql, *(s for p in _PAGES.values() for s in (p.paged.sql, p.count.sql)))

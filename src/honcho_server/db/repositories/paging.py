@@ -78,15 +78,20 @@ class PreparedPage:
     count: raw.Compiled
 
     @classmethod
-    def of(cls, stmt: Select[Any], order_by: Sequence[Any]) -> PreparedPage:
-        total = select(func.count()).select_from(stmt.order_by(None).subquery())
+    def of(
+        cls, stmt: Select[Any], order_by: Sequence[Any], total: Select[Any] | None = None
+    ) -> PreparedPage:
+        """``total``: a query of one value, the number of ``stmt``'s rows, when it is kept
+        somewhere cheaper than counting them (by default they are counted)."""
+        if total is None:
+            total = select(func.count()).select_from(stmt.order_by(None).subquery())
         paged = (
             stmt.add_columns(total.scalar_subquery().label(_TOTAL))
             .order_by(*order_by)
             .limit(bindparam("_limit"))
             .offset(bindparam("_offset"))
         )
-        return cls(raw.Compiled.of(paged), raw.Compiled.of(total))
+        return cls(raw.Compiled.of(paged), raw.Compiled.of(select(total.scalar_subquery())))
 
     async def fetch(
         self, db: AsyncSession, params: dict[str, Any], *, page: int, size: int

@@ -314,13 +314,14 @@ class TransferImportRepository:
 
     async def settle_sequences(self, w: str) -> None:
         """Raise each session's ``last_seq`` to its highest message number, so messages added
-        after the import never reuse one (a file may say less than it holds)."""
+        after the import never reuse one (a file may say less than it holds), and count each
+        session's messages (``message_count``)."""
         await self.db.execute(
             text(
-                """UPDATE sessions s SET last_seq = m.top
-                FROM (SELECT session_name, max(seq_in_session) AS top FROM messages
-                      WHERE workspace_name = :w GROUP BY session_name) m
-                WHERE s.workspace_name = :w AND s.name = m.session_name AND s.last_seq < m.top"""
+                """UPDATE sessions s SET last_seq = greatest(s.last_seq, m.top), message_count = m.n
+                FROM (SELECT session_name, max(seq_in_session) AS top, count(*) AS n
+                      FROM messages WHERE workspace_name = :w GROUP BY session_name) m
+                WHERE s.workspace_name = :w AND s.name = m.session_name"""
             ),
             {"w": w},
         )
