@@ -15,8 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.repositories.derivation import MemberRow, SessionState
-from ..db.repositories.paging import AnyRow
+from ..db.repositories.derivation import MemberRow, PendingMessage, SessionState
 from ..llm import Message
 from ..queue import enqueue
 from ..queue.payloads import CardPayload as CardPayload
@@ -70,9 +69,11 @@ async def enqueue_card(db: AsyncSession, payload: CardPayload) -> None:
 # ---- pure steps of a run -----------------------------------------------------------------
 
 
-def take_by_tokens(rows: Sequence[AnyRow], budget: int = MAX_NEW_TOKENS) -> list[AnyRow]:
+def take_by_tokens(
+    rows: Sequence[PendingMessage], budget: int = MAX_NEW_TOKENS
+) -> list[PendingMessage]:
     """The longest prefix of ``rows`` within ``budget`` tokens (always at least one)."""
-    out: list[AnyRow] = []
+    out: list[PendingMessage] = []
     total = 0
     for row in rows:
         total += int(row.token_count)
@@ -82,7 +83,7 @@ def take_by_tokens(rows: Sequence[AnyRow], budget: int = MAX_NEW_TOKENS) -> list
     return out
 
 
-def lines(rows: Sequence[AnyRow]) -> list[Line]:
+def lines(rows: Sequence[PendingMessage]) -> list[Line]:
     return [Line(r.peer_name, r.content, r.created_at) for r in rows]
 
 

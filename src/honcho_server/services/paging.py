@@ -9,7 +9,7 @@ from typing import TypeVar
 from ..schemas.pagination import Page
 
 T = TypeVar("T")
-R = TypeVar("R")  # a repository's row: ``AnyRow`` or a typed read model
+R = TypeVar("R")  # a repository's typed read model
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import __version__
+from ..db.repositories.embeddings import EmbeddingRepository
 from ..db.repositories.transfer_export import TransferExportRepository
 from ..db.session import unit_of_work
 from ..errors import NotFound
@@ -72,14 +73,14 @@ async def export_lines(
             raise NotFound(f"Workspace {workspace} not found")
         header = await _header(repo, workspace, embeddings)
         digest = hashlib.sha256()
-        for line in (dump(header), dump(WorkspaceRecord.model_validate(row._mapping))):
+        for line in (dump(header), dump(WorkspaceRecord.model_validate(row))):
             digest.update(line)
             yield line
         counts: dict[str, int] = {"embeddings": 0}
         for section, model in MODELS.items():
             written = 0
             async for found in repo.section(section, workspace, embeddings=header.embeddings):
-                record = model.model_validate(found._mapping)
+                record = model.model_validate(found)
                 counts["embeddings"] += _vectors(record)
                 line = dump(record)
                 digest.update(line)
@@ -94,7 +95,7 @@ async def export_lines(
 
 
 async def _header(repo: TransferExportRepository, workspace: str, embeddings: bool) -> Header:
-    space = await repo.embedding_space()
+    space = await EmbeddingRepository(repo.db).space()
     embedder = None if space is None else Embedder(name=space.model, dimensions=space.dimensions)
     with_vectors = embeddings and embedder is not None
     counts = await repo.counts(workspace, embeddings=with_vectors)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..engine import _loads as decode_json  # how the engine decodes JSON(B)
 from . import raw
-from .paging import AnyRow
+from .messages import MessageRow
 
 FIRST_SCAN = 256
 SCAN_GROWTH = 8
@@ -170,7 +170,7 @@ class ContextRepository:
 
     async def newest_within(
         self, workspace: str, session: str, *, after_id: int, budget: int
-    ) -> list[AnyRow]:
+    ) -> list[MessageRow]:
         """Messages after internal id ``after_id``: the newest that fit ``budget``, oldest first.
 
         Looks at the newest ``FIRST_SCAN`` messages first and widens the window only while
@@ -186,10 +186,11 @@ class ContextRepository:
             "budget": budget,
         }
 
-        async def fetch(scan: int) -> Sequence[AnyRow]:
+        async def fetch(scan: int) -> Sequence[Any]:
             return (await self.db.execute(_NEWEST_WITHIN, {**params, "scan": scan})).all()
 
-        return [r for r in await _settled(fetch) if r.id is not None]
+        # (settled, then the messages.COLUMNS): one row with no message when nothing fits
+        return [MessageRow(*r[1:]) for r in await _settled(fetch) if r[1] is not None]
 
     async def newest_rendered(
         self, workspace: str, session: str, *, after_id: int, budget: int, summaries: bool

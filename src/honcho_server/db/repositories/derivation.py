@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .conclusions import CURRENT_SQL
-from .paging import AnyRow
 
 _STATE = text(
     """
@@ -52,6 +52,41 @@ _WATERMARK = text(
      WHERE workspace_name = :ws AND name = :session
     """
 )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMessage:
+    """A message as the deriver reads it (``_MESSAGE_COLUMNS``, in order; ``id`` internal)."""
+
+    id: int
+    public_id: str
+    peer_name: str
+    seq_in_session: int
+    content: str
+    token_count: int
+    created_at: datetime
+    skip_reasoning: bool
+    custom_instructions: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSummaryState:
+    """A stored summary of a session and the ``seq_in_session`` it covers up to (0 when the
+    message it ended on is gone)."""
+
+    kind: str
+    content: str
+    covered_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExplicitFact:
+    content: str
+    created_at: datetime
+
+
+def _messages(rows: Sequence[Sequence[Any]]) -> list[PendingMessage]:
+    return [PendingMessage(*r) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -100,7 +135,7 @@ class DerivationRepository:
 
     async def pending_messages(
         self, workspace: str, session: str, peer: str, after_id: int, limit: int
-    ) -> list[AnyRow]:
+    ) -> list[PendingMessage]:
         """The sender's messages after the watermark, oldest first."""
         stmt = text(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE workspace_name = :ws"
@@ -108,11 +143,11 @@ class DerivationRepository:
             " ORDER BY id LIMIT :limit"
         )
         params = {"ws": workspace, "session": session, "peer": peer, "after": after_id}
-        return list((await self.db.execute(stmt, params | {"limit": limit})).all())
+        return _messages((await self.db.execute(stmt, params | {"limit": limit})).all())
 
     async def context_before(
         self, workspace: str, session: str, upto_id: int, exclude: Sequence[int], limit: int
-    ) -> list[AnyRow]:
+    ) -> list[PendingMessage]:
         """Up to ``limit`` session messages (any sender) up to ``upto_id``, oldest first."""
         stmt = text(
             f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages WHERE workspace_name = :ws"
@@ -120,20 +155,20 @@ class DerivationRepository:
             " ORDER BY id DESC LIMIT :limit) m ORDER BY id"
         )
         params = {"ws": workspace, "session": session, "upto": upto_id, "limit": limit}
-        return list((await self.db.execute(stmt, params | {"exclude": list(exclude)})).all())
+        return _messages((await self.db.execute(stmt, params | {"exclude": list(exclude)})).all())
 
     async def messages_by_seq(
         self, workspace: str, session: str, first: int, last: int
-    ) -> list[AnyRow]:
+    ) -> list[PendingMessage]:
         stmt = text(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE workspace_name = :ws"
             " AND session_name = :session AND seq_in_session BETWEEN :first AND :last"
             " ORDER BY seq_in_session"
         )
         params = {"ws": workspace, "session": session, "first": first, "last": last}
-        return list((await self.db.execute(stmt, params)).all())
+        return _messages((await self.db.execute(stmt, params)).all())
 
-    async def summaries(self, workspace: str, session: str) -> dict[str, AnyRow]:
+    async def summaries(self, workspace: str, session: str) -> dict[str, StoredSummaryState]:
         """The stored summaries of a session by kind, with the seq they cover up to."""
         stmt = text(
             "SELECT s.kind, s.content, coalesce(m.seq_in_session, 0) AS covered_seq"
@@ -141,11 +176,11 @@ class DerivationRepository:
             " WHERE s.workspace_name = :ws AND s.session_name = :session"
         )
         rows = (await self.db.execute(stmt, {"ws": workspace, "session": session})).all()
-        return {r.kind: r for r in rows}
+        return {r.kind: StoredSummaryState(r.kind, r.content, int(r.covered_seq)) for r in rows}
 
     async def recent_explicit(
         self, workspace: str, observer: str, observed: str, limit: int
-    ) -> list[AnyRow]:
+    ) -> list[ExplicitFact]:
         """``content`` and ``created_at`` of the newest live explicit conclusions of a
         collection, newest first."""
         stmt = text(
@@ -155,7 +190,7 @@ class DerivationRepository:
             " ORDER BY created_at DESC, id DESC LIMIT :limit"
         )
         params = {"ws": workspace, "observer": observer, "observed": observed, "limit": limit}
-        return list((await self.db.execute(stmt, params)).all())
+        return [ExplicitFact(*r) for r in (await self.db.execute(stmt, params)).all()]
 
     async def set_watermark(self, workspace: str, session: str, peer: str, upto: int) -> None:
         params = {"ws": workspace, "session": session, "peer": peer, "upto": upto}

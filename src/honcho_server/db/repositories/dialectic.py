@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Conclusion, Message, Session, SessionPeer, table
 from .conclusions import current
-from .paging import AnyRow
 from .vectors import VectorRepository
 
 C = table(Conclusion)
@@ -47,6 +47,46 @@ MESSAGE_COLUMNS = (
     M.c.created_at,
 )
 DERIVED_LEVELS = ("deductive", "inductive", "contradiction")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatConclusion:
+    """A conclusion as the chat reads it (``CONCLUSION_COLUMNS``, in order)."""
+
+    id: str
+    content: str
+    level: str
+    observer: str
+    observed: str
+    session_name: str | None
+    premises: list[str] | None
+    source_message_ids: list[str] | None
+    source_ids: list[str] | None
+    internal_metadata: dict[str, Any]
+    times_derived: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A message as the chat reads it (``MESSAGE_COLUMNS``, in order: ``id`` the internal id,
+    ``public_id`` the API's)."""
+
+    id: int
+    public_id: str
+    session_name: str
+    peer_name: str
+    seq_in_session: int
+    content: str
+    created_at: datetime
+
+
+def _conclusions(rows: Sequence[Sequence[Any]]) -> list[ChatConclusion]:
+    return [ChatConclusion(*r[: len(CONCLUSION_COLUMNS)]) for r in rows]
+
+
+def _messages(rows: Sequence[Sequence[Any]]) -> list[ChatMessage]:
+    return [ChatMessage(*r) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -114,28 +154,29 @@ class DialecticRepository:
 
     async def nearest_conclusions(
         self, access: ConclusionAccess, vector: list[float], levels: Sequence[str], k: int
-    ) -> list[AnyRow]:
+    ) -> list[ChatConclusion]:
         where = [*access.conditions(), C.c.level.in_(list(levels))]
-        return await VectorRepository(self.db).nearest_conclusions(
+        rows = await VectorRepository(self.db).nearest_conclusions(
             vector, CONCLUSION_COLUMNS, where, k
         )
+        return _conclusions(rows)  # without the distance
 
     async def recent_conclusions(
         self, access: ConclusionAccess, levels: Sequence[str], k: int, exclude: Sequence[str] = ()
-    ) -> list[AnyRow]:
+    ) -> list[ChatConclusion]:
         if k <= 0:
             return []
         stmt = select(*CONCLUSION_COLUMNS).where(*access.conditions(), C.c.level.in_(list(levels)))
         if exclude:
             stmt = stmt.where(C.c.id.not_in(list(exclude)))
         stmt = stmt.order_by(C.c.created_at.desc(), C.c.id.desc()).limit(k)
-        return list((await self.db.execute(stmt)).all())
+        return _conclusions((await self.db.execute(stmt)).all())
 
     # ---- messages -----------------------------------------------------------------------
 
     async def messages_around(
         self, access: MessageAccess, public_ids: Sequence[str], radius: int
-    ) -> list[AnyRow]:
+    ) -> list[ChatMessage]:
         """The messages within ``radius`` positions of each given message, in session order."""
         if not public_ids:
             return []
@@ -155,9 +196,9 @@ class DialecticRepository:
             .where(M.c.workspace_name == access.workspace, select(hits).where(near).exists())
             .order_by(M.c.session_name, M.c.seq_in_session)
         )
-        return list((await self.db.execute(stmt)).all())
+        return _messages((await self.db.execute(stmt)).all())
 
-    async def grep(self, access: MessageAccess, text: str, limit: int) -> list[AnyRow]:
+    async def grep(self, access: MessageAccess, text: str, limit: int) -> list[ChatMessage]:
         """Messages containing ``text`` (any case), newest first."""
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = (
@@ -166,7 +207,7 @@ class DialecticRepository:
             .order_by(M.c.created_at.desc(), M.c.id.desc())
             .limit(limit)
         )
-        return list((await self.db.execute(stmt)).all())
+        return _messages((await self.db.execute(stmt)).all())
 
     async def in_date_range(
         self,
@@ -176,25 +217,28 @@ class DialecticRepository:
         limit: int,
         *,
         newest_first: bool,
-    ) -> list[AnyRow]:
+    ) -> list[ChatMessage]:
         stmt = select(*MESSAGE_COLUMNS).where(access.condition())
         if after is not None:
             stmt = stmt.where(M.c.created_at >= after)
         if before is not None:
             stmt = stmt.where(M.c.created_at <= before)
         order = (M.c.created_at.desc(), M.c.id.desc()) if newest_first else (M.c.created_at, M.c.id)
-        return list((await self.db.execute(stmt.order_by(*order).limit(limit))).all())
+        return _messages((await self.db.execute(stmt.order_by(*order).limit(limit))).all())
 
     async def messages_by_public_id(
         self, access: MessageAccess, public_ids: Sequence[str]
-    ) -> list[AnyRow]:
+    ) -> list[ChatMessage]:
         if not public_ids:
             return []
         stmt = select(*MESSAGE_COLUMNS).where(
             access.condition(), M.c.public_id.in_(list(public_ids))
         )
-        return list((await self.db.execute(stmt.order_by(M.c.id))).all())
+        return _messages((await self.db.execute(stmt.order_by(M.c.id))).all())
 
-    async def conclusion(self, access: ConclusionAccess, conclusion_id: str) -> AnyRow | None:
+    async def conclusion(
+        self, access: ConclusionAccess, conclusion_id: str
+    ) -> ChatConclusion | None:
         stmt = select(*CONCLUSION_COLUMNS).where(*access.conditions(), C.c.id == conclusion_id)
-        return (await self.db.execute(stmt)).first()
+        found = _conclusions((await self.db.execute(stmt)).all())
+        return found[0] if found else None

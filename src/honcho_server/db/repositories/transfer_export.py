@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import RowMapping, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from .paging import AnyRow
 
 #: Rows fetched per round trip from a server-side cursor.
 FETCH = 1000
@@ -156,13 +154,9 @@ class TransferExportRepository:
         """Make this transaction a read-only snapshot (the first statement of it)."""
         await self.db.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
 
-    async def workspace(self, workspace: str) -> AnyRow | None:
-        return (await self.db.execute(WORKSPACE.rows(), {"w": workspace})).first()
-
-    async def embedding_space(self) -> AnyRow | None:
-        return (
-            await self.db.execute(text("SELECT model, dimensions FROM embedding_space"))
-        ).first()
+    async def workspace(self, workspace: str) -> RowMapping | None:
+        """The workspace's record, keyed by the format's field names."""
+        return (await self.db.execute(WORKSPACE.rows(), {"w": workspace})).mappings().first()
 
     async def counts(self, workspace: str, *, embeddings: bool) -> dict[str, int]:
         """Each section's row count (and, with ``embeddings``, the stored vectors)."""
@@ -176,10 +170,11 @@ class TransferExportRepository:
 
     async def section(
         self, section: str, workspace: str, *, embeddings: bool
-    ) -> AsyncIterator[AnyRow]:
-        """The rows of one section, in file order, through a server-side cursor."""
+    ) -> AsyncIterator[RowMapping]:
+        """The records of one section (keyed by the format's field names), in file order,
+        through a server-side cursor."""
         plain, with_vectors = SECTIONS[section]
         query = (with_vectors if embeddings else plain).rows()
         result = await self.db.stream(query.execution_options(yield_per=FETCH), {"w": workspace})
         async for row in result:
-            yield row
+            yield row._mapping

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ...db.repositories.paging import AnyRow
+from ...db.repositories.dialectic import ChatConclusion, ChatMessage
+from ...db.repositories.messages import MessageRow
 from ...schemas.chat import (
     Evidence,
     EvidenceMessageRef,
@@ -22,34 +23,34 @@ class EvidenceLog:
         self._messages: dict[str, EvidenceMessageRef] = {}
         self._tool_calls: list[EvidenceToolCall] = []
 
-    def conclusions(self, rows: Iterable[AnyRow]) -> None:
-        for row in rows:
-            m = row._mapping
-            if m["id"] in self._conclusions:
+    def conclusions(self, rows: Iterable[ChatConclusion]) -> None:
+        for c in rows:
+            if c.id in self._conclusions:
                 continue
-            self._conclusions[m["id"]] = EvidenceObservation(
-                id=m["id"],
-                level=m["level"],
-                content=m["content"],
-                created_at=m["created_at"],
-                session_id=m["session_name"],
-                observer_id=m["observer"],
-                observed_id=m["observed"],
+            self._conclusions[c.id] = EvidenceObservation(
+                id=c.id,
+                level=c.level,
+                content=c.content,
+                created_at=c.created_at,
+                session_id=c.session_name,
+                observer_id=c.observer,
+                observed_id=c.observed,
                 # the conclusions it was derived from (empty for explicit ones), as the
                 # SDKs read it: provenance, not the messages it was extracted from
-                source_ids=list(m["source_ids"] or []),
+                source_ids=list(c.source_ids or []),
             )
 
-    def messages(self, rows: Iterable[AnyRow]) -> None:
-        for row in rows:
-            m = row._mapping
-            if m["public_id"] in self._messages:
+    def messages(self, rows: Iterable[ChatMessage | MessageRow]) -> None:
+        """Messages the chat read: its tools' (:class:`ChatMessage`) or the session's
+        recent history (:class:`MessageRow`)."""
+        for m in rows:
+            if m.public_id in self._messages:
                 continue
-            self._messages[m["public_id"]] = EvidenceMessageRef(
-                id=m["public_id"],
-                session_id=m["session_name"],
-                peer_id=m["peer_name"],
-                created_at=m["created_at"],
+            self._messages[m.public_id] = EvidenceMessageRef(
+                id=m.public_id,
+                session_id=m.session_name,
+                peer_id=m.peer_name,
+                created_at=m.created_at,
             )
 
     def tool_call(self, name: str, arguments: dict[str, Any]) -> None:

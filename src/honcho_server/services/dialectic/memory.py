@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ...db.repositories.context import ContextRepository
 from ...db.repositories.dialectic import (
     DERIVED_LEVELS,
+    ChatConclusion,
     ConclusionAccess,
     DialecticRepository,
     MessageAccess,
 )
-from ...db.repositories.paging import AnyRow
+from ...db.repositories.messages import MessageRow
 from ...db.repositories.peer_cards import PeerCardRepository
 from ...db.repositories.peers import PeerRepository
 from ...db.repositories.representation import RepresentationRepository
@@ -54,10 +55,10 @@ class ChatMemory:
     messages: MessageAccess
     session: str | None = None
     cards: list[Card] = field(default_factory=list)
-    history: list[AnyRow] = field(default_factory=list)
+    history: list[MessageRow] = field(default_factory=list)
     summary: str | None = None
-    explicit: list[AnyRow] = field(default_factory=list)
-    derived: list[AnyRow] = field(default_factory=list)
+    explicit: list[ChatConclusion] = field(default_factory=list)
+    derived: list[ChatConclusion] = field(default_factory=list)
     custom_instructions: str | None = None
 
     @property
@@ -213,13 +214,13 @@ async def _prefetch(
     vector: list[float] | None,
     levels: tuple[str, ...],
     k: int,
-) -> list[AnyRow]:
+) -> list[ChatConclusion]:
     """The ``k`` conclusions nearest the query; topped up with the most recent ones when the
     query could not be embedded or too few are embedded yet."""
     if access.sessions is not None and not access.sessions:
         return []  # an empty allowlist recalls nothing
     rows = await repo.nearest_conclusions(access, vector, levels, k) if vector else []
     if len(rows) < k:
-        seen = [r._mapping["id"] for r in rows]
+        seen = [r.id for r in rows]
         rows += await repo.recent_conclusions(access, levels, k - len(rows), exclude=seen)
     return rows

@@ -49,10 +49,7 @@ def system_prompt(memory: ChatMemory, *, with_tools: bool) -> str:
     if memory.summary:
         parts.append(f"## Summary of session {memory.session}\n{memory.summary}")
     if memory.history:
-        lines = [
-            f"{stamp(r._mapping['created_at'])} {r._mapping['peer_name']}: {r._mapping['content']}"
-            for r in memory.history
-        ]
+        lines = [f"{stamp(r.created_at)} {r.peer_name}: {r.content}" for r in memory.history]
         parts.append(f"## Recent messages of session {memory.session}\n" + "\n".join(lines))
     return "\n\n".join(parts)
 

@@ -15,8 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ...db.repositories.dialectic import DialecticRepository
-from ...db.repositories.paging import AnyRow
+from ...db.repositories.dialectic import ChatMessage, DialecticRepository
 from ...db.session import unit_of_work
 from ...embeddings import Embedder
 from ...errors import HonchoError
@@ -175,12 +174,12 @@ class ToolRunner:
             row = await repo.conclusion(access, conclusion_id)
             if row is None:
                 raise ToolError(f"no conclusion {conclusion_id!r} in this memory")
-            sources = list(row._mapping["source_message_ids"] or [])
+            sources = list(row.source_message_ids or [])
             messages = await repo.messages_by_public_id(self._memory.messages, sources)
         self._log.conclusions([row])
         self._log.messages(messages)
         lines = [*conclusion_lines([row])]
-        premises = list(row._mapping["premises"] or [])
+        premises = list(row.premises or [])
         if premises:
             lines += ["Premises:", *(f"- {p}" for p in premises)]
         if messages:
@@ -218,9 +217,7 @@ class ToolRunner:
             hits = await repo.grep(access, text, limit)
             rows = hits
             if radius and hits:
-                rows = await repo.messages_around(
-                    access, [h._mapping["public_id"] for h in hits], radius
-                )
+                rows = await repo.messages_around(access, [h.public_id for h in hits], radius)
         found = f"{len(hits)} message(s) contain {text!r}" + (
             " (limit reached)" if len(hits) == limit else ""
         )
@@ -252,7 +249,7 @@ class ToolRunner:
             )
         return self._messages(rows)
 
-    def _messages(self, rows: list[AnyRow], *, keep_order: bool = False) -> str:
+    def _messages(self, rows: list[ChatMessage], *, keep_order: bool = False) -> str:
         self._log.messages(rows)
         return "\n".join(message_lines(rows, grouped=not keep_order)) or "No messages found."
 

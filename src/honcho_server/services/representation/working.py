@@ -9,9 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...db.repositories.paging import AnyRow
-from ...db.repositories.representation import COLUMNS, RepresentationRepository
-from ...db.repositories.vectors import VectorRepository, collection
+from ...db.repositories.representation import RepresentationRepository, RepresentedConclusion
 from .render import Item, Representation
 
 DEFAULT_MAX_CONCLUSIONS = 100
@@ -67,16 +65,15 @@ def _timestamp(meta: dict[str, Any], created_at: datetime) -> datetime:
     return at.astimezone(UTC).replace(microsecond=0)
 
 
-def to_item(row: AnyRow) -> Item:
-    m = row._mapping
-    meta: dict[str, Any] = m["internal_metadata"] or {}
+def to_item(c: RepresentedConclusion) -> Item:
+    meta: dict[str, Any] = c.internal_metadata or {}
     sources = meta.get("sources") or []
     return Item(
-        content=m["content"],
-        level=m["level"],
-        at=_timestamp(meta, m["created_at"]),
-        session=m["session_name"],
-        premises=tuple(m["premises"] or ()),
+        content=c.content,
+        level=c.level,
+        at=_timestamp(meta, c.created_at),
+        session=c.session_name,
+        premises=tuple(c.premises or ()),
         sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
         pattern_type=meta.get("pattern_type"),
         confidence=meta.get("confidence"),
@@ -95,8 +92,18 @@ async def working_representation(
         top_k=q.semantic.top_k if q.semantic is not None else None,
         include_most_frequent=q.include_most_frequent,
     )
-    rows = await _nearest(db, workspace, q, shares.semantic)
     repo = RepresentationRepository(db)
+    rows: list[RepresentedConclusion] = []
+    if q.semantic is not None:
+        rows += await repo.nearest(
+            workspace,
+            q.observer,
+            q.observed,
+            q.semantic.vector,
+            shares.semantic,
+            sessions=q.sessions,
+            max_distance=q.semantic.max_distance,
+        )
     rows += await repo.most_frequent(workspace, q.observer, q.observed, shares.frequent, q.sessions)
     rows += await repo.recent(workspace, q.observer, q.observed, shares.recent, q.sessions)
     seen: set[tuple[str, datetime, str | None]] = set()
@@ -107,14 +114,3 @@ async def working_representation(
             seen.add(key)
             items.append(item)
     return Representation(items)
-
-
-async def _nearest(
-    db: AsyncSession, workspace: str, q: RepresentationQuery, limit: int
-) -> list[AnyRow]:
-    if q.semantic is None or limit <= 0:
-        return []
-    where = collection(workspace, q.observer, q.observed, q.sessions)
-    return await VectorRepository(db).nearest_conclusions(
-        q.semantic.vector, COLUMNS, where, limit, q.semantic.max_distance
-    )

@@ -45,8 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...db.models import vector_literal
 from ...db.repositories.conclusion_rows import NewConclusionRow, Paraphrase
 from ...db.repositories.conclusions import ConclusionRepository
-from ...db.repositories.derivation import DerivationRepository
-from ...db.repositories.paging import AnyRow
+from ...db.repositories.derivation import DerivationRepository, PendingMessage
 from ...deriver import dedupe
 from ...deriver.config import Resolved, defaults_from
 from ...deriver.derive_plan import (
@@ -90,8 +89,8 @@ class Reading:
     watchers: list[str]  # observers of the sender now
     upto: int  # internal id of the last message taken: the new watermark
     more: bool  # messages were left for the next run
-    new: list[AnyRow]  # the taken messages to learn from (not skip_reasoning)
-    earlier: list[AnyRow]  # conversation before them, for context
+    new: list[PendingMessage]  # the taken messages to learn from (not skip_reasoning)
+    earlier: list[PendingMessage]  # conversation before them, for context
     known: list[str]  # what the sender's own collection already says
     cfg: Resolved
     instructions: str | None
@@ -145,7 +144,7 @@ async def _read(ctx: JobContext, repo: DerivationRepository, job: DerivePayload)
     batch = take_by_tokens(pending[:MAX_NEW_MESSAGES])
     new = [r for r in batch if not r.skip_reasoning]
     watchers = observers(state, job.observed)
-    earlier: list[AnyRow] = []
+    earlier: list[PendingMessage] = []
     known: list[str] = []
     if new and watchers:
         ids = [int(r.id) for r in new]

@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from ...db.repositories.derivation import DerivationRepository
-from ...db.repositories.paging import AnyRow
+from ...db.repositories.derivation import DerivationRepository, PendingMessage
 from ...db.repositories.summaries import SummaryRepository
 from ...deriver.config import defaults_from
 from ...deriver.pipeline import SummarizePayload, lines, session_config, to_llm
@@ -46,7 +45,7 @@ async def summarize(ctx: JobContext, job: SummarizePayload) -> None:
             return
         cfg = session_config(state, defaults_from(ctx.services.settings))
         stored = await repo.summaries(job.workspace, job.session)
-        work: list[tuple[Kind, str | None, list[AnyRow]]] = []
+        work: list[tuple[Kind, str | None, list[PendingMessage]]] = []
         intervals: list[tuple[Kind, int]] = [
             ("short", cfg.messages_per_short_summary),
             ("long", cfg.messages_per_long_summary),
