@@ -1,17 +1,21 @@
 """Fresh, migrated databases on the test server, for tests that change database-wide state
-(the job queue, the embedding space) and must not share it with other tests."""
+(the job queue, the embedding space) and must not share it with other tests, and for a
+migration's own tests (a database left at the revision before it)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
+from alembic import command
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from honcho_server.db.migrate import upgrade
+from honcho_server.db.migrate import alembic_config, upgrade
+from sdk.test_sdk_queue_webhooks import _admin
 
 
 @asynccontextmanager
@@ -28,3 +32,16 @@ async def fresh_database(database_url: str, embedding_dimensions: int = 384) -> 
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         await admin.dispose()
+
+
+@contextmanager
+def database_at(database_url: str, revision: str) -> Iterator[str]:
+    """A database of its own, migrated only up to ``revision``; dropped afterwards."""
+    name = f"mig{revision}_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        command.upgrade(alembic_config(url), revision)
+        yield url
+    finally:
+        asyncio.run(_admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))

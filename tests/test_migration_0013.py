@@ -10,26 +10,19 @@ from collections.abc import Iterator
 import pytest
 from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from databases import database_at
 from honcho_server.db.errors import PEER_ERASING, sqlstate
 from honcho_server.db.migrate import alembic_config
-from sdk.test_sdk_queue_webhooks import _admin
 
 
 @pytest.fixture
 def old_database(database_url: str) -> Iterator[str]:
     """A database of its own, migrated to 0012 (before the column)."""
-    name = f"mig0013_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    command.upgrade(alembic_config(url), "0012")
-    try:
+    with database_at(database_url, "0012") as url:
         yield url
-    finally:
-        asyncio.run(_admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 WRITES = {

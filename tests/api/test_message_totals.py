@@ -6,24 +6,13 @@ the list's total (and its pages count) against the rows themselves."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-
-async def _write(
-    client: httpx.AsyncClient, ws: str, session: str, messages: Sequence[tuple[str, str]]
-) -> list[dict[str, Any]]:
-    r = await client.post(
-        f"/v3/workspaces/{ws}/sessions/{session}/messages",
-        json={"messages": [{"peer_id": p, "content": c} for p, c in messages]},
-    )
-    assert r.status_code == 201, r.text
-    out: list[dict[str, Any]] = r.json()
-    return out
+from api.test_deletion import _write
 
 
 async def _rows(app: FastAPI, ws: str, session: str) -> int:
