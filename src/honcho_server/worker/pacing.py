@@ -96,7 +96,7 @@ class Pacing:
     def _wake_in(self, seconds: float) -> None:
         """``on_free`` in about ``seconds`` (the budget frees at most that fast; a lane
         woken early finds it still held and is woken again)."""
-        if self.on_free is None or (self._wake is not None and not self._wake.cancelled()):
+        if self.on_free is None or self._wake is not None:  # one wake-up pending at most
             return
         on_free = self.on_free
 

@@ -56,6 +56,33 @@ class NearConclusion(ConclusionRead):
         return cls(**vars(read), distance=float(row.distance))
 
 
+@dataclass(frozen=True, slots=True)
+class ConclusionDetail:
+    """A conclusion with what the model reads of it (the chat's tools and prefetch, a working
+    representation): :data:`~.conclusions.DETAIL_COLUMNS`, in order."""
+
+    id: str
+    content: str
+    level: str
+    observer: str
+    observed: str
+    session_name: str | None
+    premises: list[str] | None
+    source_message_ids: list[str] | None
+    source_ids: list[str] | None
+    internal_metadata: dict[str, Any] | None
+    times_derived: int
+    created_at: datetime
+
+
+_DETAIL_WIDTH = len(ConclusionDetail.__slots__)
+
+
+def details(rows: Sequence[Sequence[Any]]) -> list[ConclusionDetail]:
+    """Rows of ``DETAIL_COLUMNS`` (and possibly more after them, e.g. a distance)."""
+    return [ConclusionDetail(*r[:_DETAIL_WIDTH]) for r in rows]
+
+
 @dataclass(frozen=True)
 class NewConclusionRow:
     """A conclusion to insert. ``embedding`` is a pgvector literal (None: embedded later by

@@ -65,6 +65,21 @@ COLUMNS = (
     T.c.times_derived,
     T.c.created_at,
 )
+# What the model reads of a conclusion (``conclusion_rows.ConclusionDetail``, in order).
+DETAIL_COLUMNS = (
+    T.c.id,
+    T.c.content,
+    T.c.level,
+    T.c.observer,
+    T.c.observed,
+    T.c.session_name,
+    T.c.premises,
+    T.c.source_message_ids,
+    T.c.source_ids,
+    T.c.internal_metadata,
+    T.c.times_derived,
+    T.c.created_at,
+)
 
 # Built once: executed with a list of parameter sets, which SQLAlchemy sends as one
 # multi-row INSERT (for up to 1,000 rows) and returns in parameter order. ``vector`` is each

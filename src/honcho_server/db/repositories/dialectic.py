@@ -15,7 +15,8 @@ from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Conclusion, Message, Session, SessionPeer, table
-from .conclusions import current
+from .conclusion_rows import ConclusionDetail, details
+from .conclusions import DETAIL_COLUMNS, current
 from .vectors import VectorRepository
 
 C = table(Conclusion)
@@ -23,20 +24,6 @@ M = table(Message)
 S = table(Session)
 SP = table(SessionPeer)
 
-CONCLUSION_COLUMNS = (
-    C.c.id,
-    C.c.content,
-    C.c.level,
-    C.c.observer,
-    C.c.observed,
-    C.c.session_name,
-    C.c.premises,
-    C.c.source_message_ids,
-    C.c.source_ids,
-    C.c.internal_metadata,
-    C.c.times_derived,
-    C.c.created_at,
-)
 MESSAGE_COLUMNS = (
     M.c.id,
     M.c.public_id,
@@ -47,24 +34,6 @@ MESSAGE_COLUMNS = (
     M.c.created_at,
 )
 DERIVED_LEVELS = ("deductive", "inductive", "contradiction")
-
-
-@dataclass(frozen=True, slots=True)
-class ChatConclusion:
-    """A conclusion as the chat reads it (``CONCLUSION_COLUMNS``, in order)."""
-
-    id: str
-    content: str
-    level: str
-    observer: str
-    observed: str
-    session_name: str | None
-    premises: list[str] | None
-    source_message_ids: list[str] | None
-    source_ids: list[str] | None
-    internal_metadata: dict[str, Any]
-    times_derived: int
-    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +48,6 @@ class ChatMessage:
     seq_in_session: int
     content: str
     created_at: datetime
-
-
-def _conclusions(rows: Sequence[Sequence[Any]]) -> list[ChatConclusion]:
-    return [ChatConclusion(*r[: len(CONCLUSION_COLUMNS)]) for r in rows]
 
 
 def _messages(rows: Sequence[Sequence[Any]]) -> list[ChatMessage]:
@@ -154,23 +119,21 @@ class DialecticRepository:
 
     async def nearest_conclusions(
         self, access: ConclusionAccess, vector: list[float], levels: Sequence[str], k: int
-    ) -> list[ChatConclusion]:
+    ) -> list[ConclusionDetail]:
         where = [*access.conditions(), C.c.level.in_(list(levels))]
-        rows = await VectorRepository(self.db).nearest_conclusions(
-            vector, CONCLUSION_COLUMNS, where, k
-        )
-        return _conclusions(rows)  # without the distance
+        rows = await VectorRepository(self.db).nearest_conclusions(vector, DETAIL_COLUMNS, where, k)
+        return details(rows)  # without the distance
 
     async def recent_conclusions(
         self, access: ConclusionAccess, levels: Sequence[str], k: int, exclude: Sequence[str] = ()
-    ) -> list[ChatConclusion]:
+    ) -> list[ConclusionDetail]:
         if k <= 0:
             return []
-        stmt = select(*CONCLUSION_COLUMNS).where(*access.conditions(), C.c.level.in_(list(levels)))
+        stmt = select(*DETAIL_COLUMNS).where(*access.conditions(), C.c.level.in_(list(levels)))
         if exclude:
             stmt = stmt.where(C.c.id.not_in(list(exclude)))
         stmt = stmt.order_by(C.c.created_at.desc(), C.c.id.desc()).limit(k)
-        return _conclusions((await self.db.execute(stmt)).all())
+        return details((await self.db.execute(stmt)).all())
 
     # ---- messages -----------------------------------------------------------------------
 
@@ -238,7 +201,7 @@ class DialecticRepository:
 
     async def conclusion(
         self, access: ConclusionAccess, conclusion_id: str
-    ) -> ChatConclusion | None:
-        stmt = select(*CONCLUSION_COLUMNS).where(*access.conditions(), C.c.id == conclusion_id)
-        found = _conclusions((await self.db.execute(stmt)).all())
+    ) -> ConclusionDetail | None:
+        stmt = select(*DETAIL_COLUMNS).where(*access.conditions(), C.c.id == conclusion_id)
+        found = details((await self.db.execute(stmt)).all())
         return found[0] if found else None

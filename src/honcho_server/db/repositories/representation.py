@@ -3,48 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Conclusion, Scope, ScopeSession, table
-from .conclusions import current
+from .conclusion_rows import ConclusionDetail, details
+from .conclusions import DETAIL_COLUMNS, current
 from .vectors import VectorRepository, collection
 
 C = table(Conclusion)
 SC = table(Scope)
 SS = table(ScopeSession)
-COLUMNS = (
-    C.c.id,
-    C.c.content,
-    C.c.level,
-    C.c.session_name,
-    C.c.premises,
-    C.c.internal_metadata,
-    C.c.times_derived,
-    C.c.created_at,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RepresentedConclusion:
-    """A conclusion as a representation reads it (``COLUMNS``, in order)."""
-
-    id: str
-    content: str
-    level: str
-    session_name: str | None
-    premises: list[str] | None
-    internal_metadata: dict[str, Any] | None
-    times_derived: int
-    created_at: datetime
-
-
-def _rows(rows: Sequence[Sequence[Any]]) -> list[RepresentedConclusion]:
-    return [RepresentedConclusion(*r[: len(COLUMNS)]) for r in rows]
 
 
 class RepresentationRepository:
@@ -54,7 +24,7 @@ class RepresentationRepository:
     def _of(
         self, workspace: str, observer: str, observed: str, sessions: Sequence[str] | None
     ) -> Select[tuple[object, ...]]:
-        stmt = select(*COLUMNS).where(
+        stmt = select(*DETAIL_COLUMNS).where(
             C.c.workspace_name == workspace,
             C.c.observer == observer,
             C.c.observed == observed,
@@ -71,12 +41,12 @@ class RepresentationRepository:
         observed: str,
         limit: int,
         sessions: Sequence[str] | None = None,
-    ) -> list[RepresentedConclusion]:
+    ) -> list[ConclusionDetail]:
         if limit <= 0:
             return []
         stmt = self._of(workspace, observer, observed, sessions)
         stmt = stmt.order_by(C.c.created_at.desc(), C.c.id.desc()).limit(limit)
-        return _rows((await self.db.execute(stmt)).all())
+        return details((await self.db.execute(stmt)).all())
 
     async def most_frequent(
         self,
@@ -85,12 +55,12 @@ class RepresentationRepository:
         observed: str,
         limit: int,
         sessions: Sequence[str] | None = None,
-    ) -> list[RepresentedConclusion]:
+    ) -> list[ConclusionDetail]:
         if limit <= 0:
             return []
         stmt = self._of(workspace, observer, observed, sessions)
         order = (C.c.times_derived.desc(), C.c.created_at.desc(), C.c.id)
-        return _rows((await self.db.execute(stmt.order_by(*order).limit(limit))).all())
+        return details((await self.db.execute(stmt.order_by(*order).limit(limit))).all())
 
     async def nearest(
         self,
@@ -102,16 +72,16 @@ class RepresentationRepository:
         *,
         sessions: Sequence[str] | None = None,
         max_distance: float | None = None,
-    ) -> list[RepresentedConclusion]:
+    ) -> list[ConclusionDetail]:
         """The ``limit`` embedded conclusions nearest ``vector``, nearest first (only those
         within ``max_distance`` if given)."""
         if limit <= 0:
             return []
         where = collection(workspace, observer, observed, sessions)
         rows = await VectorRepository(self.db).nearest_conclusions(
-            vector, COLUMNS, where, limit, max_distance
+            vector, DETAIL_COLUMNS, where, limit, max_distance
         )
-        return _rows(rows)  # without the distance
+        return details(rows)  # without the distance
 
     async def scope_exists(self, workspace: str, scope: str) -> bool:
         stmt = select(SC.c.id).where(SC.c.workspace_name == workspace, SC.c.name == scope)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ...db.repositories.dialectic import ChatConclusion, ChatMessage
+from ...db.repositories.conclusion_rows import ConclusionDetail
+from ...db.repositories.dialectic import ChatMessage
 from ...db.repositories.messages import MessageRow
 from ...schemas.chat import (
     Evidence,
@@ -23,7 +24,7 @@ class EvidenceLog:
         self._messages: dict[str, EvidenceMessageRef] = {}
         self._tool_calls: list[EvidenceToolCall] = []
 
-    def conclusions(self, rows: Iterable[ChatConclusion]) -> None:
+    def conclusions(self, rows: Iterable[ConclusionDetail]) -> None:
         for c in rows:
             if c.id in self._conclusions:
                 continue

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ...db.repositories.conclusion_rows import ConclusionDetail
 from ...db.repositories.context import ContextRepository
 from ...db.repositories.dialectic import (
     DERIVED_LEVELS,
-    ChatConclusion,
     ConclusionAccess,
     DialecticRepository,
     MessageAccess,
@@ -57,8 +57,8 @@ class ChatMemory:
     cards: list[Card] = field(default_factory=list)
     history: list[MessageRow] = field(default_factory=list)
     summary: str | None = None
-    explicit: list[ChatConclusion] = field(default_factory=list)
-    derived: list[ChatConclusion] = field(default_factory=list)
+    explicit: list[ConclusionDetail] = field(default_factory=list)
+    derived: list[ConclusionDetail] = field(default_factory=list)
     custom_instructions: str | None = None
 
     @property
@@ -214,7 +214,7 @@ async def _prefetch(
     vector: list[float] | None,
     levels: tuple[str, ...],
     k: int,
-) -> list[ChatConclusion]:
+) -> list[ConclusionDetail]:
     """The ``k`` conclusions nearest the query; topped up with the most recent ones when the
     query could not be embedded or too few are embedded yet."""
     if access.sessions is not None and not access.sessions:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ...db.repositories.dialectic import ChatConclusion, ChatMessage
+from ...db.repositories.conclusion_rows import ConclusionDetail
+from ...db.repositories.dialectic import ChatMessage
 
 
 def stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def conclusion_lines(rows: Sequence[ChatConclusion]) -> list[str]:
+def conclusion_lines(rows: Sequence[ConclusionDetail]) -> list[str]:
     """``[id:…] [time] (level, session) content``, one line each."""
     lines = []
     for c in rows:

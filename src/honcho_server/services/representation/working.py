@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...db.repositories.representation import RepresentationRepository, RepresentedConclusion
+from ...db.repositories.conclusion_rows import ConclusionDetail
+from ...db.repositories.representation import RepresentationRepository
 from .render import Item, Representation
 
 DEFAULT_MAX_CONCLUSIONS = 100
@@ -65,7 +66,7 @@ def _timestamp(meta: dict[str, Any], created_at: datetime) -> datetime:
     return at.astimezone(UTC).replace(microsecond=0)
 
 
-def to_item(c: RepresentedConclusion) -> Item:
+def to_item(c: ConclusionDetail) -> Item:
     meta: dict[str, Any] = c.internal_metadata or {}
     sources = meta.get("sources") or []
     return Item(
@@ -93,7 +94,7 @@ async def working_representation(
         include_most_frequent=q.include_most_frequent,
     )
     repo = RepresentationRepository(db)
-    rows: list[RepresentedConclusion] = []
+    rows: list[ConclusionDetail] = []
     if q.semantic is not None:
         rows += await repo.nearest(
             workspace,
