@@ -24,7 +24,7 @@ async def fresh_database(database_url: str, embedding_dimensions: int = 384) -> 
     admin = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = database_url.rsplit("/", 1)[0] + "/" + name
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
     try:
         await asyncio.to_thread(upgrade, url, embedding_dimensions)
         yield url

@@ -212,8 +212,8 @@ def test_backup_restore_round_trip(base: Path, tmp_path: Path, embedder: FakeOpe
     print(done.stderr)
     lines = done.stderr.strip().splitlines()
     assert re.fullmatch(
-        r"backing up database 'honcho' on 127\.0\.0\.1:\d+ \([\d.]+ [kMG]?B on disk\) to "
-        + re.escape(str(backup_file)),
+        r"backing up database 'honcho' on socket /\S+/\.s\.PGSQL\.\d+ \([\d.]+ [kMG]?B on disk\) "
+        r"to " + re.escape(str(backup_file)),
         lines[0],
     ), lines
     assert re.fullmatch(
@@ -231,12 +231,12 @@ def test_backup_restore_round_trip(base: Path, tmp_path: Path, embedder: FakeOpe
     lines = done.stderr.strip().splitlines()
     assert re.fullmatch(
         rf"restoring {re.escape(str(backup_file))} \([\d.]+ kB, taken [^)]+\) into database "
-        r"'honcho' on 127\.0\.0\.1:\d+: its current data is replaced",
+        r"'honcho' on socket /\S+/\.s\.PGSQL\.\d+: its current data is replaced",
         lines[0],
     ), lines
     assert re.fullmatch(
         rf"restored {re.escape(str(backup_file))} \(\d+ tables\) into database 'honcho' on "
-        r"127\.0\.0\.1:\d+ in [\d.]+ s",
+        r"socket /\S+/\.s\.PGSQL\.\d+ in [\d.]+ s",
         lines[-2],
     ), lines
     assert (b / "postgres" / "password").read_text() != (a / "postgres" / "password").read_text()
@@ -332,7 +332,8 @@ def test_database_url_backup_and_restore(base: Path) -> None:
         assert refused.returncode == 1
         assert refused.stderr.strip().splitlines() == [
             f"honcho-server restore: 1 other session(s) are connected to database 'honcho' on "
-            f"127.0.0.1:{pg.port} (a running honcho-server?); stop them, then run restore again"
+            f"socket {pg.server_dir}/run/.s.PGSQL.{pg.port} (a running honcho-server?); stop "
+            "them, then run restore again"
         ]
         assert [r["body"] for r in sql(url, "SELECT body FROM notes")] == ["two"]
 

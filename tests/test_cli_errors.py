@@ -36,6 +36,10 @@ def _message(out: subprocess.CompletedProcess[str]) -> str:
     return lines[0].removeprefix("honcho-server: ")
 
 
+# where the test server's database is: its unix socket (the embedded default), or host:port
+_WHERE = r"(?:on socket /\S+/\.s\.PGSQL\.\d+|at 127\.0\.0\.1:\d+)"
+
+
 def _with_port(url: str, port: int) -> str:
     return make_url(url).set(port=port).render_as_string(hide_password=False)
 
@@ -66,6 +70,16 @@ def test_nothing_listens_at_the_database_url() -> None:
     assert "--debug" in out.stderr
 
 
+def test_no_socket_at_the_database_url(tmp_path: Path) -> None:
+    url = f"postgresql://u:p@/honcho?host={tmp_path}&port=5999"  # a directory with no socket
+    out = _run("migrate", DATABASE_URL=url)
+    assert out.returncode == 1
+    assert _message(out) == (
+        f"the database 'honcho' on socket {tmp_path}/.s.PGSQL.5999 refused the connection "
+        "(nothing listens there); start PostgreSQL or fix DATABASE_URL"
+    )
+
+
 def test_an_unknown_database_host() -> None:
     out = _run("migrate", DATABASE_URL="postgresql://u:p@no-such-host.invalid/honcho")
     assert out.returncode == 1
@@ -81,7 +95,7 @@ def test_a_wrong_password_and_a_missing_database(database_url: str) -> None:
     out = _run("migrate", DATABASE_URL=wrong)
     assert out.returncode == 1
     assert re.fullmatch(
-        r"the database '\w+' at 127\.0\.0\.1:\d+ refused the user name or password; "
+        rf"the database '\w+' {_WHERE} refused the user name or password; "
         r"check DATABASE_URL",
         _message(out),
     )
@@ -89,7 +103,7 @@ def test_a_wrong_password_and_a_missing_database(database_url: str) -> None:
     out = _run("migrate", DATABASE_URL=missing)
     assert out.returncode == 1
     assert re.fullmatch(
-        r"the database 'no_such_db' at 127\.0\.0\.1:\d+: database \"no_such_db\" does not "
+        rf"the database 'no_such_db' {_WHERE}: database \"no_such_db\" does not "
         r"exist; create it \(createdb\) or fix DATABASE_URL",
         _message(out),
     )

@@ -95,7 +95,9 @@ def _explain_one(exc: BaseException, settings: Settings) -> str | None:
         return f"{where} is starting up or shutting down ({exc}); try again in a moment"
     if isinstance(exc, socket.gaierror):
         return f"{where}: unknown host; check the host name in {_url_setting(settings)}"
-    if isinstance(exc, ConnectionRefusedError):
+    if isinstance(exc, ConnectionRefusedError) or (
+        isinstance(exc, FileNotFoundError) and _from_driver(exc)  # no socket in ?host=/dir
+    ):
         return (
             f"{where} refused the connection (nothing listens there); start PostgreSQL or fix "
             f"{_url_setting(settings)}"
@@ -130,7 +132,11 @@ def _database(settings: Settings) -> str:
     if settings.database_url is None:
         return "the embedded database"
     url = make_url(settings.database_url)
-    return f"the database {url.database!r} at {url.host}:{url.port or 5432}"
+    query = {k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()}
+    host, port = url.host or query.get("host") or "localhost", url.port or query.get("port") or 5432
+    if host.startswith("/"):  # ?host=/dir: a unix socket, named as libpq names it
+        return f"the database {url.database!r} on socket {host}/.s.PGSQL.{port}"
+    return f"the database {url.database!r} at {host}:{port}"
 
 
 def _url_setting(settings: Settings) -> str:

@@ -45,6 +45,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 from fakes.openai_server import FakeOpenAI, FakeOpenAIServer, answer_anything
 from servers import free_port, start_server_on, start_worker
@@ -146,7 +147,7 @@ def create_database(admin: Db, name: str | None = None) -> str:
 
     name = name or f"f_{uuid.uuid4().hex[:12]}"
     admin.execute(f'CREATE DATABASE "{name}"')
-    url = admin.url.rsplit("/", 1)[0] + "/" + name
+    url = make_url(admin.url).set(database=name).render_as_string(hide_password=False)
     thread = threading.Thread(target=upgrade, args=(url,))  # upgrade runs its own loop
     thread.start()
     thread.join()

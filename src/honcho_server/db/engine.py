@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic_core import from_json
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 from ..settings import Settings
 
 CONNECT_TIMEOUT_SECONDS = 5.0
+# SQLAlchemy's own URL options that asyncpg.connect does not take
+_ENGINE_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func")
 
 
 def _dumps(value: Any) -> str:
@@ -43,6 +46,16 @@ def _discard_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     is_closed = getattr(record.driver_connection, "is_closed", None)  # asyncpg's Connection
     if is_closed is not None and is_closed():
         raise DisconnectionError("the database server closed this pooled connection")
+
+
+def driver_arguments(url: str) -> tuple[list[Any], dict[str, Any]]:
+    """``asyncpg.connect``'s arguments for our SQLAlchemy URL, read as the engine reads it:
+    host and port, a unix socket directory (``?host=/dir``), TLS options, credentials."""
+    parsed = make_url(url)
+    args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
+    for name in _ENGINE_ONLY:
+        kwargs.pop(name, None)
+    return list(args), dict(kwargs)
 
 
 def create_engine(settings: Settings, url: str) -> AsyncEngine:

@@ -38,12 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..settings import Settings
 from .connectivity import outage_reason
-from .engine import CONNECT_TIMEOUT_SECONDS
+from .engine import CONNECT_TIMEOUT_SECONDS, driver_arguments
 from .engine import _dumps as json_dumps  # encoded and decoded as the engine does
 from .engine import _loads as json_loads
-
-# SQLAlchemy's own URL options that asyncpg.connect does not take
-_ENGINE_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func")
 
 
 class Statement(Protocol):
@@ -98,9 +95,7 @@ class ReadPool:
     async def open(cls, engine: AsyncEngine, settings: Settings) -> ReadPool:
         """Built from the engine's URL (so the same host, socket, TLS and credentials); no
         connection is made until :meth:`warm` or the first read."""
-        args, kwargs = engine.dialect.create_connect_args(engine.url)
-        for name in _ENGINE_ONLY:
-            kwargs.pop(name, None)
+        args, kwargs = driver_arguments(engine.url.render_as_string(hide_password=False))
         common: dict[str, Any] = {
             "min_size": 0,
             "max_size": settings.db_read_pool_size,

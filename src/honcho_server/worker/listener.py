@@ -8,17 +8,13 @@ import logging
 from typing import Protocol
 
 import asyncpg
-from sqlalchemy.engine import make_url
+
+from ..db.engine import driver_arguments
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "honcho_jobs"
 RECONNECT_SECONDS = 5.0
-
-
-def plain_dsn(url: str) -> str:
-    """A libpq DSN for asyncpg from our SQLAlchemy URL."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class Wakeable(Protocol):
@@ -30,7 +26,8 @@ async def listen(url: str, wake: Wakeable, stop: asyncio.Event) -> None:
     while not stop.is_set():
         conn = None
         try:
-            conn = await asyncpg.connect(plain_dsn(url))
+            args, kwargs = driver_arguments(url)
+            conn = await asyncpg.connect(*args, **kwargs)
             await conn.add_listener(CHANNEL, lambda *_: wake.set())
             lost = asyncio.Event()
             conn.add_termination_listener(lambda *_, lost=lost: lost.set())

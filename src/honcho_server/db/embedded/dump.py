@@ -93,7 +93,7 @@ class Target:
             extra["PGSSLMODE"] = {"true": "require", "false": "disable"}.get(ssl.lower(), ssl)
         return cls(
             host=query.get("host") or parsed.host or "localhost",
-            port=parsed.port or 5432,
+            port=parsed.port or int(query.get("port") or 5432),  # ?port= beside ?host=/dir
             user=parsed.username or os.environ.get("USER", "postgres"),
             database=parsed.database or parsed.username or "postgres",
             password=parsed.password if isinstance(parsed.password, str) else None,
@@ -103,6 +103,8 @@ class Target:
     @property
     def label(self) -> str:
         """How messages name it (no password)."""
+        if self.host.startswith("/"):  # a unix socket directory, named as libpq names it
+            return f"database {self.database!r} on socket {self.host}/.s.PGSQL.{self.port}"
         return f"database {self.database!r} on {self.host}:{self.port}"
 
     def env(self) -> dict[str, str]:
