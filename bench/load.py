@@ -231,6 +231,12 @@ class CpuMeter:
 
         if self.postmaster is None:
             ports = {c.raddr.port for c in self.process.net_connections("tcp") if c.raddr}
+            # the embedded database over its unix socket (the default): the server holds its
+            # data dir's users lock open, whose ``port`` file names the postmaster's TCP port
+            for f in self.process.open_files():
+                port_file = Path(f.path).with_name("port")
+                if f.path.endswith("/.users.lock") and port_file.exists():
+                    ports.add(int(port_file.read_text()))
             for conn in psutil.net_connections("tcp"):
                 if conn.status == psutil.CONN_LISTEN and conn.laddr.port in ports and conn.pid:
                     proc = psutil.Process(conn.pid)
