@@ -139,5 +139,10 @@ def _is_form(request: Request) -> bool:
     return kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
 
 
-ViewerDep = Annotated[Viewer, Depends(_viewer)]
+async def _viewer_dep(request: Request) -> Viewer:
+    """:func:`_viewer` on the event loop (a plain ``def`` dependency runs in the thread pool)."""
+    return _viewer(request)
+
+
+ViewerDep = Annotated[Viewer, Depends(_viewer_dep)]
 CsrfChecked = Depends(check_csrf)

@@ -10,7 +10,14 @@ from ...services.paging import PageRequest
 from ..deps import Listing, Paging
 from .dispatch import V3
 
-V3Dep = Annotated[V3, Depends(V3)]
+
+async def _v3(request: Request) -> V3:
+    """Async, so FastAPI builds it on the event loop (a class dependency runs in the thread
+    pool)."""
+    return V3(request)
+
+
+V3Dep = Annotated[V3, Depends(_v3)]
 
 __all__ = ["Listing", "Paging", "V3Dep", "body_of", "listing", "paging"]
 

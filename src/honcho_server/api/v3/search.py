@@ -19,7 +19,7 @@ from ..presence import PEER_PRESENT
 router = APIRouter(tags=["search"])
 
 
-def _message_embedder(settings: SettingsDep, embedder: EmbedderDep) -> Embedder | None:
+async def _message_embedder(settings: SettingsDep, embedder: EmbedderDep) -> Embedder | None:
     """The embedder when messages are embedded (EMBED_MESSAGES): otherwise no semantic list."""
     return embedder if settings.embed_messages else None
 
