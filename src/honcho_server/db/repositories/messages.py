@@ -32,9 +32,13 @@ COLUMNS = (
 _WIDTH = len(COLUMNS)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageRow:
-    """A message as read (``COLUMNS``, in order: internal names, ``id`` the internal id)."""
+    """A message as read (``COLUMNS``, in order: internal names, ``id`` the internal id).
+
+    Not ``frozen``: a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``, 1.0 us a row against 0.19, and a page builds 50 of them. Treat it
+    as read-only all the same."""
 
     id: int
     public_id: str

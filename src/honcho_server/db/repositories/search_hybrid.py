@@ -81,7 +81,7 @@ class Query:
     all_words_cap: int  # all the words matching more messages than this bring no candidate
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as MessageRow: built per candidate, read-only all the same
 class Candidate:
     row: MessageRow
     similarity: float | None  # nearest chunk's cosine similarity; None: not embedded
