@@ -54,7 +54,7 @@ async def warm_up(reads: ReadPool, settings: Settings) -> None:
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log.warning(
             "could not open and warm the read pools' %d connections at startup "
-            "(DB_READ_POOL_SIZE=%d, and half as many for searches): %s; they are opened on "
+            "(DB_READ_POOL_SIZE=%d, and as many for searches): %s; they are opened on "
             "demand instead. Lower DB_READ_POOL_SIZE or raise the database's max_connections.",
             settings.db_read_pool_size + search_pool_size(settings),
             settings.db_read_pool_size,
