@@ -185,6 +185,39 @@ def test_password_required_and_nothing_above_the_data_dir_changes(base: Path) ->
     assert ancestors(data_dir) == before
 
 
+def _server_address(url: str) -> str | None:
+    """Where a connection made from ``url`` reached the server: its IP, None over a socket."""
+
+    async def address() -> str | None:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            found: str | None = await conn.fetchval("SELECT host(inet_server_addr())")
+            return found
+        finally:
+            await conn.close()
+
+    found: str | None = run(address())
+    return found
+
+
+def test_the_url_takes_the_unix_socket_or_tcp_when_its_path_is_too_long(base: Path) -> None:
+    """The app's URL reaches the server over its socket (cheaper per round trip than loopback
+    TCP); where the socket's path would be too long for the system, over 127.0.0.1."""
+    for data_dir, socket in ((base / "short", True), (base / ("d" * 100) / "postgres", False)):
+        pg = EmbeddedPostgres(data_dir)
+        try:
+            url = pg.start()
+            run_dir = pg.server_dir / "run"
+            if socket:
+                assert url.endswith(f"@/honcho?host={run_dir}&port={pg.port}"), url
+                assert _server_address(url) is None  # a unix socket has no address
+            else:
+                assert url.endswith(f"@127.0.0.1:{pg.port}/honcho"), url
+                assert _server_address(url) == "127.0.0.1"
+        finally:
+            pg.stop()
+
+
 @pytest.mark.skipif(not ROOT, reason="the server user and relocation exist only as root")
 def test_serve_as_root_under_a_closed_directory(tmp_path: Path) -> None:
     """Like root's default data dir (/root is 0700): `serve` works, nothing above the data
