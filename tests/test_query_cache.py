@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -84,6 +85,63 @@ async def test_long_queries_are_not_kept() -> None:
     await semantic.embed_query(e, text)
     await semantic.embed_query(e, text)
     assert len(e.calls) == 2 and len(semantic.QUERY_CACHE) == 0
+
+
+class Gated(Counting):
+    """A model run that waits for the test to let it finish (``gate``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def embed(self, texts: Sequence[str], *, background: bool = False) -> list[list[float]]:
+        self.started.set()
+        await self.gate.wait()
+        return await super().embed(texts)
+
+
+async def test_requests_asking_at_once_share_one_run_of_the_model() -> None:
+    e = Gated()
+    asked = [
+        asyncio.create_task(semantic.embed_query(e, "trail for the weekend")) for _ in range(8)
+    ]
+    other = asyncio.create_task(semantic.embed_query(e, "another text"))
+    await e.started.wait()
+    await asyncio.sleep(0.01)
+    e.gate.set()
+    vectors = await asyncio.gather(*asked)
+    assert vectors == [[21.0, 1.0]] * 8
+    assert len({id(v) for v in vectors}) == 8  # each its own copy
+    assert await other == [12.0, 1.0]
+    assert sorted(e.calls) == ["another text", "trail for the weekend"]
+
+
+async def test_a_failure_reaches_every_request_waiting_and_is_not_kept() -> None:
+    e = Gated()
+    e.fail = True
+    asked = [asyncio.create_task(semantic.embed_query(e, "q")) for _ in range(4)]
+    await e.started.wait()
+    e.gate.set()
+    outcomes = await asyncio.gather(*asked, return_exceptions=True)
+    assert all(isinstance(o, semantic.EmbeddingUnavailable) for o in outcomes), outcomes
+    assert e.calls == ["q"]  # one run of the model for the four
+    e.fail = False
+    assert await semantic.embed_query(e, "q") == [1.0, 1.0]  # tried again, not a kept failure
+
+
+async def test_when_the_request_running_the_model_goes_away_a_waiting_one_runs_it() -> None:
+    e = Gated()
+    first = asyncio.create_task(semantic.embed_query(e, "q"))
+    await e.started.wait()
+    second = asyncio.create_task(semantic.embed_query(e, "q"))
+    await asyncio.sleep(0.01)
+    first.cancel()  # its client disconnected
+    await asyncio.sleep(0.01)
+    e.gate.set()
+    assert await second == [1.0, 1.0]
+    assert first.cancelled()
+    assert e.calls == ["q"]  # the cancelled run never finished; the second one did
 
 
 def test_least_recently_used_entry_is_evicted() -> None:
