@@ -259,6 +259,17 @@ async def test_all_the_words_in_too_many_messages_bring_no_candidate(
         session = await client.post(f"/v3/workspaces/{ws}/sessions/s/search", json=body)
         assert session.status_code == 200  # another scope learns for itself
 
+        # many asking at once in a scope new to them: one scans for the common words, the
+        # others wait for it and skip them (each still runs its own statement after)
+        url = f"/v3/workspaces/{ws}/peers/p/search"
+        with counting(app.state.engine) as counted:
+            burst = await asyncio.gather(*(client.post(url, json=body) for _ in range(8)))
+        assert [r.status_code for r in burst] == [200] * 8
+        assert all(r.json() == burst[0].json() for r in burst)
+        searches = [s for s in counted.statements if " near_ids AS (" in s]
+        assert len(searches) == 8, counted
+        assert sum(" w0 AS (" in s for s in searches) == 1, counted
+
 
 def test_common_words_are_forgotten_after_a_while_and_bounded() -> None:
     common = search.CommonWords(size=2, seconds=0.2)
@@ -274,6 +285,67 @@ def test_common_words_are_forgotten_after_a_while_and_bounded() -> None:
     assert common.unknown(target, ["coffee", "tea", "milk"]) == ["coffee"]  # 2 kept
     time.sleep(0.25)
     assert common.unknown(target, ["tea", "milk"]) == ["tea", "milk"]
+
+
+async def test_first_searches_of_a_text_wait_for_the_one_running_then_never_again() -> None:
+    common = search.CommonWords(size=16, seconds=60)
+    target = search.Target("w")
+    order: list[str] = []
+
+    async def one(name: str, learn: bool, hold: asyncio.Event | None = None) -> None:
+        async with common.first_search(target, "coffee tea"):
+            order.append(f"{name} runs")
+            if hold is not None:
+                await hold.wait()
+            if learn:
+                found = search_hybrid.Found([], set(), 0, 0, ["coffee"], False)
+                common.learn(target, found, "coffee tea")
+        order.append(f"{name} done")
+
+    hold = asyncio.Event()
+    first = asyncio.create_task(one("first", True, hold))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(one("second", True))
+    cancelled = asyncio.create_task(one("cancelled", True))
+    await asyncio.sleep(0.01)
+    assert order == ["first runs"]  # the others wait for it
+    cancelled.cancel()  # a waiting request going away leaves the running one be
+    await asyncio.sleep(0.01)
+    hold.set()
+    await asyncio.gather(first, second)
+    assert order == ["first runs", "first done", "second runs", "second done"]
+    assert common.unknown(target, ["coffee", "tea"]) == ["tea"]
+
+    # once searched, searches of the text run side by side (a rare word is never skipped,
+    # so waiting would only queue them)
+    order.clear()
+    hold = asyncio.Event()
+    a = asyncio.create_task(one("a", False, hold))
+    b = asyncio.create_task(one("b", False, hold))
+    await asyncio.sleep(0.01)
+    assert order == ["a runs", "b runs"]
+    hold.set()
+    await asyncio.gather(a, b)
+
+    # a first search that fails (or is cancelled) lets the waiting ones run
+    order.clear()
+    other = search.Target("w", session="s")
+    hold = asyncio.Event()
+
+    async def failing() -> None:
+        async with common.first_search(other, "coffee tea"):
+            await hold.wait()
+            raise RuntimeError("database went away")
+
+    failed = asyncio.create_task(failing())
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(common.first_search(other, "coffee tea").__aenter__())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    hold.set()
+    with pytest.raises(RuntimeError):
+        await failed
+    await asyncio.wait_for(waiting, 1)
 
 
 async def _both_paths(

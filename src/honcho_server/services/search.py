@@ -34,9 +34,11 @@ search is keywords only: ranked lists from each keyword source merged by
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,9 +147,10 @@ async def search(
     if options.filters or options.scope is not None:
         found = await _sources(repo, query, options.limit, vector, named=named)
     else:  # the routes' own scope only: one statement (repositories.search_hybrid)
-        shape, values = _one_statement(target, query, options, vector)
-        found = await search_hybrid.search(db, shape, values, reads=reads)
-        COMMON.learn(target, found, query.text)
+        async with COMMON.first_search(target, query.text):
+            shape, values = _one_statement(target, query, options, vector)
+            found = await search_hybrid.search(db, shape, values, reads=reads)
+            COMMON.learn(target, found, query.text)
     return _rank(found, query, options.limit)
 
 
@@ -187,25 +190,48 @@ class CommonWords:
     index scan (a bitmap of every match: 5 ms for a word in 60,000 messages), which reading
     at most ``cap`` + 1 of them does not avoid. Messages are added far more often than
     deleted, so a common word stays common; after a deletion a word may be skipped as common
-    for ``COMMON_SECONDS``, which loses it as evidence, never a message. Per process."""
+    for ``COMMON_SECONDS``, which loses it as evidence, never a message. Per process.
+
+    Searches of a text not searched in its scope lately wait for the one already running
+    (:meth:`first_search`): many clients asking at once (a burst, a benchmark's start) would
+    otherwise each pay every common word's scan before the first has learned them."""
 
     def __init__(self, size: int, seconds: float) -> None:
         self.seconds = seconds
         self._until: Lru[tuple[str, str, str, str], float] = Lru(size)
+        self._seen: Lru[tuple[str, str, str, str], float] = Lru(size)  # texts searched
+        self._first: dict[tuple[str, str, str, str], asyncio.Event] = {}
+
+    @contextlib.asynccontextmanager
+    async def first_search(self, target: Target, text: str) -> AsyncIterator[None]:
+        """Around a search of ``text`` and its :meth:`learn`: when the text was not searched
+        in this scope within ``seconds`` and another search of it is running, wait for that one
+        to end (however it ends) before deciding what to skip. Only the first searches wait:
+        once one has ended (:meth:`learn` marks the text seen) the next run at once, so a text
+        with rare words (never skipped) is not searched one request at a time. Each search
+        still runs its own statement after it began: it sees every message stored before."""
+        key = self._key(target, text)
+        running = self._first.get(key)
+        if running is not None:
+            await running.wait()  # cancelling this request leaves the running one be
+            yield
+            return
+        if _fresh(self._seen, key):
+            yield
+            return
+        ended = self._first[key] = asyncio.Event()
+        try:
+            yield
+        finally:
+            del self._first[key]
+            ended.set()
 
     @staticmethod
     def _key(target: Target, word: str) -> tuple[str, str, str, str]:
         return (target.workspace, target.session or "", target.peer or "", word)
 
     def known(self, target: Target, word: str) -> bool:
-        key = self._key(target, word)
-        until = self._until.get(key)
-        if until is None:
-            return False
-        if until < time.monotonic():
-            self._until.pop(key)
-            return False
-        return True
+        return _fresh(self._until, self._key(target, word))
 
     def unknown(self, target: Target, words: Sequence[str]) -> list[str]:
         return [w for w in words if not self.known(target, w)]
@@ -215,6 +241,17 @@ class CommonWords:
         until = time.monotonic() + self.seconds
         for word in common:
             self._until.put(self._key(target, word), until)
+        self._seen.put(self._key(target, text), until)
+
+
+def _fresh(entries: Lru[tuple[str, str, str, str], float], key: tuple[str, str, str, str]) -> bool:
+    until = entries.get(key)
+    if until is None:
+        return False
+    if until < time.monotonic():
+        entries.pop(key)
+        return False
+    return True
 
 
 _ALL = "\x00all:"  # a whole query's words together (never a word: words are \w+)
