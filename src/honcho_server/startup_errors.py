@@ -17,8 +17,8 @@ from pathlib import Path
 
 import asyncpg
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
 
+from .db.embedded.dump import Target
 from .settings import Settings
 
 #: Settings whose values are never echoed back.
@@ -131,12 +131,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def _database(settings: Settings) -> str:
     if settings.database_url is None:
         return "the embedded database"
-    url = make_url(settings.database_url)
-    query = {k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()}
-    host, port = url.host or query.get("host") or "localhost", url.port or query.get("port") or 5432
-    if host.startswith("/"):  # ?host=/dir: a unix socket, named as libpq names it
-        return f"the database {url.database!r} on socket {host}/.s.PGSQL.{port}"
-    return f"the database {url.database!r} at {host}:{port}"
+    return f"the {Target.from_url(settings.database_url).label}"
 
 
 def _url_setting(settings: Settings) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic_core import from_json
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -48,7 +48,7 @@ def _discard_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError("the database server closed this pooled connection")
 
 
-def driver_arguments(url: str) -> tuple[list[Any], dict[str, Any]]:
+def driver_arguments(url: str | URL) -> tuple[list[Any], dict[str, Any]]:
     """``asyncpg.connect``'s arguments for our SQLAlchemy URL, read as the engine reads it:
     host and port, a unix socket directory (``?host=/dir``), TLS options, credentials."""
     parsed = make_url(url)

@@ -97,7 +97,7 @@ class ReadPool:
     async def open(cls, engine: AsyncEngine, settings: Settings) -> ReadPool:
         """Built from the engine's URL (so the same host, socket, TLS and credentials); no
         connection is made until :meth:`warm` or the first read."""
-        args, kwargs = driver_arguments(engine.url.render_as_string(hide_password=False))
+        args, kwargs = driver_arguments(engine.url)
         common: dict[str, Any] = {
             "min_size": 0,
             "max_size": settings.db_read_pool_size,

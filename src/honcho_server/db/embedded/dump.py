@@ -103,9 +103,15 @@ class Target:
     @property
     def label(self) -> str:
         """How messages name it (no password)."""
-        if self.host.startswith("/"):  # a unix socket directory, named as libpq names it
-            return f"database {self.database!r} on socket {self.host}/.s.PGSQL.{self.port}"
-        return f"database {self.database!r} on {self.host}:{self.port}"
+        return f"database {self.database!r} {self.where}"
+
+    @property
+    def where(self) -> str:
+        """Where it listens: ``at host:port``, or ``on socket DIR/.s.PGSQL.N`` as libpq names
+        a unix socket (``?host=/dir``)."""
+        if self.host.startswith("/"):
+            return f"on socket {self.host}/.s.PGSQL.{self.port}"
+        return f"at {self.host}:{self.port}"
 
     def env(self) -> dict[str, str]:
         """The environment of a client tool connecting to it (no other PG* variables)."""
