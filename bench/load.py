@@ -20,6 +20,10 @@ machine (``--server-pid``, or found by its listening port). These numbers stay m
 a machine shared with other work, where throughput does not. ``context-2k`` and
 ``context-whole`` (a 2,300-message session, whole) are the two ends of session context.
 Statements per request are counted in process by ``bench/sqlcount.py``.
+
+Each run starts once the server has answered every request of the run before
+(``honcho_http_requests_in_flight`` in ``/metrics``): at 64 clients it may still be working on
+dozens when ``wrk`` stops, which would slow the next run's start and count in its CPU.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -154,8 +159,18 @@ def post(url: str, body: object) -> object:
         return json.load(r)
 
 
+def drain(url: str, timeout: float = 120) -> None:
+    """Wait until the server has answered every request of the run before: ``wrk`` stops
+    at its deadline, but at 64 clients the server may still be working on dozens (whole
+    contexts: a second of work), which would slow the next run's first second and count in
+    its CPU per request."""
+    deadline = time.monotonic() + timeout
+    while _in_flight(url) > 1 and time.monotonic() < deadline:  # 1: this scrape
+        time.sleep(0.1)
+
+
 def settle(url: str, timeout: float = 900) -> None:
-    """Wait until the embedding backlog the seed created is done (``GET /status``)."""
+    """Wait until the embedding backlog is done (``GET /status``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         req = urllib.request.Request(f"{url}/status")
@@ -168,6 +183,17 @@ def settle(url: str, timeout: float = 900) -> None:
             return
         time.sleep(2)
     print("warning: the embedding backlog did not finish", flush=True)
+
+
+def _in_flight(url: str) -> float:
+    """``honcho_http_requests_in_flight`` from ``/metrics`` (0 when metrics are off)."""
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=30) as r:
+            text = r.read().decode()
+    except urllib.error.HTTPError:
+        return 0.0
+    found = re.search(r"^honcho_http_requests_in_flight (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
 
 
 def seed(url: str, base: str) -> str:
@@ -333,10 +359,11 @@ def main() -> None:
     meter = CpuMeter(pid) if pid else None
     print(f"server {args.url} (pid {pid})  workspace {base.rsplit('/', 1)[1]}", flush=True)
     for name in args.only or list(LUA):
-        if args.settle:
-            settle(args.url)
         script = LUA[name].replace("{base}", base).replace("{message_id}", message_id)
-        for clients in args.clients:
+        for i, clients in enumerate(args.clients):
+            drain(args.url)  # first: what is still being answered may queue embeddings
+            if args.settle and i == 0:
+                settle(args.url)
             result = run(args.url, script, clients, args.seconds, meter)
             print(f"{name:15} clients={clients:3}  {result}", flush=True)
 

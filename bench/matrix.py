@@ -10,7 +10,8 @@ settings (local embeddings on, the in-process worker, no LLM), then ``bench/load
 scenarios against it with ``--settle`` (each scenario starts once the embedding backlog of the
 earlier ones is done), then the server is stopped. Run it on an otherwise idle machine: the
 trees are measured one after another, so anything else running skews one against the other.
-``--env KEY=VALUE`` applies to every server (e.g. ``EMBED_MESSAGES=false``).
+``--env KEY=VALUE`` applies to every server (e.g. ``EMBED_MESSAGES=false``); ``--keep-logs
+DIR`` keeps each server's log (its access log has every request's duration).
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def measure(label: str, tree: Path, args: argparse.Namespace) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+        if args.keep_logs is not None:  # the access log: per-request durations to look into
+            args.keep_logs.mkdir(parents=True, exist_ok=True)
+            shutil.copy(data / "server.log", args.keep_logs / f"{label}.server.log")
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -89,6 +93,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every server")
+    parser.add_argument(
+        "--keep-logs", type=Path, default=None, help="copy server logs to DIR/LABEL.server.log"
+    )
     args = parser.parse_args()
     for item in args.tree:
         label, _, path = item.partition("=")

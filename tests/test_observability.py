@@ -18,6 +18,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,39 @@ def test_llm_and_embedding_metrics(server: tuple[str, Path], llm: FakeOpenAIServ
     # the chat stream was one request, counted once its last piece was sent
     chat = {"method": "POST", "route": "/v3/workspaces/{workspace_id}/peers/{peer_id}/chat"}
     assert moved("honcho_http_requests_total", **chat, status="200") == 2
+
+
+def test_requests_in_flight_counts_the_requests_being_worked_on(
+    server: tuple[str, Path], llm: FakeOpenAIServer
+) -> None:
+    """What waits on the process now: the scrape itself when idle, plus every request whose
+    answer has not started (three chats held by a slow LLM here)."""
+    base, _ = server
+    ws = f"ws-{uuid.uuid4().hex[:10]}"
+    assert value(scrape(base), "honcho_http_requests_in_flight") == 1
+    with httpx.Client(base_url=base, timeout=60) as c:
+        message = {"peer_id": "alice", "content": "I live in Lisbon."}
+        r = c.post(f"/v3/workspaces/{ws}/sessions/s1/messages", json={"messages": [message]})
+        assert r.status_code == 201, r.text
+    llm.state.latency_seconds = 3.0
+    try:
+
+        def chat() -> int:
+            with httpx.Client(base_url=base, timeout=60) as c:
+                url = f"/v3/workspaces/{ws}/peers/alice/chat"
+                return c.post(url, json={"query": "Where?"}).status_code
+
+        with ThreadPoolExecutor(3) as pool:
+            chats = [pool.submit(chat) for _ in range(3)]
+            seen, deadline = 0.0, time.monotonic() + 2.5
+            while seen < 4 and time.monotonic() < deadline:
+                seen = value(scrape(base), "honcho_http_requests_in_flight")
+                time.sleep(0.05)
+            assert seen == 4
+            assert [f.result() for f in chats] == [200] * 3
+    finally:
+        llm.state.latency_seconds = 0.0
+    assert value(scrape(base), "honcho_http_requests_in_flight") == 1
 
 
 def test_request_ids_round_trip_into_headers_and_logs(server: tuple[str, Path]) -> None:

@@ -2,6 +2,7 @@
 
 Read at scrape time, so they cost nothing between scrapes:
 
+* the requests the process that answers is working on (this scrape included);
 * the database pool of the process that answers (``checkedout()``, ``size()``);
 * the queue: ONE grouped query over the jobs that are pending, running or failed, bounded
   by :data:`QUERY_TIMEOUT_SECONDS` (connecting included). If it fails or takes longer (the
@@ -31,6 +32,7 @@ from sqlalchemy.pool import QueuePool
 
 from ..queue import PAYLOADS
 from ..settings import Settings
+from .concurrency import Concurrency
 from .metrics import MULTIPROC_ENV
 
 QUERY_TIMEOUT_SECONDS = 2.0
@@ -58,7 +60,9 @@ router = APIRouter()
 @router.get("/metrics", include_in_schema=False)
 async def metrics_endpoint(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    body = await render(request.app.state.engine, settings)
+    concurrency: Concurrency | None = getattr(request.app, "concurrency", None)
+    in_flight = None if concurrency is None else concurrency.now
+    body = await render(request.app.state.engine, settings, in_flight=in_flight)
     return Response(body, media_type=CONTENT_TYPE)
 
 
@@ -76,6 +80,7 @@ class QueueRow:
 class Snapshot(Collector):
     """What one scrape read: the pool, and the queue (None when the database did not answer)."""
 
+    requests_in_flight: int | None = None
     pool_in_use: int | None = None
     pool_size: int | None = None
     pool_max: int | None = None
@@ -88,6 +93,13 @@ class Snapshot(Collector):
             "1 when the scrape's queue query answered within 2 s, else 0.",
             1 if self.queue is not None else 0,
         )
+        if self.requests_in_flight is not None:
+            yield _gauge(
+                "honcho_http_requests_in_flight",
+                "Requests this process has received and not yet started answering (this "
+                "scrape included): how many wait on it now.",
+                self.requests_in_flight,
+            )
         if self.pool_in_use is not None:
             yield _gauge(
                 "honcho_db_pool_connections_in_use",
@@ -168,8 +180,10 @@ async def read_queue(engine: AsyncEngine, within: float = QUERY_TIMEOUT_SECONDS)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def snapshot(engine: AsyncEngine, settings: Settings) -> Snapshot:
-    shot = Snapshot()
+async def snapshot(
+    engine: AsyncEngine, settings: Settings, *, in_flight: int | None = None
+) -> Snapshot:
+    shot = Snapshot(requests_in_flight=in_flight)
     pool = engine.pool
     if isinstance(pool, QueuePool):
         shot.pool_in_use, shot.pool_size = pool.checkedout(), pool.size()
@@ -181,7 +195,7 @@ async def snapshot(engine: AsyncEngine, settings: Settings) -> Snapshot:
     return shot
 
 
-async def render(engine: AsyncEngine, settings: Settings) -> bytes:
+async def render(engine: AsyncEngine, settings: Settings, *, in_flight: int | None = None) -> bytes:
     """The exposition text: the counters (of every process, in multiprocess mode), then the
     values read now."""
     counters: Collector = REGISTRY
@@ -189,5 +203,5 @@ async def render(engine: AsyncEngine, settings: Settings) -> bytes:
         counters = CollectorRegistry()
         MultiProcessCollector(counters)  # type: ignore[no-untyped-call]
     now = CollectorRegistry(auto_describe=False)
-    now.register(await snapshot(engine, settings))
+    now.register(await snapshot(engine, settings, in_flight=in_flight))
     return generate_latest(counters) + generate_latest(now)
