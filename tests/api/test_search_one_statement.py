@@ -259,6 +259,29 @@ async def test_all_the_words_in_too_many_messages_bring_no_candidate(
         session = await client.post(f"/v3/workspaces/{ws}/sessions/s/search", json=body)
         assert session.status_code == 200  # another scope learns for itself
 
+        # all the words in more than 1,000 messages: each word is in more, so no word branch
+        # is read (none could be rare) and every word is learned common; same evidence
+        peer = search.Target(ws, peer="p")
+        one, each = await _both_paths(app, model, peer, "notes standup")
+        assert one.all_words_common and sorted(one.common_words) == ["notes", "standup"]
+        assert _evidence(one) == _evidence(each)
+        parsed = SearchQuery.parse("notes standup")
+        (vector,) = await model.embed(["notes standup"])
+        options = MessageSearchOptions(query="notes standup")
+        shape, values = search._one_statement(peer, parsed, options, vector)
+        assert shape.conjunction and shape.words == 2
+        plan = await app.state.read_pool.search(
+            "EXPLAIN (ANALYZE) " + search_hybrid.statement(shape),
+            search_hybrid.arguments(shape, values),
+            ef=40,
+        )
+        branch = "\n".join(r[0] for r in plan).split("CTE w0")[1].split("CTE rare")[0]
+        scans = [line for line in branch.splitlines() if " on messages " in line]
+        assert scans and all("never executed" in line for line in scans), branch
+        # an operator (or a token the text parser splits otherwise): the branches are read
+        for query in ("notes or standup", "-notes standup", "notes standup-week"):
+            assert not SearchQuery.parse(query).conjunction, query
+
         # many asking at once in a scope new to them: one scans for the common words, the
         # others wait for it and skip them (each still runs its own statement after)
         url = f"/v3/workspaces/{ws}/peers/p/search"

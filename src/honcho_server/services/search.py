@@ -165,6 +165,7 @@ def _one_statement(
         substring=_one_token(query.phrase),
         words=len(words),
         all_words=not COMMON.known(target, _ALL + query.text),
+        conjunction=query.conjunction,
     )
     values = search_hybrid.Query(
         workspace=target.workspace,

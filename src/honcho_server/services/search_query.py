@@ -56,10 +56,21 @@ class SearchQuery:
     phrase: str  # ``text`` without edge punctuation: the substring to look for
     words: tuple[str, ...]  # distinct lowercase word tokens, at most MAX_WORDS
     tense: Tense = None  # what the query asks about: the present, the past, or either
+    # nothing but words (ASCII letters and digits, edge punctuation aside) and no "or": as a
+    # web search, messages with all of them, each word parsed alone as in the whole text
+    conjunction: bool = False
 
     @classmethod
     def parse(cls, raw: str) -> SearchQuery:
         text = _SPACE.sub(" ", raw).strip()
         phrase = text.strip(_EDGE) or text
         words = tuple(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
-        return cls(text=text, phrase=phrase, words=words[:MAX_WORDS], tense=tense_of(text))
+        tokens = [t.strip(_EDGE) for t in text.split(" ")]
+        conjunction = all(t.isascii() and t.isalnum() and t.lower() != "or" for t in tokens if t)
+        return cls(
+            text=text,
+            phrase=phrase,
+            words=words[:MAX_WORDS],
+            tense=tense_of(text),
+            conjunction=conjunction and bool(words),
+        )

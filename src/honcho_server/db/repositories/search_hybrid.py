@@ -60,6 +60,10 @@ class Shape:
     substring: bool  # the query is one token: look for it as a substring too
     words: int  # rare-word branches (none when the query has fewer than 2 words)
     all_words: bool = True  # look for the messages with all the words (not known common)
+    # the query is its words and nothing else (no operator, no token the text parser splits
+    # otherwise): more than the all-words cap matching all of them then means more than
+    # ``cap`` match each, so the word branches are not read (none of them could be rare)
+    conjunction: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,8 @@ def _word_branch(shape: Shape, i: int) -> str:
             "(SELECT count(*) FROM unnest(CAST($8 AS text[])) AS k(word) WHERE NOT EXISTS"
             " (SELECT 1 FROM named WHERE lower(named.name) = k.word)) > 1"
         )
+    if shape.conjunction and shape.all_words:
+        guards.append("(SELECT count(*) FROM aw_read) <= $12")
     return f"""
     w{i} AS (
       SELECT m.id, m.created_at FROM messages m
@@ -296,6 +302,9 @@ async def search(
         rows = await fetch(db, sql, *args)
     first = rows[0]
     matches = first["word_matches"]
+    all_common = first["all_words_read"] > q.all_words_cap
+    if shape.conjunction and all_common:  # each word matched more: its branch was not read
+        matches = [q.cap + 1] * shape.words
     return Found(
         candidates=[
             Candidate(
@@ -312,7 +321,7 @@ async def search(
         all_words=first["all_words"],
         substring=first["substring"],
         common_words=[w for w, n in zip(q.branch_words, matches, strict=True) if n > q.cap],
-        all_words_common=first["all_words_read"] > q.all_words_cap,
+        all_words_common=all_common,
     )
 
 
