@@ -23,7 +23,9 @@ Statements per request are counted in process by ``bench/sqlcount.py``.
 
 Each run starts once the server has answered every request of the run before
 (``honcho_http_requests_in_flight`` in ``/metrics``): at 64 clients it may still be working on
-dozens when ``wrk`` stops, which would slow the next run's start and count in its CPU.
+dozens when ``wrk`` stops, which would slow the next run's start and count in its CPU. Then
+it waits until the server and its Postgres are idle (autovacuum after a scenario that wrote
+thousands of rows runs for up to a minute).
 """
 
 from __future__ import annotations
@@ -183,6 +185,26 @@ def settle(url: str, timeout: float = 900) -> None:
             return
         time.sleep(2)
     print("warning: the embedding backlog did not finish", flush=True)
+
+
+def quiet(meter: CpuMeter | None, timeout: float = 180, busy: float = 0.1) -> None:
+    """Wait until the server and its Postgres are idle: under ``busy`` CPU seconds in a
+    second. After a scenario that wrote thousands of rows, Postgres's autovacuum works on
+    them for up to a minute (a whole core on the embeddings' vector index); measured during
+    the next scenario, that work would count as the next scenario's cost and slow it."""
+    if meter is None:
+        return
+    start = time.monotonic()
+    last = sum(meter.sample())
+    while time.monotonic() < start + timeout:
+        time.sleep(1)
+        now = sum(meter.sample())
+        if now - last < busy:
+            if time.monotonic() - start > 3:
+                print(f"(waited {time.monotonic() - start:.0f} s for an idle server)", flush=True)
+            return
+        last = now
+    print(f"warning: the server was still busy after {timeout:.0f} s", flush=True)
 
 
 def _in_flight(url: str) -> float:
@@ -364,6 +386,7 @@ def main() -> None:
             drain(args.url)  # first: what is still being answered may queue embeddings
             if args.settle and i == 0:
                 settle(args.url)
+            quiet(meter)  # last: settling and draining leave autovacuum's work behind
             result = run(args.url, script, clients, args.seconds, meter)
             print(f"{name:15} clients={clients:3}  {result}", flush=True)
 
