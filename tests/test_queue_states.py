@@ -236,6 +236,22 @@ def test_circuit_breaker_blocks_then_probes_then_closes() -> None:
     assert gates.report()["outages"] == []
 
 
+def test_a_long_outage_is_probed_every_10_seconds() -> None:
+    """However long the LLM stays down, the backlog waits at most 10 s once it is back."""
+    now = [100.0]
+    settings = Settings(_env_file=None, llm_model="m", llm_base_url="http://127.0.0.1:9/v1")
+    gates = Gates(settings, has_llm=True, embedder_endpoint=None, clock=lambda: now[0])
+    waits = []
+    for _ in range(8):
+        gates.down("derive", "connection refused")
+        started = now[0]
+        while "derive" in gates.blocked_kinds():
+            now[0] += 0.5
+        waits.append(now[0] - started)
+        gates.claimed("derive")
+    assert waits == [2.0, 4.0, 8.0, 10.0, 10.0, 10.0, 10.0, 10.0]
+
+
 def test_the_state_table_covers_every_event_that_moves_a_running_job() -> None:
     for event in ("succeed", "fail", "wait", "release", "stale"):
         assert ("doing", event) in TRANSITIONS

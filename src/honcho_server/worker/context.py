@@ -25,7 +25,7 @@ class WorkerServices:
     settings: Settings = field(default_factory=lambda: Settings(_env_file=None))
     embedder: Any = None
     llm: Any = None  # an LLMRegistry
-    #: the first cool-down of a dependency found down (doubling up to 30 s); tests use 0
+    #: the first cool-down of a dependency found down (doubling up to 10 s); tests use 0
     outage_cooldown: float = FIRST_COOLDOWN_SECONDS
     #: the requests in flight of the API in this process (the in-process worker's), whose
     #: load holds bulk work back (``worker.pacing``); None for a worker on its own

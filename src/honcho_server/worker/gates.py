@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 LLM_NEEDS: tuple[LLMNeed, ...] = get_args(LLMNeed)
 FIRST_COOLDOWN_SECONDS = 2.0
-MAX_COOLDOWN_SECONDS = 30.0
+MAX_COOLDOWN_SECONDS = 10.0
 
 
 @dataclass
