@@ -15,7 +15,6 @@ from fakes.openai_server import CHAT, FakeOpenAIServer, calls, tool_call
 from honcho_server.llm import (
     EndpointMemory,
     LLMConfig,
-    OpenAICompatClient,
     Tool,
     ToolsUnsupported,
     assistant,
@@ -25,6 +24,7 @@ from honcho_server.llm import (
     tool_result,
     user,
 )
+from honcho_server.llm.client import OpenAICompatClient
 
 LOOKUP = Tool(
     "lookup",

@@ -27,7 +27,6 @@ from honcho_server.llm import (
     LLMRegistry,
     LLMRequestRejected,
     LLMUnavailable,
-    OpenAICompatClient,
     StructuredMode,
     Usage,
     is_configured,
@@ -37,6 +36,7 @@ from honcho_server.llm import (
     system,
     user,
 )
+from honcho_server.llm.client import OpenAICompatClient
 from honcho_server.llm.structured import prompt_schema, strict_schema
 from honcho_server.settings import Settings
 from honcho_server.tokens import encoding

@@ -19,7 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from honcho_server.auth.keys import mint
-from honcho_server.mcp import build_server
+from honcho_server.mcp.server import build_server
 from servers import ROOT, start_server, stop_server
 
 SECRET = "mcp-tests-secret-4b8d2f6a0c3e5a7b9d1f3a5c7e9b2d4f"

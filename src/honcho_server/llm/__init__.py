@@ -10,10 +10,10 @@ Configure with ``LLM_BASE_URL``, ``LLM_API_KEY`` and ``LLM_MODEL`` (per feature:
 
 Works with hosted and local models alike: structured output is asked for the strongest way
 the endpoint supports, and the answer is read tolerantly (thinking, fences, prose, broken
-JSON); see :mod:`.structured` and :mod:`.repair`.
+JSON); see :mod:`.structured` and :mod:`.repair`. The implementation,
+:class:`.client.OpenAICompatClient`, is imported when the first client is built.
 """
 
-from .client import LLMClient, OpenAICompatClient
 from .config import (
     FEATURES,
     NO_LLM,
@@ -35,6 +35,7 @@ from .errors import (
     LLMUnavailable,
 )
 from .messages import Message, ToolCall, assistant, system, tool_result, user
+from .protocol import LLMClient
 from .registry import LLMRegistry, build_llm_client, log_llm_configuration
 from .repair import RepairError, extract_json, parse_model
 from .results import Completion, ConcreteMode, Structured, TextStream
@@ -60,7 +61,6 @@ __all__ = [
     "LLMRequestRejected",
     "LLMUnavailable",
     "Message",
-    "OpenAICompatClient",
     "RepairError",
     "SchemaAnswer",
     "Structured",

@@ -1,4 +1,7 @@
-"""The LLM client every feature uses, and its implementation for OpenAI-compatible endpoints.
+"""The implementation of :class:`~.protocol.LLMClient` for OpenAI-compatible endpoints.
+
+Imported only when a client is built (``registry.build_llm_client``): the ``openai`` package
+takes a third of a second to import, which every process start would otherwise pay.
 
 :class:`OpenAICompatClient` talks to anything that speaks ``/v1/chat/completions`` (OpenAI,
 Ollama, LM Studio, llama.cpp, vLLM, OpenRouter, Anthropic's compatibility endpoint, …)
@@ -13,7 +16,7 @@ raises :class:`~.tools.ToolsUnsupported`, also remembered (:attr:`tools_supporte
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from typing import Protocol, TypedDict, TypeVar
+from typing import TypedDict, TypeVar
 
 import openai
 from openai.types.chat import (
@@ -42,65 +45,6 @@ T = TypeVar("T", bound=BaseModel)
 
 _TRANSIENT = {408, 409, 429}  # and 5xx: what the openai client retries
 _MAX_ADJUSTMENTS = 3
-
-
-class LLMClient(Protocol):
-    """What features need from a language model. Build one with
-    :meth:`honcho_server.llm.LLMRegistry.client`; share it; :meth:`aclose` at shutdown."""
-
-    @property
-    def config(self) -> LLMConfig: ...
-
-    async def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-    ) -> Completion:
-        """A plain-text answer (thinking removed)."""
-        ...
-
-    async def structured(
-        self,
-        messages: Sequence[Message],
-        schema: type[T],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-    ) -> Structured[T]:
-        """An answer validated as ``schema`` (see :mod:`.structured`)."""
-        ...
-
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-    ) -> TextStream:
-        """The answer's text as it is generated (thinking removed)."""
-        ...
-
-    async def complete_with_tools(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[Tool],
-        *,
-        tool_choice: ToolChoice = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-    ) -> ToolTurn:
-        """One turn that may call ``tools``: text and/or tool calls.
-        :class:`~.tools.ToolsUnsupported` when the endpoint refuses tools."""
-        ...
-
-    @property
-    def tools_supported(self) -> bool | None:
-        """Whether this endpoint took ``tools`` (None: not asked yet; False: it refused)."""
-        ...
-
-    async def aclose(self) -> None: ...
 
 
 class OpenAICompatClient:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 
 from ..settings import Settings
-from .client import LLMClient, OpenAICompatClient
 from .config import NO_LLM, Feature, FeatureStatus, LLMConfig, llm_status, resolve_llm_config
 from .endpoints import ENDPOINTS, EndpointMemory
+from .protocol import LLMClient
 
 log = logging.getLogger(__name__)
 
 
 def build_llm_client(config: LLMConfig, *, memory: EndpointMemory = ENDPOINTS) -> LLMClient:
     """The client for ``config`` (every supported endpoint speaks the OpenAI chat API)."""
+    from .client import OpenAICompatClient  # here: importing openai costs every start
+
     return OpenAICompatClient(config, memory=memory)
 
 

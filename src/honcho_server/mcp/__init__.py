@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from .server import build_server, install
+from .endpoint import install
 
-__all__ = ["build_server", "install"]
+__all__ = ["install"]
