@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 
 from ..settings import Settings
-from .config import NO_LLM, Feature, FeatureStatus, LLMConfig, llm_status, resolve_llm_config
+from .config import (
+    NO_LLM,
+    Feature,
+    FeatureStatus,
+    LLMConfig,
+    is_configured,
+    llm_status,
+    resolve_llm_config,
+)
 from .endpoints import ENDPOINTS, EndpointMemory
 from .protocol import LLMClient
 
 log = logging.getLogger(__name__)
+
+
+def _load_client() -> None:
+    """Import the client's module (``openai``: a third of a second) off the event loop, so
+    the first job that needs a model does not stall the requests served beside it."""
+    importlib.import_module(f"{__package__}.client")
 
 
 def build_llm_client(config: LLMConfig, *, memory: EndpointMemory = ENDPOINTS) -> LLMClient:
@@ -30,6 +46,8 @@ class LLMRegistry:
         self._settings = settings
         self._memory = memory
         self._clients: dict[Feature, LLMClient] = {}
+        if is_configured(settings):  # the first job will need it: import it now, aside
+            threading.Thread(target=_load_client, name="honcho-llm-import", daemon=True).start()
 
     def client(self, feature: Feature) -> LLMClient:
         if feature not in self._clients:
