@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from honcho_server.db.repositories.context import join_rendered
+from honcho_server.db.repositories.message_json import join_rendered
 from honcho_server.db.repositories.summaries import SummaryRepository
 from honcho_server.db.session import unit_of_work
 from honcho_server.schemas.messages import Message
@@ -103,7 +103,8 @@ async def test_context_rendered_by_postgres_is_what_the_model_renders(
     escapes them, created_at as it writes a UTC datetime, metadata as it renders the decoded
     JSONB. Including what only a direct write stores: a peer name the API would refuse,
     JSONB numbers whose stored digits a float renders otherwise (1.50, 0.0000001), a year
-    before 1000. The same messages as the list (rendered in Python from decoded rows)."""
+    before 1000. The same messages as the list (rendered by Postgres the same way), and as the
+    filtered list (rendered in Python from decoded rows)."""
     msgs: list[dict[str, Any]] = [
         {"peer_id": "alice", "content": 'ünïcödé ✓ 😀 "q" \\ back / slash </script>'},
         {"peer_id": "bob", "content": "controls \x01\x08\x0c\x1f\x7f \u2028\u2029 \t\n\r end"},
@@ -143,6 +144,16 @@ async def test_context_rendered_by_postgres_is_what_the_model_renders(
             )
     listed = await client.post(f"{url}/list", json={})
     page = Page[Message].model_validate_json(listed.content)
+    assert listed.content == page.model_dump_json().encode()
+    # a filter that keeps them all takes the other path: rows rendered by pydantic-core
+    filtered = await client.post(f"{url}/list", json={"filters": {"session_id": "s"}})
+    assert filtered.content == listed.content
+    for reverse in ("true", "false"):
+        two = await client.post(f"{url}/list?size=2&page=2&reverse={reverse}", json={})
+        same = await client.post(
+            f"{url}/list?size=2&page=2&reverse={reverse}", json={"filters": {"session_id": "s"}}
+        )
+        assert two.content == same.content and len(two.json()["items"]) == 2
     for query in ("", "?tokens=2000", "?summary=false"):
         r = await client.get(f"/v3/workspaces/{ws}/sessions/s/context{query}")
         model = SessionContext.model_validate_json(r.content)

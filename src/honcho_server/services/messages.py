@@ -10,6 +10,7 @@ from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.repositories.ingest import Batch, IngestRepository, Seen, Stored
+from ..db.repositories.message_json import join_rendered
 from ..db.repositories.messages import MessageRepository, MessageRow
 from ..db.repositories.workspaces import WorkspaceDeleting
 from ..deriver.config import Defaults
@@ -185,18 +186,28 @@ async def list_messages(
     filters: dict[str, Any] | None,
     req: PageRequest,
 ) -> bytes:
-    """The ``Page[Message]`` response body (rendered as the model would be)."""
-    rows, total = await MessageRepository(db).list_page(
-        workspace, session, filters, page=req.page, size=req.size, reverse=req.reverse
+    """The ``Page[Message]`` response body (rendered as the model would be): without filters
+    (the common listing) its messages rendered by Postgres, else from their rows."""
+    repo = MessageRepository(db)
+    page, size, reverse = req.page, req.size, req.reverse
+    rendered = await repo.list_rendered(
+        workspace, session, filters, page=page, size=size, reverse=reverse
     )
-    return to_json(
-        {
-            "items": [message_wire(m) for m in rows],
-            "total": total,
-            "page": req.page,
-            "size": req.size,
-            "pages": math.ceil(total / req.size),
-        }
+    if rendered is not None:
+        fragments, total = rendered
+        items = join_rendered(b"[", fragments, b"]")
+    else:
+        rows, total = await repo.list_page(
+            workspace, session, filters, page=page, size=size, reverse=reverse
+        )
+        items = render_list(rows)
+    pages = math.ceil(total / req.size)
+    return b'{"items":%b,"total":%d,"page":%d,"size":%d,"pages":%d}' % (
+        items,
+        total,
+        req.page,
+        req.size,
+        pages,
     )
 
 

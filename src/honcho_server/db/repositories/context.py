@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic_core import to_json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..engine import _loads as decode_json  # how the engine decodes JSON(B)
 from . import raw
+from .message_json import RENDERED_AT, fragment_sql, name_parts
 from .messages import MessageRow
 
 FIRST_SCAN = 256
@@ -54,16 +54,11 @@ _SQL = """
 _ORDER = ("workspace", "session", "after", "budget", "scan")
 _NEWEST_WITHIN = text(_SQL.format(**{k: f":{k}" for k in _ORDER}))
 
-# The same scan for the context route, with every message rendered by Postgres as pydantic
-# renders ``Message`` (fields in its order; strings escaped by to_json, which escapes exactly
-# what pydantic-core does; created_at in UTC with "Z", microseconds only when not zero; the
-# session's and workspace's names, the same in every row, come rendered as parameters $7 and
-# $8). Metadata is rendered here only when it is empty (nearly always): other metadata comes
-# as its JSONB text between two NUL bytes (which no text or JSONB value holds), for Python to
-# decode and render (JSONB's text has spaces and keeps a number's stored digits, e.g.
-# 0.0000001 where pydantic renders 1e-7). The settled pass reads the messages that fit as one
-# range of ids (`first` to `last`, the window's newest: a range with both ends known is what
-# makes the planner read it through an index, generic plan or not), not one lookup per id.
+# The same scan for the context route, with every message rendered by Postgres
+# (:mod:`.message_json`; the session's and workspace's parts are parameters $7 and $8). The
+# settled pass reads the messages that fit as one range of ids (`first` to `last`, the
+# window's newest: a range with both ends known is what makes the planner read it through an
+# index, generic plan or not), not one lookup per id.
 #
 # Rows: first the state (`settled`, and with `summaries` the session's stored summaries as a
 # JSON array of [kind, message_id, message_public_id, content, token_count, created_at]
@@ -72,14 +67,6 @@ _NEWEST_WITHIN = text(_SQL.format(**{k: f":{k}" for k in _ORDER}))
 # chooses first, then reads the messages that go with its choice). A session that is not
 # active has nothing, and is settled at once. Few columns on purpose: each column of each
 # of thousands of rows costs its decoding.
-_RENDERED_AT = """replace(
-    to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', ''
-) || 'Z'"""
-_MESSAGE_HEAD = """'{"id":' || to_json(m.public_id)::text
-    || ',"content":' || to_json(m.content)::text
-    || ',"peer_id":' || to_json(m.peer_name)::text || $7::text"""
-_MESSAGE_TAIL = f"""',"created_at":"'
-    || {_RENDERED_AT.format("m.created_at")} || $8::text || m.token_count || '}}'"""
 _RENDERED = f"""
     WITH session AS (
         SELECT EXISTS (
@@ -110,21 +97,14 @@ _RENDERED = f"""
         SELECT NULL::bigint AS id, NULL::bytea AS fragment, settled, (
             SELECT json_agg(json_build_array(
                 su.kind, su.message_id, su.message_public_id, su.content, su.token_count,
-                {_RENDERED_AT.format("su.created_at")}
+                {RENDERED_AT.format("su.created_at")}
             ))::text
             FROM summaries su
             WHERE $6 AND su.workspace_name = $1 AND su.session_name = $2 AND active
         ) AS summaries
         FROM state
         UNION ALL
-        SELECT m.id,
-               CASE WHEN m.metadata = '{{}}'
-                   THEN convert_to({_MESSAGE_HEAD} || '{{}}' || {_MESSAGE_TAIL}, 'UTF8')
-                   ELSE convert_to({_MESSAGE_HEAD}, 'UTF8') || '\\x00'::bytea
-                       || convert_to(m.metadata::text, 'UTF8') || '\\x00'::bytea
-                       || convert_to({_MESSAGE_TAIL}, 'UTF8')
-               END,
-               NULL, NULL
+        SELECT m.id, {fragment_sql("m", "$7", "$8")}, NULL, NULL
         FROM (
             SELECT * FROM messages
             WHERE workspace_name = $1 AND session_name = $2 AND id > $3
@@ -196,9 +176,10 @@ class ContextRepository:
         self, workspace: str, session: str, *, after_id: int, budget: int, summaries: bool
     ) -> tuple[list[bytes] | None, list[StoredSummary]]:
         """:meth:`newest_within` rendered: each message's ``Message`` JSON object, as
-        Postgres rendered it (:data:`_RENDERED`; pass them to :func:`join_rendered`), read
-        through asyncpg itself (:mod:`.raw`): a whole-session context (thousands of
-        messages) makes one ``bytes`` per message and no other Python object.
+        Postgres rendered it (:data:`_RENDERED`; pass them to
+        :func:`.message_json.join_rendered`), read through asyncpg itself (:mod:`.raw`): a
+        whole-session context (thousands of messages) makes one ``bytes`` per message and no
+        other Python object.
 
         With ``summaries``, the first pass also reads the session's stored summaries (an
         active session's). When there are some, the messages are left unread (``None``):
@@ -208,9 +189,7 @@ class ContextRepository:
             return [], []
         stored: list[StoredSummary] = []
         scan = first_scan(budget)
-        session_part = b',"session_id":' + to_json(session) + b',"metadata":'
-        workspace_part = b'","workspace_id":' + to_json(workspace) + b',"token_count":'
-        parts = (session_part.decode(), workspace_part.decode())
+        parts = name_parts(workspace, session)
         while True:
             args = (workspace, session, after_id, budget, scan, summaries, *parts)
             rows = await raw.fetch(self.db, _RENDERED, *args)
@@ -230,31 +209,3 @@ def first_scan(budget: int) -> int:
     message, at least :data:`FIRST_SCAN` (so a whole-session context of a few thousand
     messages is one pass, not three)."""
     return max(FIRST_SCAN, budget // TOKENS_GUESS)
-
-
-def join_rendered(head: bytes, messages: list[bytes], tail: bytes) -> bytes:
-    """``head``, the messages of :meth:`ContextRepository.newest_rendered` separated by
-    commas, ``tail``: in one copy (a whole-session context is most of a megabyte), then one
-    search for the NUL bytes around metadata Postgres left to pydantic-core (``head`` and
-    ``tail`` are JSON, which escapes NUL)."""
-    if not messages:
-        return head + tail
-    first, last = messages[0], messages[-1]
-    messages[0] = head + first
-    messages[-1] = messages[-1] + tail
-    body = b",".join(messages)
-    if b"\0" in body:
-        messages[0], messages[-1] = first, last
-        body = head + b",".join([_with_metadata(m) for m in messages]) + tail
-    return body
-
-
-def _with_metadata(fragment: bytes) -> bytes:
-    """A message whose metadata Postgres left between NUL bytes, with the metadata as the
-    ``Message`` model renders it: decoded as the engine decodes JSONB, rendered by
-    pydantic-core (JSONB's text has spaces, and its numbers keep the stored digits where a
-    float renders shortest)."""
-    if b"\0" not in fragment:
-        return fragment
-    head, metadata, tail = fragment.split(b"\0")
-    return head + to_json(decode_json(metadata)) + tail

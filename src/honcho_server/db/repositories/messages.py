@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..filters import MESSAGE_FILTERS, build_filter
 from ..models import Message, Session, table
-from .paging import PreparedPage, fetch_page, row_into
+from . import raw
+from .message_json import fragment_sql, name_parts
+from .paging import fetch_page, row_into
 from .raw import Compiled
 
 T = table(Message)
@@ -69,24 +71,36 @@ _GET = Compiled.of(
     )
 )
 
-# A session's messages without filters (the common listing), oldest or newest first: built once.
-_UNFILTERED = select(*COLUMNS).where(
-    T.c.workspace_name == bindparam("ws", type_=Text),
-    T.c.session_name == bindparam("session", type_=Text),
-    _session_active(bindparam("ws", type_=Text), bindparam("session", type_=Text)),
-)
-# Their total is the session's ``message_count`` (migration 0018), not a count of its rows.
-_TOTAL = select(S.c.message_count).where(
-    S.c.workspace_name == bindparam("ws", type_=Text),
-    S.c.name == bindparam("session", type_=Text),
-    S.c.is_active,
-)
-_PAGES = {
-    False: PreparedPage.of(_UNFILTERED, (T.c.id,), _TOTAL),
-    True: PreparedPage.of(_UNFILTERED, (T.c.id.desc(),), _TOTAL),
+# A session's messages without filters (the common listing), oldest or newest first, each
+# rendered by Postgres (:mod:`.message_json`), with the total on every row: the session's
+# ``message_count`` (migration 0018), not a count of its rows. A page of 50 is 50 ``bytes``
+# for Python, no row, model or dict per message.
+_RENDERED_PAGE = f"""
+    SELECT {fragment_sql("m", "$5", "$6")} AS fragment, (
+        SELECT s.message_count FROM sessions s
+        WHERE s.workspace_name = $1::text AND s.name = $2::text AND s.is_active
+    ) AS total
+    FROM messages m
+    WHERE m.workspace_name = $1::text AND m.session_name = $2::text AND EXISTS (
+        SELECT 1 FROM sessions s
+        WHERE s.workspace_name = $1::text AND s.name = $2::text AND s.is_active
+    )
+    ORDER BY m.id ORDER
+    LIMIT $3::bigint OFFSET $4::bigint
+"""
+_RENDERED_PAGES = {
+    False: _RENDERED_PAGE.replace("ORDER\n", "ASC\n"),
+    True: _RENDERED_PAGE.replace("ORDER\n", "DESC\n"),
 }
+_TOTAL = Compiled.of(
+    select(S.c.message_count).where(
+        S.c.workspace_name == bindparam("ws", type_=Text),
+        S.c.name == bindparam("session", type_=Text),
+        S.c.is_active,
+    )
+)
 # Run once on each new read-pool connection at startup (``db.warm_up``).
-HOT_READS = (_GET.sql, *(s for p in _PAGES.values() for s in (p.paged.sql, p.count.sql)))
+HOT_READS = (_GET.sql, *_RENDERED_PAGES.values(), _TOTAL.sql)
 
 
 class MessageRepository:
@@ -124,17 +138,40 @@ class MessageRepository:
         size: int,
         reverse: bool,
     ) -> tuple[list[MessageRow], int]:
+        """A page of a session's messages matching ``filters`` (see :meth:`list_rendered`
+        for none), and how many match."""
         where = build_filter(filters, MESSAGE_FILTERS)
-        if where is None:
-            params = {"ws": workspace, "session": session}
-            found, total = await _PAGES[reverse].fetch(self.db, params, page=page, size=size)
-            return [MessageRow(*r[:_WIDTH]) for r in found], total
         stmt = select(*COLUMNS).where(
             T.c.workspace_name == workspace,
             T.c.session_name == session,
             _session_active(workspace, session),
-            where,
+            *(() if where is None else (where,)),
         )
         order = (T.c.id.desc(),) if reverse else (T.c.id,)
         rows, total = await fetch_page(self.db, stmt, order, page=page, size=size)
         return [MessageRow(*r[:_WIDTH]) for r in rows], total
+
+    async def list_rendered(
+        self,
+        workspace: str,
+        session: str,
+        filters: Mapping[str, Any] | None,
+        *,
+        page: int,
+        size: int,
+        reverse: bool,
+    ) -> tuple[list[bytes], int] | None:
+        """:meth:`list_page` with each message rendered by Postgres (pass them to
+        :func:`.message_json.join_rendered`), and the total; ``None`` when ``filters`` filter
+        anything (then :meth:`list_page` it is)."""
+        if build_filter(filters, MESSAGE_FILTERS) is not None:
+            return None
+        sql = _RENDERED_PAGES[reverse]
+        parts = name_parts(workspace, session)
+        rows = await raw.fetch(self.db, sql, workspace, session, size, (page - 1) * size, *parts)
+        if rows:
+            return [r[0] for r in rows], int(rows[0][1] or 0)
+        if page == 1:
+            return [], 0
+        found = await _TOTAL.fetch(self.db, {"ws": workspace, "session": session})
+        return [], int(found[0][0] or 0) if found else 0

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
-from sqlalchemy import Row, Select, bindparam, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from . import raw
 
 _TOTAL = "_page_total"
 
@@ -66,41 +63,3 @@ async def fetch_page_into(
     statement's columns, in order."""
     rows, total = await fetch_page(db, stmt, order_by, page=page, size=size)
     return [into(*r[:-1]) for r in rows], total
-
-
-@dataclass(frozen=True)
-class PreparedPage:
-    """:func:`fetch_page` for a query without per-call structure (no filters), compiled once
-    at import and run through asyncpg itself (:mod:`.raw`): per call only parameters change.
-    Rows are asyncpg records (index or key access)."""
-
-    paged: raw.Compiled
-    count: raw.Compiled
-
-    @classmethod
-    def of(
-        cls, stmt: Select[Any], order_by: Sequence[Any], total: Select[Any] | None = None
-    ) -> PreparedPage:
-        """``total``: a query of one value, the number of ``stmt``'s rows, when it is kept
-        somewhere cheaper than counting them (by default they are counted)."""
-        if total is None:
-            total = select(func.count()).select_from(stmt.order_by(None).subquery())
-        paged = (
-            stmt.add_columns(total.scalar_subquery().label(_TOTAL))
-            .order_by(*order_by)
-            .limit(bindparam("_limit"))
-            .offset(bindparam("_offset"))
-        )
-        return cls(raw.Compiled.of(paged), raw.Compiled.of(select(total.scalar_subquery())))
-
-    async def fetch(
-        self, db: AsyncSession, params: dict[str, Any], *, page: int, size: int
-    ) -> tuple[Sequence[Any], int]:
-        """Same answer as :func:`fetch_page`."""
-        bound = {**params, "_limit": size, "_offset": (page - 1) * size}
-        rows = await self.paged.fetch(db, bound)
-        if rows:
-            return rows, int(rows[0][_TOTAL])
-        if page == 1:
-            return [], 0
-        return [], int((await self.count.fetch(db, params))[0][0] or 0)

@@ -8,7 +8,8 @@ from typing import Any
 from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...db.repositories.context import ContextRepository, StoredSummary, join_rendered
+from ...db.repositories.context import ContextRepository, StoredSummary
+from ...db.repositories.message_json import join_rendered
 from ...schemas.summaries import SUMMARY_TYPES
 from .budget import MAX_CONTEXT_TOKENS, choose_summary
 
