@@ -74,23 +74,36 @@ _GET = Compiled.of(
 # A session's messages without filters (the common listing), oldest or newest first, each
 # rendered by Postgres (:mod:`.message_json`), with the total on every row: the session's
 # ``message_count`` (migration 0018), not a count of its rows. A page of 50 is 50 ``bytes``
-# for Python, no row, model or dict per message.
+# for Python, no row, model or dict per message; only the page's rows are rendered (chosen
+# first, in a subquery).
+#
+# The session is matched with BETWEEN, not =, and is the first sort key: with an equality
+# the planner drops the session from the sort (it is one value), and may then read the page
+# by walking the primary key backwards, filtering, whenever its statistics say the session
+# is a large share of the table. For an old session of a busy workspace (statistics taken
+# before the newer messages came, as autovacuum leaves them for a while) that read every
+# newer message first: 6.5 ms of Postgres for 50 messages behind 40,000, measured. Sorted by
+# (session, id) only the session's index gives the order, so it reads just the page.
 _RENDERED_PAGE = f"""
     SELECT {fragment_sql("m", "$5", "$6")} AS fragment, (
         SELECT s.message_count FROM sessions s
         WHERE s.workspace_name = $1::text AND s.name = $2::text AND s.is_active
     ) AS total
-    FROM messages m
-    WHERE m.workspace_name = $1::text AND m.session_name = $2::text AND EXISTS (
-        SELECT 1 FROM sessions s
-        WHERE s.workspace_name = $1::text AND s.name = $2::text AND s.is_active
-    )
-    ORDER BY m.id ORDER
-    LIMIT $3::bigint OFFSET $4::bigint
+    FROM (
+        SELECT * FROM messages
+        WHERE workspace_name = $1::text AND session_name BETWEEN $2::text AND $2::text
+          AND EXISTS (
+            SELECT 1 FROM sessions s
+            WHERE s.workspace_name = $1::text AND s.name = $2::text AND s.is_active
+        )
+        ORDER BY session_name @DIR, id @DIR
+        LIMIT $3::bigint OFFSET $4::bigint
+    ) m
+    ORDER BY m.id @DIR
 """
 _RENDERED_PAGES = {
-    False: _RENDERED_PAGE.replace("ORDER\n", "ASC\n"),
-    True: _RENDERED_PAGE.replace("ORDER\n", "DESC\n"),
+    False: _RENDERED_PAGE.replace("@DIR", "ASC"),
+    True: _RENDERED_PAGE.replace("@DIR", "DESC"),
 }
 _TOTAL = Compiled.of(
     select(S.c.message_count).where(
@@ -143,11 +156,14 @@ class MessageRepository:
         where = build_filter(filters, MESSAGE_FILTERS)
         stmt = select(*COLUMNS).where(
             T.c.workspace_name == workspace,
-            T.c.session_name == session,
+            T.c.session_name.between(session, session),  # see _RENDERED_PAGE
             _session_active(workspace, session),
             *(() if where is None else (where,)),
         )
-        order = (T.c.id.desc(),) if reverse else (T.c.id,)
+        if reverse:
+            order: tuple[Any, ...] = (T.c.session_name.desc(), T.c.id.desc())
+        else:
+            order = (T.c.session_name, T.c.id)
         rows, total = await fetch_page(self.db, stmt, order, page=page, size=size)
         return [MessageRow(*r[:_WIDTH]) for r in rows], total
 
