@@ -81,6 +81,7 @@ def create_app(
         stop = asyncio.Event()
         worker = None
         app.state.llm = registry = LLMRegistry(settings)
+        await registry.load()
         if settings.embedded_worker:  # the background worker, in this process
             services = WorkerServices(
                 settings=settings, embedder=vectors, llm=registry, api=concurrency

@@ -138,6 +138,7 @@ def _worker(settings: Settings) -> int:
         engine = create_engine(settings, url)
         embedder = build_embedder(settings)
         registry = LLMRegistry(settings)
+        await registry.load()
         try:
             factory = create_session_factory(engine)
             async with unit_of_work(factory) as db:

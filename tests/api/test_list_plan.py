@@ -1,7 +1,8 @@
 """The newest page of an old session in a busy workspace reads the page, not the messages
-stored after it. Read in one step (the rows, ordered by id, limited), the planner walks the
-primary key backwards through every newer message whenever the session is a large share of
-the table; the list reads the page's ids from the session's index first (issue 17)."""
+stored after it. With the session matched by equality and the rows ordered by id, the
+planner walks the primary key backwards through every newer message whenever its statistics
+say the session is a large share of the table; matched by BETWEEN and ordered by (session,
+id), only the session's index gives the order (issue 17). The same for session context."""
 
 from __future__ import annotations
 

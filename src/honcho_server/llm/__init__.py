@@ -11,7 +11,8 @@ Configure with ``LLM_BASE_URL``, ``LLM_API_KEY`` and ``LLM_MODEL`` (per feature:
 Works with hosted and local models alike: structured output is asked for the strongest way
 the endpoint supports, and the answer is read tolerantly (thinking, fences, prose, broken
 JSON); see :mod:`.structured` and :mod:`.repair`. The implementation,
-:class:`.client.OpenAICompatClient`, is imported when the first client is built.
+:class:`.client.OpenAICompatClient`, is imported at startup when a model is configured
+(:meth:`LLMRegistry.load`), else when the first client is built.
 """
 
 from .config import (

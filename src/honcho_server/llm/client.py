@@ -1,7 +1,8 @@
 """The implementation of :class:`~.protocol.LLMClient` for OpenAI-compatible endpoints.
 
-Imported only when a client is built (``registry.build_llm_client``): the ``openai`` package
-takes a third of a second to import, which every process start would otherwise pay.
+Imported when a client is built (``registry.build_llm_client``), or at startup when a model
+is configured (``LLMRegistry.load``): the ``openai`` package takes a third of a second to
+import, which every process start would otherwise pay.
 
 :class:`OpenAICompatClient` talks to anything that speaks ``/v1/chat/completions`` (OpenAI,
 Ollama, LM Studio, llama.cpp, vLLM, OpenRouter, Anthropic's compatibility endpoint, …)

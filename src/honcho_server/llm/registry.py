@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
-import threading
 
 from ..settings import Settings
 from .config import (
@@ -20,12 +20,6 @@ from .endpoints import ENDPOINTS, EndpointMemory
 from .protocol import LLMClient
 
 log = logging.getLogger(__name__)
-
-
-def _load_client() -> None:
-    """Import the client's module (``openai``: a third of a second) off the event loop, so
-    the first job that needs a model does not stall the requests served beside it."""
-    importlib.import_module(f"{__package__}.client")
 
 
 def build_llm_client(config: LLMConfig, *, memory: EndpointMemory = ENDPOINTS) -> LLMClient:
@@ -46,8 +40,14 @@ class LLMRegistry:
         self._settings = settings
         self._memory = memory
         self._clients: dict[Feature, LLMClient] = {}
-        if is_configured(settings):  # the first job will need it: import it now, aside
-            threading.Thread(target=_load_client, name="honcho-llm-import", daemon=True).start()
+
+    async def load(self) -> None:
+        """With a model configured, import the client's module (``openai``: a third of a
+        second) now, in a thread: at startup, before the process freezes what it loaded
+        (``heap.freeze_startup_objects``), so the first job neither stalls the event loop for
+        it nor leaves its objects to every full collection."""
+        if is_configured(self._settings):
+            await asyncio.to_thread(importlib.import_module, f"{__package__}.client")
 
     def client(self, feature: Feature) -> LLMClient:
         if feature not in self._clients:

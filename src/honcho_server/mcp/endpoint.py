@@ -44,6 +44,8 @@ class MCPEndpoint:
         """The MCP server, built on first use: importing the ``mcp`` package takes almost half
         a second, which every process start would pay, so it is imported then, in a thread
         (the event loop keeps serving meanwhile)."""
+        if self.server is not None:
+            return self.server
         async with self._loading:
             if self.server is None:
                 self.server = await asyncio.to_thread(_build)
