@@ -201,12 +201,12 @@ async def list_messages(
             workspace, session, filters, page=page, size=size, reverse=reverse
         )
         items = render_list(rows)
-    pages = math.ceil(total / req.size)
+    pages = math.ceil(total / size)
     return b'{"items":%b,"total":%d,"page":%d,"size":%d,"pages":%d}' % (
         items,
         total,
-        req.page,
-        req.size,
+        page,
+        size,
         pages,
     )
 
