@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from honcho_server.services.ranking import (
+    BRIEF_WORDS,
     RRF_K,
     Evidence,
     Weights,
     hybrid_rank,
     keyword_strength,
     reciprocal_rank_fusion,
+    words_for_brevity,
 )
 
 
@@ -138,3 +142,22 @@ def test_unembedded_candidates_take_the_median_similarity() -> None:
 def test_custom_weights() -> None:
     items = [_ev("a", 0.5), _ev("b", 0.45, keyword=1.0)]
     assert hybrid_rank(items, weights=Weights(keyword=0.0)) == ["a", "b"]
+
+
+def test_words_for_brevity_counts_words_up_to_the_brief_limit() -> None:
+    """The count the brevity prior reads, capped where it stops mattering: the same as
+    counting every word of the text's start, for any mix of words, digits, underscores,
+    accents, other scripts, punctuation and space (a long word is one word, never split)."""
+    assert words_for_brevity("") == 0
+    assert words_for_brevity("ok!") == 1
+    assert words_for_brevity("x" * 300) == 1
+    assert words_for_brevity("one two three") == 3
+    assert words_for_brevity("w " * 50) == BRIEF_WORDS
+    assert words_for_brevity("y" * 399 + " a b c d e f g h") == 1  # only the start is read
+    words = re.compile(r"\w+")
+    pieces = ["a", "bc", "déf", "日本", "x_y", "12", " ", "  ", ",", ".", "\n", "-", "'", "ß"]
+    rng = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
+        expected = min(len(words.findall(text[:400])), BRIEF_WORDS)
+        assert words_for_brevity(text) == expected, text

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,7 +50,7 @@ def reciprocal_rank_fusion(
 # --- hybrid ranking: one score per candidate from every signal --------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen (a frozen __init__ is 3x slower): built per candidate
 class Evidence(Generic[K]):
     """What is known about one candidate when the lists are fused."""
 
@@ -57,7 +58,7 @@ class Evidence(Generic[K]):
     similarity: float | None  # cosine similarity to the query; None: not embedded
     keyword: float  # strength of the keyword evidence, 0 (none) to 1 (unique exact match)
     created_at: datetime
-    words: int  # how many words the text has
+    words: int  # how many words the text has (at least: BRIEF_WORDS or more count the same)
     by_named_peer: bool = False  # written by a peer the query names
     author: str | None = None  # recency compares a candidate with its author's others
 
@@ -80,6 +81,22 @@ class Weights:
 
 
 BRIEF_WORDS = 8
+_WORDS = re.compile(r"\w+")
+# BRIEF_WORDS words or more: possessive, so a word is never split to make up the count
+_ENOUGH_WORDS = re.compile(rf"\W*+(?:\w++\W*+){{{BRIEF_WORDS}}}")
+_WORDS_READ = 400  # the words of a longer text are counted in its start
+
+
+def words_for_brevity(text: str) -> int:
+    r"""How many words (``\w+``) ``text`` starts with, up to :data:`BRIEF_WORDS` (more do not
+    change its score): one regex match for a text that has that many, so a search's 30-70
+    candidates are not each split into a list of words (6% of a search's CPU)."""
+    start = text[:_WORDS_READ]
+    if _ENOUGH_WORDS.match(start):
+        return BRIEF_WORDS
+    return len(_WORDS.findall(start))
+
+
 DEFAULT_WEIGHTS = Weights()
 # Conclusions are short statements of fact by construction, about one peer: no brevity or
 # author prior, and no keyword list (similarity and recency only). Old and new facts are
