@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from sqlalchemy import text
@@ -16,6 +17,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from honcho_server.db.migrate import alembic_config, upgrade
 from sdk.test_sdk_queue_webhooks import _admin
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 @asynccontextmanager
@@ -45,3 +49,17 @@ def database_at(database_url: str, revision: str) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(_admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@asynccontextmanager
+async def fresh_app(database_url: str, **settings: Any) -> AsyncIterator[FastAPI]:
+    """The app on a database of its own (its own tables' sizes and statistics: what a plan
+    test needs), its lifespan running; the in-process worker off unless ``settings`` say."""
+    from honcho_server.app import create_app  # the app only for the tests that ask for one
+    from honcho_server.settings import Settings
+
+    async with fresh_database(database_url) as url:
+        options: dict[str, Any] = {"embedded_worker": False, **settings}
+        app = create_app(Settings(_env_file=None, database_url=url, **options))
+        async with app.router.lifespan_context(app):
+            yield app

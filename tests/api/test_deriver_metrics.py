@@ -14,9 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from databases import fresh_database
-from honcho_server.app import create_app
-from honcho_server.settings import Settings
+from databases import fresh_app
 
 FIELDS = [
     "outstanding_work_seconds",
@@ -34,11 +32,8 @@ FIELDS = [
 
 @pytest.fixture(scope="module")
 async def metrics_app(database_url: str) -> AsyncIterator[FastAPI]:
-    async with fresh_database(database_url) as url:
-        settings = Settings(_env_file=None, database_url=url, embedded_worker=False)
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            yield app
+    async with fresh_app(database_url) as app:
+        yield app
 
 
 @pytest.fixture

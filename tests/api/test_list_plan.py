@@ -15,13 +15,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from databases import fresh_database
-from honcho_server.app import create_app
+from databases import fresh_app
 from honcho_server.db.repositories.context import _RENDERED
 from honcho_server.db.repositories.message_json import name_parts
 from honcho_server.db.repositories.messages import _RENDERED_PAGES
 from honcho_server.db.session import unit_of_work
-from honcho_server.settings import Settings
 
 OLD, NEWER = 10_000, 40_000
 ONE_STEP = """SELECT * FROM messages WHERE workspace_name = $1 AND session_name = $2
@@ -30,11 +28,8 @@ ONE_STEP = """SELECT * FROM messages WHERE workspace_name = $1 AND session_name 
 
 @pytest.fixture(scope="module")
 async def busy_app(database_url: str) -> AsyncIterator[FastAPI]:
-    async with fresh_database(database_url) as url:
-        settings = Settings(_env_file=None, database_url=url, embedded_worker=False)
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            yield app
+    async with fresh_app(database_url) as app:
+        yield app
 
 
 async def _insert(app: FastAPI, session: str, count: int) -> None:

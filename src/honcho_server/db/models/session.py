@@ -27,6 +27,13 @@ class Session(Base):
     __table_args__ = (
         UniqueConstraint("workspace_name", "name"),
         Index("ix_sessions_workspace_created", "workspace_name", "created_at", "id"),
+        # search's list of a workspace's inactive sessions (migration 0019)
+        Index(
+            "ix_sessions_inactive",
+            "workspace_name",
+            "name",
+            postgresql_where=text("is_active IS false"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
