@@ -454,3 +454,63 @@ async def test_search_settings_stay_on_the_search_connections(
         "SELECT current_setting('enable_seqscan'), current_setting('plan_cache_mode')"
     )
     assert tuple(setting[0]) == ("on", "auto")
+
+
+async def test_words_no_peer_is_named_leave_the_named_sources_out_until_one_is(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Once a query's words named no peer, the next searches of those words in the scope
+    plan no named-peer source (only look the names up); a peer given one of those names
+    since is found by that look-up, and the search runs again with its sources: the answer
+    is what the search read one source at a time gives, with the new peer's message first."""
+    ws = f"names-{uuid.uuid4().hex[:8]}"
+    url = f"/v3/workspaces/{ws}/sessions/s/messages"
+    notes = [
+        {"peer_id": "ann", "content": "I moved to a flat near the river in Oslo."},
+        {"peer_id": "ann", "content": "The weather in Oslo is cold in winter."},
+        {"peer_id": "assistant", "content": "Many people live near the river in Oslo."},
+    ]
+    r = await client.post(url, json={"messages": notes})
+    assert r.status_code == 201, r.text
+    query = "where does zara live"
+
+    async def searched() -> tuple[list[str], list[dict[str, Any]]]:
+        with counting(app.state.engine) as counted:
+            found = await _search(client, ws, "", query, 5)
+        return [s for s in counted.statements if " near_ids AS (" in s], found
+
+    first, _ = await searched()
+    assert len(first) == 1 and "near_named AS MATERIALIZED" in first[0]
+    second, before = await searched()
+    assert len(second) == 1 and "near_named AS MATERIALIZED" not in second[0]
+    assert " named AS (" in second[0]  # the names are still looked up
+    assert "zara" not in {m["peer_id"] for m in before}
+
+    zara = {"peer_id": "zara", "content": "I live in a small house by the sea."}
+    r = await client.post(url, json={"messages": [zara]})
+    assert r.status_code == 201, r.text
+    await _embedded(app, ws, 4)
+    third, after = await searched()
+    assert ["near_named AS MATERIALIZED" in s for s in third] == [False, True]
+    assert after[0]["peer_id"] == "zara"  # the named author's prior, as before the change
+    assert after == await _search(client, ws, "", query, 5, filters={"workspace_id": ws})
+    fourth, again = await searched()  # a name now: looked for from the first statement
+    assert len(fourth) == 1 and "near_named AS MATERIALIZED" in fourth[0]
+    assert again == after
+
+
+async def _embedded(app: FastAPI, ws: str, total: int) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        async with app.state.engine.connect() as conn:
+            done = await conn.scalar(
+                text(
+                    "SELECT count(DISTINCT message_id) FROM message_embeddings"
+                    " WHERE workspace_name = :w"
+                ),
+                {"w": ws},
+            )
+        if done == total:
+            return
+        assert time.monotonic() < deadline, f"{done}/{total} embedded"
+        await asyncio.sleep(0.05)

@@ -13,7 +13,9 @@ The sources are those of :mod:`.search`, with the same conditions, collations an
   their nearest chunk, the ``wide`` first;
 * ``named`` and ``near_named``: peers of the workspace whose lowercased name is a query word,
   and the nearest chunks among their messages (skipped when no peer is named: a one-time
-  filter, so no index is scanned for nothing);
+  filter, so no index is scanned for nothing). When the caller expects no peer to be named
+  (``Shape.report_named``), ``near_named`` is left out of the statement (not planned) and
+  the named peers are only reported;
 * ``aw``: the newest ``window`` messages matching every word (full text), unless more than
   ``all_words_cap`` do: then the words together are as common as a common word (no evidence,
   no candidate), and at most that many + 1 matches are read, whatever their number;
@@ -64,6 +66,10 @@ class Shape:
     # otherwise): more than the all-words cap matching all of them then means more than
     # ``cap`` match each, so the word branches are not read (none of them could be rare)
     conjunction: bool = False
+    # no ``named`` sources, but the peers the query names are reported all the same: the
+    # caller expects none (its words were no peer's name lately) and searches again with
+    # ``named`` if some are (planning the named sources is a third of the statement's)
+    report_named: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,7 +186,7 @@ def statement(shape: Shape) -> str:
         "\n    live AS (SELECT 1 FROM workspaces WHERE name = $1 AND deleted_at IS NULL),",
     ]
     sources = ["SELECT message_id FROM near_ids", "SELECT id FROM aw"]
-    if shape.named:
+    if shape.named or shape.report_named:
         ctes.append(
             """
     named AS (
@@ -242,7 +248,8 @@ def statement(shape: Shape) -> str:
         )
         sources.append("SELECT id FROM rare")
     ctes.append(f"\n    candidates (id) AS ({' UNION '.join(sources)})")
-    named = "ARRAY(SELECT name FROM named)" if shape.named else "CAST('{}' AS text[])"
+    reported = shape.named or shape.report_named
+    named = "ARRAY(SELECT name FROM named)" if reported else "CAST('{}' AS text[])"
     substring = "(SELECT count(*) FROM sub)" if shape.substring else "0"
     in_substring = "m.id IN (SELECT id FROM sub)" if shape.substring else "false"
     rare_df = "(SELECT df FROM rare WHERE rare.id = m.id)" if shape.words else "NULL::bigint"
