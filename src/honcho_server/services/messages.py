@@ -188,23 +188,18 @@ async def list_messages(
 ) -> bytes:
     """The ``Page[Message]`` response body (rendered as the model would be): without filters
     (the common listing) its messages rendered by Postgres, else from their rows."""
-    repo = MessageRepository(db)
-    page, size, reverse = req.page, req.size, req.reverse
-    rendered = await repo.list_rendered(
-        workspace, session, filters, page=page, size=size, reverse=reverse
+    page, size = req.page, req.size
+    found = await MessageRepository(db).list_page(
+        workspace, session, filters, page=page, size=size, reverse=req.reverse
     )
-    if rendered is not None:
-        fragments, total = rendered
-        items = join_rendered(b"[", fragments, b"]")
+    if found.rendered is not None:
+        items = join_rendered(b"[", found.rendered, b"]")
     else:
-        rows, total = await repo.list_page(
-            workspace, session, filters, page=page, size=size, reverse=reverse
-        )
-        items = render_list(rows)
-    pages = math.ceil(total / size)
+        items = render_list(found.rows)
+    pages = math.ceil(found.total / size)
     return b'{"items":%b,"total":%d,"page":%d,"size":%d,"pages":%d}' % (
         items,
-        total,
+        found.total,
         page,
         size,
         pages,

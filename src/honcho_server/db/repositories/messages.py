@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -116,6 +116,17 @@ _TOTAL = Compiled.of(
 HOT_READS = (_GET.sql, *_RENDERED_PAGES.values(), _TOTAL.sql)
 
 
+@dataclass(frozen=True)
+class MessagePage:
+    """A page of a session's messages and how many match: ``rendered``, each message's JSON
+    (pass them to :func:`.message_json.join_rendered`), when nothing was filtered, else
+    ``rows``."""
+
+    total: int
+    rendered: list[bytes] | None = None
+    rows: list[MessageRow] = field(default_factory=list)
+
+
 class MessageRepository:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
@@ -150,44 +161,34 @@ class MessageRepository:
         page: int,
         size: int,
         reverse: bool,
-    ) -> tuple[list[MessageRow], int]:
-        """A page of a session's messages matching ``filters`` (see :meth:`list_rendered`
-        for none), and how many match."""
+    ) -> MessagePage:
+        """A page of a session's messages matching ``filters``, and how many match: rendered
+        by Postgres when nothing is filtered (the common listing), else as rows."""
         where = build_filter(filters, MESSAGE_FILTERS)
+        if where is None:
+            return await self._rendered_page(workspace, session, page, size, reverse)
         stmt = select(*COLUMNS).where(
             T.c.workspace_name == workspace,
             T.c.session_name.between(session, session),  # see _RENDERED_PAGE
             _session_active(workspace, session),
-            *(() if where is None else (where,)),
+            where,
         )
         if reverse:
             order: tuple[Any, ...] = (T.c.session_name.desc(), T.c.id.desc())
         else:
             order = (T.c.session_name, T.c.id)
         rows, total = await fetch_page(self.db, stmt, order, page=page, size=size)
-        return [MessageRow(*r[:_WIDTH]) for r in rows], total
+        return MessagePage(total, rows=[MessageRow(*r[:_WIDTH]) for r in rows])
 
-    async def list_rendered(
-        self,
-        workspace: str,
-        session: str,
-        filters: Mapping[str, Any] | None,
-        *,
-        page: int,
-        size: int,
-        reverse: bool,
-    ) -> tuple[list[bytes], int] | None:
-        """:meth:`list_page` with each message rendered by Postgres (pass them to
-        :func:`.message_json.join_rendered`), and the total; ``None`` when ``filters`` filter
-        anything (then :meth:`list_page` it is)."""
-        if build_filter(filters, MESSAGE_FILTERS) is not None:
-            return None
+    async def _rendered_page(
+        self, workspace: str, session: str, page: int, size: int, reverse: bool
+    ) -> MessagePage:
         sql = _RENDERED_PAGES[reverse]
         parts = name_parts(workspace, session)
         rows = await raw.fetch(self.db, sql, workspace, session, size, (page - 1) * size, *parts)
         if rows:
-            return [r[0] for r in rows], int(rows[0][1] or 0)
+            return MessagePage(int(rows[0][1] or 0), rendered=[r[0] for r in rows])
         if page == 1:
-            return [], 0
+            return MessagePage(0, rendered=[])
         found = await _TOTAL.fetch(self.db, {"ws": workspace, "session": session})
-        return [], int(found[0][0] or 0) if found else 0
+        return MessagePage(int(found[0][0] or 0) if found else 0, rendered=[])
