@@ -514,3 +514,12 @@ async def _embedded(app: FastAPI, ws: str, total: int) -> None:
             return
         assert time.monotonic() < deadline, f"{done}/{total} embedded"
         await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("route", ["", "/sessions/s1"])
+async def test_a_nul_in_the_routes_names_is_refused_before_the_query_is_embedded(
+    client: httpx.AsyncClient, route: str
+) -> None:
+    r = await client.post(f"/v3/workspaces/w%00x{route}/search", json={"query": "hello"})
+    assert r.status_code == 422, r.text
+    assert "NUL" in r.text

@@ -44,6 +44,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db.filter_values import check_text
 from ..db.read_pool import ReadPool
 from ..db.repositories import search_hybrid
 from ..db.repositories.messages import MessageRow
@@ -221,6 +222,9 @@ class CommonWords:
         self.seconds = seconds
         self._until: Lru[tuple[str, str, str, str], float] = Lru(size)
         self._seen: Lru[tuple[str, str, str, str], float] = Lru(size)  # texts searched
+        # words no peer is named (an LRU of their own: a query adds up to 32, which would
+        # push the common words out, and those cost an index scan each to learn again)
+        self._not_names: Lru[tuple[str, str, str, str], float] = Lru(size)
         self._first: dict[tuple[str, str, str, str], asyncio.Event] = {}
 
     @contextlib.asynccontextmanager
@@ -261,20 +265,21 @@ class CommonWords:
         """Whether none of ``words`` was a peer's name in the scope's workspace lately (a
         search with them found no peer named): the search then leaves the named peers'
         sources out, and runs again with them if a peer of that name has come since."""
-        return all(self.known(target, _NOT_A_NAME + w) for w in words)
+        return all(_fresh(self._not_names, self._key(target, w)) for w in words)
 
     def learn(self, target: Target, found: Found, text: str, names: Sequence[str] = ()) -> None:
         """What a search found: its common words, whether all its words together are
         common, and, for ``names`` (the words it looked up as peers' names), that none is a
         name when it found no peer named."""
         common = [*found.common_words, *([_ALL + text] if found.all_words_common else [])]
-        if not found.named:
-            common += [_NOT_A_NAME + w for w in names]
-        for name in found.named:  # a name now (a peer given it lately)
-            self._until.pop(self._key(target, _NOT_A_NAME + name.lower()))
         until = time.monotonic() + self.seconds
         for word in common:
             self._until.put(self._key(target, word), until)
+        for word in names:  # some is a name now (a peer given it lately): forget them all
+            if found.named:
+                self._not_names.pop(self._key(target, word))
+            else:
+                self._not_names.put(self._key(target, word), until)
         self._seen.put(self._key(target, text), until)
 
 
@@ -289,7 +294,6 @@ def _fresh(entries: Lru[tuple[str, str, str, str], float], key: tuple[str, str, 
 
 
 _ALL = "\x00all:"  # a whole query's words together (never a word: words are \w+)
-_NOT_A_NAME = "\x00name:"  # a word no peer of the workspace is named
 COMMON_SECONDS = 300
 COMMON = CommonWords(8192, COMMON_SECONDS)
 
@@ -393,5 +397,8 @@ def _scope(target: Target, options: MessageSearchOptions) -> SearchScope:
     filters: dict[str, Any] = dict(options.filters or {})
     if options.scope is not None and "session_id" in filters:
         raise Invalid("Cannot combine a scope with a session_id filter")
-    filters.update(target.forced_filters())
+    forced = target.forced_filters()
+    for key, value in forced.items():  # checked as filters are, before anything else runs
+        check_text(value, key)
+    filters.update(forced)
     return SearchScope(workspace=target.workspace, filters=filters, scope=options.scope)
