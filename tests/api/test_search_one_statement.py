@@ -110,6 +110,11 @@ async def _seed(client: httpx.AsyncClient, app: FastAPI, ws: str) -> None:
         r = await client.post(f"/v3/workspaces/{ws}/sessions/{session}/messages", json=body)
         assert r.status_code == 201, r.text
         total += len(msgs)
+    await _embedded(app, ws, total)
+
+
+async def _embedded(app: FastAPI, ws: str, total: int) -> None:
+    """Wait (2 minutes at most) until ``total`` messages of ``ws`` are embedded."""
     deadline = time.monotonic() + 120
     while True:
         async with app.state.engine.connect() as conn:
@@ -121,7 +126,7 @@ async def _seed(client: httpx.AsyncClient, app: FastAPI, ws: str) -> None:
                 {"w": ws},
             )
         if done == total:
-            break
+            return
         assert time.monotonic() < deadline, f"{done}/{total} embedded"
         await asyncio.sleep(0.05)
 
@@ -497,23 +502,6 @@ async def test_words_no_peer_is_named_leave_the_named_sources_out_until_one_is(
     fourth, again = await searched()  # a name now: looked for from the first statement
     assert len(fourth) == 1 and "near_named AS MATERIALIZED" in fourth[0]
     assert again == after
-
-
-async def _embedded(app: FastAPI, ws: str, total: int) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        async with app.state.engine.connect() as conn:
-            done = await conn.scalar(
-                text(
-                    "SELECT count(DISTINCT message_id) FROM message_embeddings"
-                    " WHERE workspace_name = :w"
-                ),
-                {"w": ws},
-            )
-        if done == total:
-            return
-        assert time.monotonic() < deadline, f"{done}/{total} embedded"
-        await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("route", ["", "/sessions/s1"])
