@@ -15,7 +15,7 @@ from ..db.repositories.messages import MessageRepository, MessageRow
 from ..db.repositories.workspaces import WorkspaceDeleting
 from ..deriver.config import Defaults
 from ..errors import NotFound
-from ..ids import new_id, require_valid_name
+from ..ids import new_ids, require_valid_name
 from ..lru import Lru
 from ..queue.payloads import MAX_IDS_PER_JOB
 from ..schemas.configuration import SessionPeerConfig
@@ -139,7 +139,7 @@ async def store_batch(
     key = (workspace, session, tuple(authors))
     cached = _SEEN.get(key)
     seen = cached or await repo.state(workspace, session, authors, _DEFAULT_MEMBER_CONFIG)
-    public_ids = [new_id() for _ in body.messages]
+    public_ids = new_ids(len(body.messages))
 
     async def write(seen: Seen, *, check: bool) -> Stored:
         planned = ingest_jobs.plan(seen.state, workspace, session, body.messages, defaults)
