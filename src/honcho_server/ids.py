@@ -17,14 +17,19 @@ _NAME_RE = re.compile(NAME_PATTERN)
 _SYMBOLS = bytes(ord(_ALPHABET[b & 63]) for b in range(256))
 
 
+def _random_symbols(count: int) -> str:
+    """``count`` symbols of the alphabet from one read of the system's random source."""
+    return secrets.token_bytes(count).translate(_SYMBOLS).decode("ascii")
+
+
 def new_id(size: int = 21) -> str:
     """A nanoid: ``size`` characters from the URL-safe 64-symbol alphabet."""
-    return secrets.token_bytes(size).translate(_SYMBOLS).decode("ascii")
+    return _random_symbols(size)
 
 
 def new_ids(n: int, size: int = 21) -> list[str]:
-    """``n`` nanoids from one read of the system's random source (a batch's message ids)."""
-    symbols = secrets.token_bytes(n * size).translate(_SYMBOLS).decode("ascii")
+    """``n`` nanoids from one read of the random source (a batch's message ids)."""
+    symbols = _random_symbols(n * size)
     return [symbols[i : i + size] for i in range(0, n * size, size)]
 
 
