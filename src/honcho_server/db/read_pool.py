@@ -37,6 +37,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..settings import Settings
+from . import vector_codec
 from .connectivity import outage_reason
 from .engine import CONNECT_TIMEOUT_SECONDS, driver_arguments
 from .engine import _dumps as json_dumps  # encoded and decoded as the engine does
@@ -201,6 +202,7 @@ async def _fetch(connection: Any, sql: str, args: tuple[Any, ...]) -> Sequence[a
 
 async def _search_settings(connection: asyncpg.Connection) -> None:
     await _codecs(connection)
+    await vector_codec.register(connection)  # the query's vector in binary (see the module)
     await connection.execute(f"{_SEARCH_SETTINGS}SET hnsw.ef_search = {SEARCH_EF_SEARCH}")
 
 
