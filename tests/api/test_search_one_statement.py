@@ -11,6 +11,7 @@ another workspace's messages, and keeps its planner settings off the other reads
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -502,6 +503,42 @@ async def test_words_no_peer_is_named_leave_the_named_sources_out_until_one_is(
     fourth, again = await searched()  # a name now: looked for from the first statement
     assert len(fourth) == 1 and "near_named AS MATERIALIZED" in fourth[0]
     assert again == after
+
+
+async def test_stop_words_leave_their_word_branches_out_once_seen(
+    client: httpx.AsyncClient, app: FastAPI, seeded: str
+) -> None:
+    """A word the text parser keeps nothing of ("what", "the": its stop words) has a word
+    branch that reads nothing. Once a search has seen it, later statements leave the branch
+    out (less to plan) and answer the same, which is also what the search read one source at
+    a time gives."""
+    search.COMMON._stop.clear()  # what earlier tests taught this process
+    query = "what is the espresso like at the café"
+    words = SearchQuery.parse(query).words
+    kept = [
+        r[0]
+        for r in await app.state.read_pool.fetch(
+            "SELECT w FROM unnest(CAST($1 AS text[])) AS w"
+            " WHERE numnode(plainto_tsquery('english', w)) > 0",
+            list(words),
+        )
+    ]
+    assert 0 < len(kept) < len(words)  # the query has stop words and other words
+
+    async def searched() -> tuple[int, list[dict[str, Any]]]:
+        with counting(app.state.engine) as counted:
+            found = await _search(client, seeded, "/sessions/s2", query, 5)
+        (statement,) = [s for s in counted.statements if " near_ids AS (" in s]
+        return len(re.findall(r" w\d+ AS \(", statement)), found
+
+    first, before = await searched()
+    assert first == len(words)
+    second, after = await searched()
+    assert second == len(kept)
+    assert after == before
+    assert after == await _search(
+        client, seeded, "/sessions/s2", query, 5, filters={"workspace_id": seeded}
+    )
 
 
 @pytest.mark.parametrize("route", ["", "/sessions/s1"])
