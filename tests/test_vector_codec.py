@@ -50,6 +50,21 @@ async def test_a_binary_vector_is_the_text_literals_vector(conn: asyncpg.Connect
     assert abs(distance) < 1e-6
 
 
+async def test_literals_and_packed_vectors_are_sent_too(conn: asyncpg.Connection) -> None:
+    """Statements that bind a text literal (the explorer: ``str(list)``) or a ``vector[]`` of
+    packed elements (a message's chunks) on a connection with the codec."""
+    values = [0.25, -1.5, 3.0]
+    for literal in (str(values), vector_codec.text(values), " [0.25,-1.5 , 3] "):
+        assert await conn.fetchval("SELECT CAST($1 AS vector)", literal) == values
+    stored = await conn.fetch(
+        "SELECT v FROM unnest(CAST($1 AS vector[])) AS v",
+        [vector_codec.pack(values), vector_codec.pack([1.0])],
+    )
+    assert [r[0] for r in stored] == [values, [1.0]]
+    with pytest.raises(asyncpg.DataError):
+        await conn.fetchval("SELECT CAST($1 AS vector)", "0.25,-1.5")
+
+
 async def test_a_vector_postgres_refuses_is_an_error_not_a_wrong_search(
     conn: asyncpg.Connection,
 ) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from ..settings import Settings
+from . import vector_codec
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 # SQLAlchemy's own URL options that asyncpg.connect does not take
@@ -79,7 +80,15 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         },
     )
     event.listen(engine.sync_engine.pool, "checkout", _discard_closed)
+    event.listen(engine.sync_engine, "connect", _binary_vectors)
     return engine
+
+
+def _binary_vectors(dbapi_connection: Any, record: Any) -> None:
+    """pgvector's ``vector`` in binary on every connection (:mod:`.vector_codec`): a message's
+    chunk vectors are stored as packed ``vector[]`` elements, not floats asyncpg checks one by
+    one. Nothing on a database without the extension yet (it is not migrated)."""
+    dbapi_connection.run_async(lambda c: vector_codec.register(c, required=False))
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

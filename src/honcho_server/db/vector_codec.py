@@ -28,9 +28,25 @@ _SCHEMA = """
 """
 
 
-def encode(values: Sequence[float]) -> bytes:
+def pack(values: Sequence[float]) -> bytes:
+    """``values`` in the wire format: what :func:`encode` sends."""
     n = len(values)
     return struct.pack(f">HH{n}f", n, 0, *values)
+
+
+def encode(value: Sequence[float] | bytes | str) -> bytes:
+    """A ``vector`` parameter: floats; or already :func:`pack`-ed bytes (elements of a
+    ``vector[]``: asyncpg's array encoder would take a list of floats for a second
+    dimension); or a text literal (``'[0.1,0.2]'``, as some statements bind one)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        inner = value.strip()
+        if not (inner.startswith("[") and inner.endswith("]")):
+            raise ValueError(f"not a vector literal: {value[:40]!r}")
+        inner = inner[1:-1].strip()
+        return pack([float(x) for x in inner.split(",")] if inner else [])
+    return pack(value)
 
 
 def decode(data: bytes) -> list[float]:
@@ -44,10 +60,13 @@ def text(values: Sequence[float]) -> str:
     return "[" + ",".join(map(repr, values)) + "]"
 
 
-async def register(connection: asyncpg.Connection) -> None:
-    """Send and read ``vector`` values in binary on ``connection`` (lists of floats)."""
+async def register(connection: asyncpg.Connection, *, required: bool = True) -> None:
+    """Send and read ``vector`` values in binary on ``connection`` (lists of floats). Without
+    the extension (a database not migrated yet): an error, or nothing if not ``required``."""
     schema = await connection.fetchval(_SCHEMA)
     if schema is None:
+        if not required:
+            return
         raise RuntimeError("the vector extension is not installed in this database")
     await connection.set_type_codec(
         "vector", schema=schema, encoder=encode, decoder=decode, format="binary"

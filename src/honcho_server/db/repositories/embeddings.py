@@ -11,27 +11,28 @@ from dataclasses import dataclass
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import vector_codec
 from ..models import EmbeddingSpace, Message, table
 
 M = table(Message)
 E = table(EmbeddingSpace)
 
 # One statement per job: the earlier run's chunks deleted (a re-run replaces them) and the new
-# ones inserted from arrays, their vectors one flat ``real[]`` ($7, $8 floats each) that
-# Postgres slices and casts to ``vector``. asyncpg encodes a list of floats in binary, in C:
-# formatting 384 floats as a vector literal took ~80 us of the event loop per chunk, and a
-# statement per chunk (executemany) cost the worker a round of binding per row.
+# ones inserted from arrays, their vectors a ``vector[]`` ($7) of packed elements
+# (``db.vector_codec``, registered on every engine connection). As one flat ``real[]`` of
+# floats asyncpg checked every float for nesting: 2.3 ms of the event loop for a batch of 20
+# messages (7,680 floats), now 0.2 ms. (Formatting vector literals, before that, took ~80 us
+# per chunk; a statement per chunk cost the worker a round of binding per row.)
 _REPLACE_CHUNKS = """
     WITH gone AS (
         DELETE FROM message_embeddings WHERE message_id = ANY(CAST($1 AS bigint[]))
     )
     INSERT INTO message_embeddings (message_id, chunk_index, workspace_name, session_name,
                                     peer_name, embedding)
-    SELECT c.message_id, c.chunk_index, c.workspace, c.session, c.peer,
-           CAST((CAST($7 AS real[]))[(c.n - 1) * $8 + 1 : c.n * $8] AS vector)
+    SELECT c.message_id, c.chunk_index, c.workspace, c.session, c.peer, c.embedding
       FROM unnest(CAST($2 AS bigint[]), CAST($3 AS integer[]), CAST($4 AS text[]),
-                  CAST($5 AS text[]), CAST($6 AS text[])) WITH ORDINALITY
-           AS c(message_id, chunk_index, workspace, session, peer, n)
+                  CAST($5 AS text[]), CAST($6 AS text[]), CAST($7 AS vector[]))
+           AS c(message_id, chunk_index, workspace, session, peer, embedding)
 """
 _COLUMN_TYPE = text(
     "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
@@ -92,8 +93,7 @@ class EmbeddingRepository:
                 [c.workspace for c in chunks],
                 [c.session for c in chunks],
                 [c.peer for c in chunks],
-                [x for c in chunks for x in c.vector],
-                len(chunks[0].vector) if chunks else 0,
+                [vector_codec.pack(c.vector) for c in chunks],
             ),
         )
 
