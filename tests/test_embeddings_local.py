@@ -253,3 +253,45 @@ def test_background_threads_take_only_idle_cpu_and_foreground_ones_normal() -> N
     finally:
         background.stop()
         foreground.stop()
+
+
+def test_work_queued_behind_a_running_call_runs_in_one_call() -> None:
+    """Foreground calls that queue while the thread is busy (new search texts arriving
+    together) are one run of the model: each caller gets its own vectors, a cancelled caller
+    is left out, and one caller's failure is not the others'."""
+    threads = InferenceThreads("test-combine", 1, combine=8)
+    release, calls = threading.Event(), []
+
+    def blocking(texts: list[str]) -> list[list[float]]:
+        release.wait(5)
+        return [[0.0] for _ in texts]
+
+    def work(texts: list[str]) -> list[list[float]]:
+        calls.append(list(texts))
+        if "bad" in texts and len(texts) == 1:
+            raise ValueError("bad text")
+        if "bad" in texts:
+            raise ValueError("a batch with a bad text")
+        return [[float(len(t))] for t in texts]
+
+    try:
+        first = threads.submit(blocking, ["x"])
+        waiting = [threads.submit(work, t) for t in (["a"], ["bb", "ccc"], ["dddd"])]
+        gone = threads.submit(work, ["gone"])
+        assert gone.cancel()
+        release.set()
+        assert first.result(5) == [[0.0]]
+        assert [f.result(5) for f in waiting] == [[[1.0]], [[2.0], [3.0]], [[4.0]]]
+        assert calls == [["a", "bb", "ccc", "dddd"]]  # one run, without the cancelled one
+
+        calls.clear()
+        release.clear()
+        first = threads.submit(blocking, ["x"])
+        good, bad = threads.submit(work, ["ok"]), threads.submit(work, ["bad"])
+        release.set()
+        assert good.result(5) == [[2.0]]
+        with pytest.raises(ValueError, match="bad text"):
+            bad.result(5)
+        assert calls == [["ok", "bad"], ["ok"], ["bad"]]  # together, then each alone
+    finally:
+        threads.stop()
