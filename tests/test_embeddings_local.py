@@ -293,5 +293,17 @@ def test_work_queued_behind_a_running_call_runs_in_one_call() -> None:
         with pytest.raises(ValueError, match="bad text"):
             bad.result(5)
         assert calls == [["ok", "bad"], ["ok"], ["bad"]]  # together, then each alone
+
+        def interrupted(texts: list[str]) -> list[list[float]]:
+            raise KeyboardInterrupt  # not the texts' fault: every caller gets it, once
+
+        release.clear()
+        first = threads.submit(blocking, ["x"])
+        both = [threads.submit(interrupted, ["a"]), threads.submit(interrupted, ["b"])]
+        release.set()
+        for future in both:
+            with pytest.raises(KeyboardInterrupt):
+                future.result(5)
+        assert threads.submit(work, ["after"]).result(5) == [[5.0]]  # the thread lives on
     finally:
         threads.stop()

@@ -13,10 +13,13 @@ written here is the one a text literal of the same value would give (both round 
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Sequence
 
 import asyncpg
+
+log = logging.getLogger("honcho_server.db")
 
 _HEADER = struct.Struct(">HH")
 
@@ -66,6 +69,10 @@ async def register(connection: asyncpg.Connection, *, required: bool = True) -> 
     schema = await connection.fetchval(_SCHEMA)
     if schema is None:
         if not required:
+            log.warning(
+                "the vector extension is not installed yet: this connection sends no vectors"
+                " (run the migrations: honcho-server migrate)"
+            )
             return
         raise RuntimeError("the vector extension is not installed in this database")
     await connection.set_type_codec(

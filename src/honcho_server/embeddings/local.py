@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import queue
 import threading
@@ -33,6 +34,8 @@ from tokenizers import Tokenizer
 from ..observability import metrics
 from .model_file import default_model_path, verify_model_file
 from .protocol import Span
+
+log = logging.getLogger("honcho_server.embeddings")
 
 MODEL_NAME = "all-MiniLM-L6-v2-int8"
 DIMENSIONS = 384
@@ -122,12 +125,19 @@ class InferenceThreads:
 
 def _run_batch(work: _Work, batch: list[tuple[list[str], Future[list[list[float]]]]]) -> None:
     """One call of ``work`` for every caller's texts; each gets its own vectors back. If it
-    fails, each caller's texts are run alone, so one caller's failure is not the others'."""
+    fails, each caller's texts are run alone, so one caller's failure is not the others'.
+    Nothing escapes: the thread lives on, and every caller gets a result or an error."""
     if len(batch) > 1:
         try:
             vectors = work([text for texts, _ in batch for text in texts])
         except Exception:
-            pass
+            log.warning(
+                "a combined embedding run failed; each caller's texts run alone", exc_info=True
+            )
+        except BaseException as exc:  # not the texts' fault: every caller gets it
+            for _, future in batch:
+                future.set_exception(exc)
+            return
         else:
             start = 0
             for texts, future in batch:
