@@ -75,8 +75,7 @@ async def test_a_search_reads_the_inactive_sessions_not_every_session(
     vector = [0.01] * DIMENSIONS
     shape, values = search._one_statement(search.Target("w"), query, options, vector)
     assert shape.all_words and shape.substring  # every source that lists inactive sessions
-    sql = search_hybrid.statement(shape)
-    args = search_hybrid.arguments(shape, values, vector_as_text=True)  # an engine connection
+    sql, args = search_hybrid.statement(shape), search_hybrid.arguments(shape, values)
     async with unit_of_work(crowded_app.state.session_factory) as db:
         await fetch(db, search_hybrid._SETTINGS, str(ef_search(values.wide * CHUNKS_PER_MESSAGE)))
         rows = await fetch(db, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, *args)

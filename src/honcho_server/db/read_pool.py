@@ -202,7 +202,6 @@ async def _fetch(connection: Any, sql: str, args: tuple[Any, ...]) -> Sequence[a
 
 async def _search_settings(connection: asyncpg.Connection) -> None:
     await _codecs(connection)
-    await vector_codec.register(connection)  # the query's vector in binary (see the module)
     await connection.execute(f"{_SEARCH_SETTINGS}SET hnsw.ef_search = {SEARCH_EF_SEARCH}")
 
 
@@ -213,8 +212,10 @@ async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
 
 
 async def _codecs(connection: asyncpg.Connection) -> None:
-    """JSON(B) as Python values, decoded as the engine decodes them."""
+    """JSON(B) as Python values, decoded as the engine decodes them; pgvector's ``vector`` in
+    binary, as on the engine's connections (``db.vector_codec``)."""
     for kind in ("json", "jsonb"):
         await connection.set_type_codec(
             kind, encoder=json_dumps, decoder=json_loads, schema="pg_catalog"
         )
+    await vector_codec.register(connection, required=False)

@@ -1,4 +1,4 @@
-"""pgvector's ``vector`` in its binary wire format, for the search pool's connections.
+"""pgvector's ``vector`` in its binary wire format, on every connection the server opens.
 
 A message search sends its query's vector with every statement. As ``real[]`` (a list of
 floats) asyncpg's array encoder checks each of the 384 elements for nesting (an ``isinstance``
@@ -55,12 +55,6 @@ def encode(value: Sequence[float] | bytes | str) -> bytes:
 def decode(data: bytes) -> list[float]:
     n, _ = _HEADER.unpack_from(data)
     return list(struct.unpack_from(f">{n}f", data, _HEADER.size))
-
-
-def text(values: Sequence[float]) -> str:
-    """The same vector as a text literal, for a connection without the codec (each value's
-    ``repr`` round-trips, so Postgres reads the float32 :func:`encode` writes)."""
-    return "[" + ",".join(map(repr, values)) + "]"
 
 
 async def register(connection: asyncpg.Connection, *, required: bool = True) -> None:

@@ -36,15 +36,13 @@ settings are set for that transaction first, as :mod:`.search` does.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import vector_codec
 from ..read_pool import SEARCH_SETTINGS, ReadPool
 from .messages import COLUMNS, MessageRow
 from .raw import fetch
@@ -112,16 +110,15 @@ class Found:
     all_words_common: bool  # more than ``all_words_cap`` messages match all the words
     # branch words the text parser keeps nothing of (stop words, punctuation): their branch
     # reads nothing, and a statement without it is planned in less time
-    stop_words: list[str] = dataclasses.field(default_factory=list)
+    stop_words: list[str] = field(default_factory=list)
 
 
 _WIDTH = len(COLUMNS)  # the statement's first columns are COLUMNS, in order
 
-# Parameters: $1 workspace, $2 vector (floats: in binary by the search pool's codec,
-# ``db.vector_codec``; a text literal in a caller's transaction), $3 chunk rows per nearest
-# scan, $4 nearest messages wanted, $5 query text, $6 window, $7 cap, $8 words (text[]),
-# $9 session, $10 peer, $11 substring pattern, $12 all-words cap, then $13.. one per word
-# branch.
+# Parameters: $1 workspace, $2 vector (floats, sent in binary by every connection's codec:
+# ``db.vector_codec``), $3 chunk rows per nearest scan, $4 nearest messages wanted, $5 query
+# text, $6 window, $7 cap, $8 words (text[]), $9 session, $10 peer, $11 substring pattern,
+# $12 all-words cap, then $13.. one per word branch.
 _FIXED = 12
 
 
@@ -291,15 +288,13 @@ def statement(shape: Shape) -> str:
      ORDER BY id NULLS FIRST"""
 
 
-def arguments(shape: Shape, q: Query, *, vector_as_text: bool = False) -> list[Any]:
-    """The statement's parameters. The vector goes as floats to the search pool (its codec
-    sends them in binary), ``vector_as_text`` to a connection without that codec."""
+def arguments(shape: Shape, q: Query) -> list[Any]:
     k = q.wide * CHUNKS_PER_MESSAGE
     words = list(q.words)
     assert len(q.branch_words) == shape.words
     return [
         q.workspace,
-        vector_codec.text(q.vector) if vector_as_text else q.vector,
+        q.vector,
         k,
         q.wide,
         q.text,
@@ -320,13 +315,13 @@ async def search(
     """Every candidate of one hybrid search, in one statement (see the module docstring): on
     ``reads``' search pool when given and ``db`` has no transaction open, else in ``db``'s
     transaction with the settings set for it first."""
-    sql = statement(shape)
+    sql, args = statement(shape), arguments(shape, q)
     ef = ef_search(q.wide * CHUNKS_PER_MESSAGE)
     if reads is not None and not db.in_transaction():
-        rows = await reads.search(sql, arguments(shape, q), ef=ef)
+        rows = await reads.search(sql, args, ef=ef)
     else:  # in the caller's transaction: its settings first, for this transaction
         await fetch(db, _SETTINGS, str(ef))
-        rows = await fetch(db, sql, *arguments(shape, q, vector_as_text=True))
+        rows = await fetch(db, sql, *args)
     first = rows[0]  # the statement's counts (see :func:`statement`), then the candidates
     matches = first["word_matches"]
     all_common = first["all_words_read"] > q.all_words_cap
